@@ -1,0 +1,33 @@
+namespace Consumers.Contracts;
+
+/// <summary>
+/// Asks the runtime to run one stage for one job. Publish it to the <c>consumers.jobs</c> queue (or the
+/// <c>Consumers.Contracts:JobRequested</c> exchange); plain JSON bodies with these property names are
+/// accepted as well as MassTransit envelopes. Sending the same <see cref="JobId"/> twice runs the job once.
+/// </summary>
+public sealed record JobRequested
+{
+    /// <summary>Version of this contract's shape; readers accept every version up to their own.</summary>
+    public int SchemaVersion { get; init; } = 1;
+
+    /// <summary>The job's identity, chosen by the producer. Idempotency key for the whole pipeline.</summary>
+    public Guid JobId { get; init; }
+
+    /// <summary>Which stage to run: <c>probe</c>, <c>thumbnail</c>, <c>transcode</c>, <c>waveform</c>, <c>manifest</c> or <c>synthetic</c>.</summary>
+    public string Stage { get; init; } = "";
+
+    /// <summary>Input file, as a path under one of the worker's media roots (or a <c>file://</c> URI).</summary>
+    public string Source { get; init; } = "";
+
+    /// <summary>Where the artifact goes, relative to the artifact root (for example <c>clips/42/probe.json</c>).</summary>
+    public string OutputKey { get; init; } = "";
+
+    /// <summary>Duration of the clip, when the producer knows it; lets leases and deadlines scale with the work.</summary>
+    public double? ClipDurationSeconds { get; init; }
+
+    /// <summary>Stage parameters as strings (for example <c>height=240</c>).</summary>
+    public IReadOnlyDictionary<string, string>? Parameters { get; init; }
+
+    /// <summary>Overrides the configured attempt limit for this job.</summary>
+    public int? MaxAttempts { get; init; }
+}

@@ -1,0 +1,14 @@
+namespace Consumers.Contracts;
+
+/// <summary>Values of a job's <c>status</c> column.</summary>
+public static class JobStatuses
+{
+    public const string Queued = "queued";
+    public const string Processing = "processing";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+
+    public static IReadOnlyList<string> All { get; } = [Queued, Processing, Succeeded, Failed];
+
+    public static bool IsTerminal(string status) => status is Succeeded or Failed;
+}

@@ -1,0 +1,22 @@
+namespace Consumers.Contracts;
+
+/// <summary>The kinds of timeline event. <see cref="IsTerminal"/> ones end a timeline.</summary>
+public static class TimelineEventTypes
+{
+    public const string Requested = "requested";
+    public const string Started = "started";
+    public const string Progress = "progress";
+    public const string Completed = "completed";
+    public const string Skipped = "skipped";
+    public const string RetryScheduled = "retry_scheduled";
+    public const string Requeued = "requeued";
+    public const string Aborted = "aborted";
+    public const string Failed = "failed";
+    public const string Quarantined = "quarantined";
+
+    public static IReadOnlyList<string> All { get; } =
+        [Requested, Started, Progress, Completed, Skipped, RetryScheduled, Requeued, Aborted, Failed, Quarantined];
+
+    public static bool IsTerminal(string type) =>
+        type is Completed or Skipped or Failed or Quarantined;
+}

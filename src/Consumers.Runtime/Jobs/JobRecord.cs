@@ -1,0 +1,45 @@
+namespace Consumers.Runtime.Jobs;
+
+/// <summary>
+/// A job's row: the source of truth for its state. The state machine that changes it lives in
+/// <see cref="JobStore"/>; this type is what EF Core maps and what read paths return.
+/// </summary>
+public sealed class JobRecord
+{
+    public Guid Id { get; set; }
+    public string Stage { get; set; } = "";
+    public string Source { get; set; } = "";
+    public string OutputKey { get; set; } = "";
+    public double? ClipDurationSeconds { get; set; }
+    /// <summary>The request as received (JSON), kept so a requeue can publish it again unchanged.</summary>
+    public string Request { get; set; } = "{}";
+    public string Status { get; set; } = "";
+    public int AttemptCount { get; set; }
+    public int MaxAttempts { get; set; }
+    /// <summary>Attempts given back without charge (shutdown aborts); the limit applies to attempt_count minus these.</summary>
+    public int UnchargedAttempts { get; set; }
+    /// <summary>Attempts that ended because their worker stopped heartbeating (crash, freeze, kill).</summary>
+    public int LeaseExpiryCount { get; set; }
+    /// <summary>Fencing token: grows by one on every acquire; every write of an attempt names it.</summary>
+    public long LeaseToken { get; set; }
+    public string? LeaseOwner { get; set; }
+    public int LeaseTimeoutSeconds { get; set; }
+    public DateTimeOffset? ProcessingStartedAt { get; set; }
+    public DateTimeOffset? LastHeartbeatAt { get; set; }
+    public DateTimeOffset? ProcessingDeadlineAt { get; set; }
+    public DateTimeOffset? NotBefore { get; set; }
+    /// <summary>False while a queued job waits for the sweep to publish its next <c>JobRequested</c>.</summary>
+    public bool Dispatched { get; set; }
+    public DateTimeOffset? DispatchedAt { get; set; }
+    public int? ProgressPercent { get; set; }
+    public string? LastErrorCode { get; set; }
+    public string? LastErrorMessage { get; set; }
+    public string? ArtifactKey { get; set; }
+    public long? ArtifactSize { get; set; }
+    public string? ArtifactSha256 { get; set; }
+    /// <summary>Sequence number of the job's latest timeline event; the next event gets this plus one.</summary>
+    public long LastEventSeq { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+}

@@ -1,0 +1,47 @@
+using Consumers.Contracts;
+using Consumers.Runtime.Failures;
+using Consumers.Runtime.Stages;
+
+namespace Consumers.Runtime.Jobs;
+
+/// <summary>
+/// Checks a delivered request field by field. A failure is <c>INVALID_REQUEST</c> naming the field, which ends
+/// the job at once: no retry can fix a bad request.
+/// </summary>
+public static class JobRequestValidator
+{
+    public static void Validate(JobRequested request, StageRegistry stages)
+    {
+        Require(request.SchemaVersion is >= 1 and <= 1, "schemaVersion", $"{request.SchemaVersion} is not a supported version (1)");
+        Require(!string.IsNullOrWhiteSpace(request.Stage), "stage", "is empty");
+        Require(request.Stage.Length <= JobRequestLimits.Stage, "stage", $"is longer than {JobRequestLimits.Stage} characters");
+        Require(stages.TryGet(request.Stage, out var stage), "stage",
+            $"'{request.Stage}' is not a stage this worker runs ({string.Join(", ", stages.Names.Order(StringComparer.Ordinal))})");
+        Require(!string.IsNullOrWhiteSpace(request.OutputKey), "outputKey", "is empty");
+        Require(request.OutputKey.Length <= JobRequestLimits.OutputKey, "outputKey", $"is longer than {JobRequestLimits.OutputKey} characters");
+        Require((request.Source ?? "").Length <= JobRequestLimits.Source, "source", $"is longer than {JobRequestLimits.Source} characters");
+        Require(!stage.NeedsSource || !string.IsNullOrWhiteSpace(request.Source), "source", "is empty");
+        Require(request.ClipDurationSeconds is null || (double.IsFinite(request.ClipDurationSeconds.Value) && request.ClipDurationSeconds >= 0),
+            "clipDurationSeconds", "must be a finite number of seconds, zero or more");
+        Require(request.MaxAttempts is null or (>= 1 and <= JobRequestLimits.MaxAttempts), "maxAttempts", $"must be between 1 and {JobRequestLimits.MaxAttempts}");
+        if (request.Parameters is { } parameters)
+        {
+            Require(parameters.Count <= JobRequestLimits.Parameters, "parameters", $"has more than {JobRequestLimits.Parameters} entries");
+            foreach (var (key, value) in parameters)
+            {
+                Require(key.Length <= JobRequestLimits.ParameterLength && (value ?? "").Length <= JobRequestLimits.ParameterLength,
+                    "parameters", $"entry '{Short(key)}' is longer than {JobRequestLimits.ParameterLength} characters");
+            }
+        }
+    }
+
+    private static void Require(bool condition, string field, string problem)
+    {
+        if (!condition)
+        {
+            throw new JobFailureException(ErrorCodes.InvalidRequest, $"{field} {problem}") { Field = field };
+        }
+    }
+
+    private static string Short(string value) => value.Length <= 40 ? value : value[..40] + "...";
+}

@@ -1,0 +1,269 @@
+using System.Text.Json;
+using Consumers.Contracts;
+using Consumers.Runtime.Artifacts;
+using Consumers.Runtime.Timeline;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Consumers.Runtime.Jobs;
+
+/// <summary>
+/// The job state machine. Every method is one round trip: one statement (or one batch) that changes the row,
+/// appends the timeline and queues outbox messages together. Writes of an attempt are fenced by its lease
+/// token: when the token no longer matches, nothing is written and the method says so.
+/// </summary>
+public sealed class JobStore(NpgsqlDataSource dataSource)
+{
+    private const string ProcessingGuard = " WHERE id = @id AND lease_token = @token AND status = 'processing'";
+
+    /// <summary>
+    /// Registers a job (row, <c>requested</c> event, and its <c>JobRequested</c> in the outbox) in one
+    /// transaction. Returns false when a job with that id already exists; nothing is changed then.
+    /// </summary>
+    public async Task<bool> SubmitAsync(JobRequested request, int maxAttempts, CancellationToken cancellationToken)
+    {
+        var rowSource =
+            "INSERT INTO jobs (id, stage, source, output_key, clip_duration_seconds, request, status, attempt_count, max_attempts, " +
+            "lease_token, lease_timeout_seconds, dispatched, dispatched_at, last_event_seq, created_at, updated_at) " +
+            "VALUES (@id, @stage, @source, @output_key, @clip, @request::jsonb, 'queued', 0, @max_attempts, 0, 0, true, now(), 1, now(), now()) " +
+            "ON CONFLICT (id) DO NOTHING" + TransitionSql.Returning;
+        await using var command = dataSource.CreateCommand(TransitionSql.Build(rowSource, 1, dispatchRequest: true));
+        BindRequest(command.Parameters, request, maxAttempts);
+        BindEvents(command.Parameters, [RequestedEntry(request)]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Takes the lease of a delivered job: creates the row already in <c>processing</c> when the id is new,
+    /// otherwise moves a due <c>queued</c> row to <c>processing</c>. Both statements run in one implicit
+    /// transaction; at most one of them wins, and only one attempt across all workers can.
+    /// </summary>
+    public async Task<AcquireOutcome> AcquireAsync(JobRequested request, AcquireSettings settings, CancellationToken cancellationToken)
+    {
+        var insertAcquired =
+            "INSERT INTO jobs (id, stage, source, output_key, clip_duration_seconds, request, status, attempt_count, max_attempts, " +
+            "lease_token, lease_owner, lease_timeout_seconds, processing_started_at, last_heartbeat_at, processing_deadline_at, " +
+            "dispatched, dispatched_at, last_event_seq, created_at, updated_at) " +
+            "VALUES (@id, @stage, @source, @output_key, @clip, @request::jsonb, 'processing', 1, @max_attempts, 1, @owner, @lease_seconds, " +
+            "now(), now(), now() + make_interval(secs => @deadline_seconds), true, now(), 2, now(), now()) " +
+            "ON CONFLICT (id) DO NOTHING" + TransitionSql.Returning;
+        var acquireExisting =
+            "UPDATE jobs SET status = 'processing', attempt_count = attempt_count + 1, lease_token = lease_token + 1, " +
+            "lease_owner = @owner, lease_timeout_seconds = @lease_seconds, processing_started_at = now(), last_heartbeat_at = now(), " +
+            "processing_deadline_at = now() + make_interval(secs => @deadline_seconds), not_before = NULL, progress_percent = NULL, " +
+            "last_event_seq = last_event_seq + 1, updated_at = now() " +
+            "WHERE id = @id AND status = 'queued' AND (not_before IS NULL OR not_before <= now())" + TransitionSql.Returning;
+
+        await using var batch = dataSource.CreateBatch();
+
+        var insert = new NpgsqlBatchCommand(TransitionSql.Build(insertAcquired, 2, dispatchRequest: false));
+        BindRequest(insert.Parameters, request, request.MaxAttempts ?? settings.DefaultMaxAttempts);
+        BindAcquire(insert.Parameters, settings);
+        BindEvents(insert.Parameters, [RequestedEntry(request), StartedEntry(settings, attempt: 1)]);
+        batch.BatchCommands.Add(insert);
+
+        var update = new NpgsqlBatchCommand(TransitionSql.Build(acquireExisting, 1, dispatchRequest: false));
+        update.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = request.JobId });
+        BindAcquire(update.Parameters, settings);
+        BindEvents(update.Parameters, [StartedEntry(settings, attempt: null)]);
+        batch.BatchCommands.Add(update);
+
+        var status = new NpgsqlBatchCommand("SELECT status, not_before > now() FROM jobs WHERE id = @id");
+        status.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = request.JobId });
+        batch.BatchCommands.Add(status);
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        JobLease? lease = null;
+        for (var result = 0; result < 2; result++)
+        {
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                lease = ReadLease(reader);
+            }
+
+            await reader.NextResultAsync(cancellationToken);
+        }
+
+        if (lease is not null)
+        {
+            return AcquireOutcome.Won(lease);
+        }
+
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            // Cannot happen inside one transaction (the insert either created the row or found it), but be explicit.
+            return new AcquireOutcome(AcquireOutcomeKind.HeldElsewhere, null, null);
+        }
+
+        var currentStatus = reader.GetString(0);
+        var notDue = !reader.IsDBNull(1) && reader.GetBoolean(1);
+        var kind = currentStatus switch
+        {
+            JobStatuses.Succeeded or JobStatuses.Failed => AcquireOutcomeKind.AlreadyFinished,
+            JobStatuses.Queued when notDue => AcquireOutcomeKind.NotDue,
+            _ => AcquireOutcomeKind.HeldElsewhere,
+        };
+        return new AcquireOutcome(kind, null, currentStatus);
+    }
+
+    /// <summary>True while this attempt still holds the lease; checked right before an artifact is moved into place.</summary>
+    public async Task<bool> IsLeaseHeldAsync(JobLease lease, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT 1 FROM jobs" + ProcessingGuard);
+        BindLease(command.Parameters, lease);
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    /// <summary>Appends a <c>progress</c> event and stores the percent.</summary>
+    public Task<bool> AppendProgressAsync(JobLease lease, int percent, CancellationToken cancellationToken) =>
+        FencedAsync(lease, "progress_percent = @percent",
+            [TimelineEntry.Of(TimelineEventTypes.Progress, ("percent", percent.ToString(System.Globalization.CultureInfo.InvariantCulture)))],
+            dispatchRequest: false, p => p.Add(new NpgsqlParameter("percent", NpgsqlDbType.Integer) { Value = percent }), cancellationToken);
+
+    /// <summary>Finishes the attempt as <c>succeeded</c> with its artifact; <paramref name="events"/> end with <c>completed</c> or <c>skipped</c>.</summary>
+    public Task<bool> SucceedAsync(JobLease lease, ArtifactRecord artifact, IReadOnlyList<TimelineEntry> events, CancellationToken cancellationToken) =>
+        FencedAsync(lease,
+            "status = 'succeeded', finished_at = now(), progress_percent = 100, artifact_key = @artifact_key, artifact_size = @artifact_size, " +
+            "artifact_sha256 = @artifact_sha256, last_error_code = NULL, last_error_message = NULL, lease_owner = NULL",
+            events, dispatchRequest: false, p =>
+            {
+                p.Add(new NpgsqlParameter("artifact_key", NpgsqlDbType.Text) { Value = artifact.Key });
+                p.Add(new NpgsqlParameter("artifact_size", NpgsqlDbType.Bigint) { Value = artifact.Size });
+                p.Add(new NpgsqlParameter("artifact_sha256", NpgsqlDbType.Text) { Value = artifact.Sha256 });
+            }, cancellationToken);
+
+    /// <summary>Ends the job as <c>failed</c> with its code.</summary>
+    public Task<bool> FailAsync(JobLease lease, string code, string message, IReadOnlyList<TimelineEntry> events, CancellationToken cancellationToken) =>
+        FencedAsync(lease,
+            "status = 'failed', finished_at = now(), last_error_code = @code, last_error_message = @message, lease_owner = NULL",
+            events, dispatchRequest: false, p => BindError(p, code, message), cancellationToken);
+
+    /// <summary>
+    /// Puts the job back to <c>queued</c> until <paramref name="notBefore"/>; the dispatcher sends it again
+    /// then (no broker-side delay exists on this RabbitMQ).
+    /// </summary>
+    public Task<bool> ScheduleRetryAsync(JobLease lease, string code, string message, DateTimeOffset notBefore, IReadOnlyList<TimelineEntry> events, CancellationToken cancellationToken) =>
+        FencedAsync(lease,
+            "status = 'queued', not_before = @not_before, dispatched = false, dispatched_at = NULL, " +
+            "last_error_code = @code, last_error_message = @message, lease_owner = NULL, progress_percent = NULL",
+            events, dispatchRequest: false, p =>
+            {
+                BindError(p, code, message);
+                p.Add(new NpgsqlParameter("not_before", NpgsqlDbType.TimestampTz) { Value = notBefore.UtcDateTime });
+            }, cancellationToken);
+
+    /// <summary>
+    /// Gives the job back at once (shutdown), optionally without charging the attempt, and queues a fresh
+    /// <c>JobRequested</c> so another worker starts it without waiting for the recovery sweep.
+    /// </summary>
+    public Task<bool> RequeueAsync(JobLease lease, bool chargeAttempt, IReadOnlyList<TimelineEntry> events, CancellationToken cancellationToken) =>
+        FencedAsync(lease,
+            "status = 'queued', not_before = NULL, dispatched = true, dispatched_at = now(), lease_owner = NULL, progress_percent = NULL" +
+            (chargeAttempt ? "" : ", uncharged_attempts = uncharged_attempts + 1"),
+            events, dispatchRequest: true, null, cancellationToken);
+
+    /// <summary>
+    /// Refreshes the heartbeat (and latest progress) of every lease in one statement. Returns the jobs whose
+    /// row was updated; the others have lost their lease.
+    /// </summary>
+    public async Task<HashSet<Guid>> HeartbeatAsync(IReadOnlyList<HeartbeatEntry> leases, CancellationToken cancellationToken)
+    {
+        var alive = new HashSet<Guid>();
+        if (leases.Count == 0)
+        {
+            return alive;
+        }
+
+        await using var command = dataSource.CreateCommand(
+            "UPDATE jobs SET last_heartbeat_at = now(), progress_percent = COALESCE(v.progress, jobs.progress_percent) " +
+            "FROM unnest(@ids, @tokens, @progress) AS v(id, token, progress) " +
+            "WHERE jobs.id = v.id AND jobs.lease_token = v.token AND jobs.status = 'processing' RETURNING jobs.id");
+        command.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = leases.Select(l => l.JobId).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("tokens", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = leases.Select(l => l.Token).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("progress", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = leases.Select(l => l.ProgressPercent).ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            alive.Add(reader.GetGuid(0));
+        }
+
+        return alive;
+    }
+
+    private async Task<bool> FencedAsync(
+        JobLease lease,
+        string set,
+        IReadOnlyList<TimelineEntry> events,
+        bool dispatchRequest,
+        Action<NpgsqlParameterCollection>? bind,
+        CancellationToken cancellationToken)
+    {
+        var rowSource = "UPDATE jobs SET " + set + ", last_event_seq = last_event_seq + " + events.Count + ", updated_at = now()" +
+                        ProcessingGuard + TransitionSql.Returning;
+        await using var command = dataSource.CreateCommand(TransitionSql.Build(rowSource, events.Count, dispatchRequest));
+        BindLease(command.Parameters, lease);
+        BindEvents(command.Parameters, events);
+        bind?.Invoke(command.Parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken);
+    }
+
+    internal static TimelineEntry RequestedEntry(JobRequested request) =>
+        new(TimelineEventTypes.Requested, new Dictionary<string, string>
+        {
+            ["stage"] = request.Stage,
+            ["outputKey"] = request.OutputKey,
+        }, Attempt: 0);
+
+    private static TimelineEntry StartedEntry(AcquireSettings settings, int? attempt) =>
+        new(TimelineEventTypes.Started, new Dictionary<string, string> { ["worker"] = settings.Owner }, attempt);
+
+    private static JobLease ReadLease(NpgsqlDataReader reader) =>
+        new(reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt64(3), reader.GetInt32(5), reader.GetInt32(6), reader.GetInt32(8));
+
+    private static void BindLease(NpgsqlParameterCollection parameters, JobLease lease)
+    {
+        parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = lease.JobId });
+        parameters.Add(new NpgsqlParameter("token", NpgsqlDbType.Bigint) { Value = lease.Token });
+    }
+
+    private static void BindRequest(NpgsqlParameterCollection parameters, JobRequested request, int maxAttempts)
+    {
+        parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = request.JobId });
+        // Columns hold at most their length; an oversized field fails validation later, and the full request stays in request.
+        parameters.Add(new NpgsqlParameter("stage", NpgsqlDbType.Text) { Value = Clip(request.Stage, JobRequestLimits.Stage) });
+        parameters.Add(new NpgsqlParameter("source", NpgsqlDbType.Text) { Value = Clip(request.Source, JobRequestLimits.Source) });
+        parameters.Add(new NpgsqlParameter("output_key", NpgsqlDbType.Text) { Value = Clip(request.OutputKey, JobRequestLimits.OutputKey) });
+        parameters.Add(new NpgsqlParameter("clip", NpgsqlDbType.Double) { Value = (object?)request.ClipDurationSeconds ?? DBNull.Value });
+        parameters.Add(new NpgsqlParameter("request", NpgsqlDbType.Text) { Value = JsonSerializer.Serialize(request, ContractJson.Options) });
+        parameters.Add(new NpgsqlParameter("max_attempts", NpgsqlDbType.Integer) { Value = maxAttempts });
+    }
+
+    private static string Clip(string? value, int length) =>
+        value is null ? "" : value.Length <= length ? value : value[..length];
+
+    private static void BindAcquire(NpgsqlParameterCollection parameters, AcquireSettings settings)
+    {
+        parameters.Add(new NpgsqlParameter("owner", NpgsqlDbType.Text) { Value = settings.Owner });
+        parameters.Add(new NpgsqlParameter("lease_seconds", NpgsqlDbType.Integer) { Value = settings.LeaseTimeoutSeconds });
+        parameters.Add(new NpgsqlParameter("deadline_seconds", NpgsqlDbType.Double) { Value = settings.DeadlineSeconds });
+    }
+
+    private static void BindError(NpgsqlParameterCollection parameters, string code, string message)
+    {
+        parameters.Add(new NpgsqlParameter("code", NpgsqlDbType.Text) { Value = code });
+        parameters.Add(new NpgsqlParameter("message", NpgsqlDbType.Text) { Value = message });
+    }
+
+    private static void BindEvents(NpgsqlParameterCollection parameters, IReadOnlyList<TimelineEntry> events)
+    {
+        for (var i = 0; i < events.Count; i++)
+        {
+            var entry = events[i];
+            parameters.Add(new NpgsqlParameter("type" + (i + 1), NpgsqlDbType.Text) { Value = entry.Type });
+            parameters.Add(new NpgsqlParameter("data" + (i + 1), NpgsqlDbType.Text) { Value = JsonSerializer.Serialize(entry.Data, ContractJson.Options) });
+            parameters.Add(new NpgsqlParameter("attempt" + (i + 1), NpgsqlDbType.Integer) { Value = (object?)entry.Attempt ?? DBNull.Value });
+        }
+    }
+}

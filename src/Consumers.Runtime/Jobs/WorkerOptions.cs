@@ -1,0 +1,19 @@
+namespace Consumers.Runtime.Jobs;
+
+/// <summary>Settings under <c>Consumers:Worker</c>.</summary>
+public sealed class WorkerOptions
+{
+    public const string Section = "Consumers:Worker";
+
+    /// <summary>Names this process in leases and timelines. Default: host name and process id.</summary>
+    public string WorkerId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+
+    /// <summary>Attempts a job gets unless its request says otherwise.</summary>
+    public int DefaultMaxAttempts { get; set; } = 3;
+
+    /// <summary>A progress event is written when the percent grew by at least this much...</summary>
+    public int ProgressMinDelta { get; set; } = 10;
+
+    /// <summary>...or when this much time passed and it grew at all.</summary>
+    public TimeSpan ProgressMinInterval { get; set; } = TimeSpan.FromSeconds(5);
+}

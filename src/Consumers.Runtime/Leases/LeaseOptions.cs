@@ -1,0 +1,40 @@
+namespace Consumers.Runtime.Leases;
+
+/// <summary>Settings under <c>Consumers:Leases</c>.</summary>
+public sealed class LeaseOptions
+{
+    public const string Section = "Consumers:Leases";
+
+    /// <summary>How often one batched statement renews every active lease of this worker.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A lease whose heartbeat is older than this is stale and its job is recovered. Several intervals, so one slow beat is harmless.</summary>
+    public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Per-stage lease timeouts, overriding <see cref="LeaseTimeout"/> (for example a slow stage on busy machines).</summary>
+    public Dictionary<string, TimeSpan> StageLeaseTimeouts { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>An attempt may run this long, plus <see cref="DeadlinePerClipSecond"/> per second of clip, before it counts as hung.</summary>
+    public TimeSpan BaseDeadline { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Extra deadline per second of clip duration (seed 16.1).</summary>
+    public TimeSpan DeadlinePerClipSecond { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The longest an attempt may ever run; RabbitMQ's consumer_timeout must be above it.</summary>
+    public TimeSpan MaxDeadline { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Consecutive failed beats after which a warning is logged.</summary>
+    public int WarnAfterFailedBeats { get; set; } = 3;
+
+    /// <summary>When beats have failed for this fraction of the lease timeout, local jobs are stopped before others take them over.</summary>
+    public double SelfFenceFraction { get; set; } = 0.8;
+
+    public TimeSpan LeaseTimeoutFor(string stage) =>
+        StageLeaseTimeouts.TryGetValue(stage, out var timeout) ? timeout : LeaseTimeout;
+
+    public TimeSpan DeadlineFor(double? clipDurationSeconds)
+    {
+        var deadline = BaseDeadline + (DeadlinePerClipSecond * Math.Max(0, clipDurationSeconds ?? 0));
+        return deadline < MaxDeadline ? deadline : MaxDeadline;
+    }
+}

@@ -1,0 +1,68 @@
+using System.Net.Sockets;
+using Consumers.Contracts;
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Consumers.Runtime.Messaging;
+
+public static class MessagingServiceCollectionExtensions
+{
+    /// <summary>
+    /// MassTransit on RabbitMQ. With <paramref name="consumeJobs"/> the job queue is consumed: plain JSON and
+    /// MassTransit envelopes are both accepted, ConcurrentMessageLimit is the slot count and the prefetch only a
+    /// small buffer above it. Short infrastructure blips (database or socket errors) are retried in-process;
+    /// everything else about a job's failure is the job runner's business, not the broker's.
+    /// </summary>
+    public static IServiceCollection AddConsumersMessaging(this IServiceCollection services, IConfiguration configuration, bool consumeJobs)
+    {
+        var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
+        services.AddMassTransit(x =>
+        {
+            x.DisableUsageTelemetry();
+            if (consumeJobs)
+            {
+                x.AddConsumer<JobRequestedConsumer>();
+            }
+
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(rabbit.Host, rabbit.Port, rabbit.VirtualHost, h =>
+                {
+                    h.Username(rabbit.Username);
+                    h.Password(rabbit.Password);
+                    h.PublisherConfirmation = true;
+                });
+                cfg.Message<JobTimelineEvent>(m => m.SetEntityName("consumers.timeline"));
+                cfg.Message<JobRequested>(m => m.SetEntityName("consumers.job-requested"));
+                if (!consumeJobs)
+                {
+                    return;
+                }
+
+                cfg.ReceiveEndpoint(rabbit.JobQueue, e =>
+                {
+                    e.PrefetchCount = rabbit.PrefetchCount;
+                    e.ConcurrentMessageLimit = rabbit.ConcurrentJobs;
+                    if (string.Equals(rabbit.QueueType, "quorum", StringComparison.OrdinalIgnoreCase))
+                    {
+                        e.SetQuorumQueue();
+                    }
+
+                    // Producers in any language may publish plain JSON; envelopes still work.
+                    e.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+                    e.UseMessageRetry(r =>
+                    {
+                        r.Intervals(200, 1000, 3000, 5000, 10000);
+                        r.Handle<NpgsqlException>(ex => ex.IsTransient);
+                        r.Handle<SocketException>();
+                        r.Handle<TimeoutException>();
+                    });
+                    e.ConfigureConsumer<JobRequestedConsumer>(context);
+                });
+            });
+        });
+        return services;
+    }
+}

@@ -1,0 +1,27 @@
+namespace Consumers.Runtime.Messaging;
+
+/// <summary>Settings under <c>Consumers:RabbitMq</c>.</summary>
+public sealed class RabbitMqOptions
+{
+    public const string Section = "Consumers:RabbitMq";
+
+    public string Host { get; set; } = "127.0.0.1";
+    public ushort Port { get; set; } = 56729;
+    public string VirtualHost { get; set; } = "/";
+    public string Username { get; set; } = "consumers";
+    public string Password { get; set; } = "consumers";
+
+    /// <summary>The queue workers consume <c>JobRequested</c> from. Producers may publish plain JSON straight to it.</summary>
+    public string JobQueue { get; set; } = "consumers.jobs";
+
+    /// <summary>Jobs one worker runs at once (MassTransit's ConcurrentMessageLimit).</summary>
+    public int ConcurrentJobs { get; set; } = 8;
+
+    /// <summary>Deliveries held beyond the running jobs. Small, so that waiting work stays on the broker for other workers.</summary>
+    public int PrefetchBuffer { get; set; } = 2;
+
+    /// <summary><c>classic</c> (default) or <c>quorum</c> (replicated, for a RabbitMQ cluster).</summary>
+    public string QueueType { get; set; } = "classic";
+
+    public int PrefetchCount => ConcurrentJobs + PrefetchBuffer;
+}

@@ -1,0 +1,38 @@
+using Consumers.Contracts;
+using Consumers.Runtime.Jobs;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace Consumers.Runtime.Persistence.Configurations;
+
+internal sealed class JobConfiguration : IEntityTypeConfiguration<JobRecord>
+{
+    public void Configure(EntityTypeBuilder<JobRecord> builder)
+    {
+        builder.ToTable("jobs", t =>
+        {
+            t.HasCheckConstraint("ck_jobs_status", $"status IN ('{string.Join("','", JobStatuses.All)}')");
+            t.HasCheckConstraint("ck_jobs_progress", "progress_percent IS NULL OR progress_percent BETWEEN 0 AND 100");
+        });
+        builder.HasKey(j => j.Id);
+        builder.Property(j => j.Id).ValueGeneratedNever();
+        builder.Property(j => j.Stage).HasMaxLength(64).IsRequired();
+        builder.Property(j => j.Source).HasMaxLength(4096).IsRequired();
+        builder.Property(j => j.OutputKey).HasMaxLength(1024).IsRequired();
+        builder.Property(j => j.Request).HasColumnType("jsonb").IsRequired();
+        builder.Property(j => j.Status).HasMaxLength(16).IsRequired();
+        builder.Property(j => j.LeaseOwner).HasMaxLength(256);
+        builder.Property(j => j.LastErrorCode).HasMaxLength(64);
+        builder.Property(j => j.ArtifactKey).HasMaxLength(1024);
+        builder.Property(j => j.ArtifactSha256).HasMaxLength(64);
+        builder.Property(j => j.CreatedAt).HasDefaultValueSql("now()");
+        builder.Property(j => j.UpdatedAt).HasDefaultValueSql("now()");
+
+        // The recovery sweep scans processing rows by heartbeat age (seed 1.2).
+        builder.HasIndex(j => new { j.Status, j.LastHeartbeatAt }).HasDatabaseName("ix_jobs_status_last_heartbeat_at");
+        // The dispatcher finds queued jobs whose next JobRequested has not gone out yet.
+        builder.HasIndex(j => j.NotBefore).HasDatabaseName("ix_jobs_undispatched_not_before")
+            .HasFilter("status = 'queued' AND NOT dispatched");
+        builder.HasIndex(j => j.CreatedAt).HasDatabaseName("ix_jobs_created_at");
+    }
+}

@@ -1,0 +1,23 @@
+using Consumers.Runtime.Outbox;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace Consumers.Runtime.Persistence.Configurations;
+
+internal sealed class OutboxMessageConfiguration : IEntityTypeConfiguration<OutboxMessageRecord>
+{
+    public void Configure(EntityTypeBuilder<OutboxMessageRecord> builder)
+    {
+        builder.ToTable("outbox_messages");
+        builder.HasKey(m => m.Id);
+        builder.Property(m => m.Id).UseIdentityAlwaysColumn();
+        builder.Property(m => m.MessageType).HasMaxLength(128).IsRequired();
+        builder.Property(m => m.Destination).HasMaxLength(256);
+        builder.Property(m => m.Body).HasColumnType("jsonb").IsRequired();
+        builder.Property(m => m.CreatedAt).HasDefaultValueSql("now()");
+        builder.Property(m => m.NextAttemptAt).HasDefaultValueSql("now()");
+        builder.HasIndex(m => m.MessageId).IsUnique();
+        // Per-job ordering check of the relay: "is an earlier message of this job still waiting?"
+        builder.HasIndex(m => new { m.JobId, m.Id }).HasDatabaseName("ix_outbox_messages_job_id_id");
+    }
+}

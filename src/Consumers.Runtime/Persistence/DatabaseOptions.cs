@@ -1,0 +1,14 @@
+namespace Consumers.Runtime.Persistence;
+
+/// <summary>Settings under <c>Consumers:Database</c>.</summary>
+public sealed class DatabaseOptions
+{
+    public const string Section = "Consumers:Database";
+
+    /// <summary>Npgsql connection string. The pool size in it should cover the worker's slots plus a few loops.</summary>
+    public string ConnectionString { get; set; } =
+        "Host=127.0.0.1;Port=54329;Database=consumers;Username=consumers;Password=consumers";
+
+    /// <summary>Seconds a single statement may run before it is cancelled.</summary>
+    public int CommandTimeoutSeconds { get; set; } = 30;
+}

@@ -1,0 +1,75 @@
+using Consumers.Runtime.Artifacts;
+using Consumers.Runtime.Failures;
+using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Leases;
+using Consumers.Runtime.Messaging;
+using Consumers.Runtime.Outbox;
+using Consumers.Runtime.Persistence;
+using Consumers.Runtime.Scratch;
+using Consumers.Runtime.Stages;
+using Consumers.Runtime.Telemetry;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Consumers.Runtime;
+
+public static class RuntimeServiceCollectionExtensions
+{
+    /// <summary>The parts every verb needs: settings, the database, the job store and the stages.</summary>
+    public static IServiceCollection AddConsumersCore(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<DatabaseOptions>().Bind(configuration.GetSection(DatabaseOptions.Section));
+        services.AddOptions<WorkerOptions>().Bind(configuration.GetSection(WorkerOptions.Section));
+        services.AddOptions<LeaseOptions>().Bind(configuration.GetSection(LeaseOptions.Section));
+        services.AddOptions<RetryOptions>().Bind(configuration.GetSection(RetryOptions.Section));
+        services.AddOptions<ArtifactOptions>().Bind(configuration.GetSection(ArtifactOptions.Section));
+        services.AddOptions<ScratchOptions>().Bind(configuration.GetSection(ScratchOptions.Section));
+        services.AddOptions<OutboxOptions>().Bind(configuration.GetSection(OutboxOptions.Section));
+        services.AddOptions<RabbitMqOptions>().Bind(configuration.GetSection(RabbitMqOptions.Section));
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp =>
+        {
+            var database = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            var builder = new NpgsqlDataSourceBuilder(database.ConnectionString);
+            builder.ConnectionStringBuilder.CommandTimeout = database.CommandTimeoutSeconds;
+            builder.ConnectionStringBuilder.ApplicationName ??= "consumers";
+            return builder.Build();
+        });
+        services.AddDbContext<ConsumersDbContext>((sp, options) =>
+            options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+        services.AddSingleton<JobStore>();
+        services.AddScoped<JobQueries>();
+        services.AddMetrics();
+        services.AddSingleton<ConsumersMetrics>();
+
+        services.AddSingleton<IStage, ManifestStage>();
+        services.AddSingleton<IStage, SyntheticStage>();
+        services.AddSingleton<StageRegistry>();
+        services.AddSingleton<IArtifactStore, FileSystemArtifactStore>();
+        services.AddSingleton<ScratchSpace>();
+        return services;
+    }
+
+    /// <summary>What a worker process adds: the consumer, the job runner, the heartbeat and the outbox relay.</summary>
+    public static IServiceCollection AddConsumersWorker(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddConsumersCore(configuration);
+        services.AddSingleton<ActiveJobRegistry>();
+        services.AddSingleton<JobRunner>();
+        services.AddSingleton<HeartbeatService>();
+        services.AddHostedService(sp => sp.GetRequiredService<HeartbeatService>());
+        services.AddSingleton<OutboxRelay>();
+        if (configuration.GetSection(OutboxOptions.Section).Get<OutboxOptions>()?.Enabled ?? true)
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
+        }
+
+        services.AddConsumersMessaging(configuration, consumeJobs: true);
+        return services;
+    }
+}

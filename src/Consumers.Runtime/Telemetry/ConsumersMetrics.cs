@@ -1,0 +1,63 @@
+using System.Diagnostics.Metrics;
+
+namespace Consumers.Runtime.Telemetry;
+
+/// <summary>
+/// Every instrument the runtime exports (meter <c>Consumers</c>). Names follow OpenTelemetry; the Prometheus
+/// exporter renders them as listed in docs/metrics.md (for example <c>heartbeats</c> → <c>heartbeats_total</c>).
+/// Labels are low-cardinality: stage, outcome, code, reason; never a job id.
+/// </summary>
+public sealed class ConsumersMetrics : IDisposable
+{
+    public const string MeterName = "Consumers";
+
+    private readonly Meter meter;
+    private int concurrentJobs;
+
+    public ConsumersMetrics(IMeterFactory meterFactory)
+    {
+        meter = meterFactory.Create(MeterName);
+        Heartbeats = meter.CreateCounter<long>("heartbeats", description: "Heartbeat statements that succeeded.");
+        HeartbeatFailures = meter.CreateCounter<long>("heartbeat_failures", description: "Heartbeat statements that failed.");
+        LeasesLost = meter.CreateCounter<long>("leases_lost", description: "Attempts stopped because their lease was taken over or could not be renewed.");
+        RecoveredJobs = meter.CreateCounter<long>("recovered_jobs", description: "Jobs the recovery sweep requeued or failed, by reason.");
+        RetryAttempts = meter.CreateCounter<long>("retry_attempts", description: "Retries scheduled, by error code.");
+        DuplicateSkips = meter.CreateCounter<long>("duplicate_skips", description: "Deliveries for jobs that had already finished.");
+        AcquireConflicts = meter.CreateCounter<long>("acquire_conflicts", description: "Deliveries for jobs another attempt held or that were not due.");
+        JobOutcomes = meter.CreateCounter<long>("jobs_finished", description: "Attempts that ended, by stage and outcome.");
+        JobFailures = meter.CreateCounter<long>("job_failures", description: "Failed attempts by stage, code and class.");
+        JobDuration = meter.CreateHistogram<double>("job_duration", unit: "s", description: "Attempt duration from acquire to outcome.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400] });
+        OutboxPublished = meter.CreateCounter<long>("outbox_published", description: "Outbox messages the relay published.");
+        OutboxPublishFailures = meter.CreateCounter<long>("outbox_publish_failures", description: "Outbox publishes that failed and will be retried.");
+        OutboxPublishLatency = meter.CreateHistogram<double>("outbox_publish_latency", unit: "s", description: "Time from outbox commit to broker confirm.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+        ScratchBytesKept = meter.CreateCounter<long>("scratch_kept", unit: "By", description: "Bytes of scratch kept after failed attempts.");
+        meter.CreateObservableGauge("worker_concurrent_jobs", () => Volatile.Read(ref concurrentJobs), description: "Jobs this worker is running now.");
+    }
+
+    public Counter<long> Heartbeats { get; }
+    public Counter<long> HeartbeatFailures { get; }
+    public Counter<long> LeasesLost { get; }
+    public Counter<long> RecoveredJobs { get; }
+    public Counter<long> RetryAttempts { get; }
+    public Counter<long> DuplicateSkips { get; }
+    public Counter<long> AcquireConflicts { get; }
+    public Counter<long> JobOutcomes { get; }
+    public Counter<long> JobFailures { get; }
+    public Histogram<double> JobDuration { get; }
+    public Counter<long> OutboxPublished { get; }
+    public Counter<long> OutboxPublishFailures { get; }
+    public Histogram<double> OutboxPublishLatency { get; }
+    public Counter<long> ScratchBytesKept { get; }
+
+    /// <summary>Registers an observable gauge on this meter (for state owned elsewhere, such as the outbox backlog).</summary>
+    public void ObserveGauge(string name, Func<long> read, string description) =>
+        meter.CreateObservableGauge(name, read, description: description);
+
+    public void JobStarted() => Interlocked.Increment(ref concurrentJobs);
+
+    public void JobEnded() => Interlocked.Decrement(ref concurrentJobs);
+
+    public void Dispose() => meter.Dispose();
+}

@@ -1,0 +1,48 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Consumers.Contracts;
+using Consumers.Runtime;
+using Consumers.Runtime.Jobs;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Consumers.Worker.Cli;
+
+public static class ListCommand
+{
+    public static Command Create()
+    {
+        var status = new Option<string?>("--status") { Description = "Only jobs in this status (queued, processing, succeeded, failed)" };
+        status.AcceptOnlyFromAmong([.. JobStatuses.All]);
+        var stage = new Option<string?>("--stage") { Description = "Only jobs of this stage" };
+        var limit = new Option<int>("--limit") { Description = "At most this many jobs, newest first", DefaultValueFactory = _ => 50 };
+        var command = new Command("list", "List jobs, newest first, with a count per status") { status, stage, limit, SharedOptions.Json };
+        command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
+        {
+            await using var services = CliContext.BuildServices(CliContext.BuildConfiguration(parse.GetValue(SharedOptions.Set)!));
+            await using var scope = services.CreateAsyncScope();
+            var queries = scope.ServiceProvider.GetRequiredService<JobQueries>();
+            var jobs = await queries.ListAsync(parse.GetValue(status), parse.GetValue(stage), Math.Max(1, parse.GetValue(limit)), cancellationToken);
+            var counts = await queries.CountByStatusAsync(cancellationToken);
+            if (parse.GetValue(SharedOptions.Json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new { Counts = counts, Jobs = jobs.Select(JobView.From) }, ContractJson.Options));
+                return ExitCodes.Ok;
+            }
+
+            var table = new Table("JOB", "STATUS", "STAGE", "ATTEMPTS", "UPDATED (UTC)", "OUTPUT / ERROR");
+            foreach (var job in jobs)
+            {
+                table.Add(job.Id.ToString(), job.Status, job.Stage,
+                    $"{job.AttemptCount - job.UnchargedAttempts}/{job.MaxAttempts}",
+                    job.UpdatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
+                    job.LastErrorCode is null ? job.ArtifactKey ?? job.OutputKey : $"{job.LastErrorCode}: {job.LastErrorMessage}");
+            }
+
+            Console.Write(table);
+            Console.WriteLine(string.Join("  ", JobStatuses.All.Select(s => $"{s}={counts.GetValueOrDefault(s)}")));
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

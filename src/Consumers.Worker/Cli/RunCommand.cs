@@ -1,0 +1,39 @@
+using System.CommandLine;
+using Consumers.Worker.Hosting;
+
+namespace Consumers.Worker.Cli;
+
+public static class RunCommand
+{
+    public static Command Create()
+    {
+        var concurrency = new Option<int?>("--concurrency") { Description = "Jobs this worker runs at once (Consumers:RabbitMq:ConcurrentJobs)" };
+        var workerId = new Option<string?>("--worker-id") { Description = "Name of this worker in leases and timelines (default: host-pid)" };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Port of /metrics and /health on 127.0.0.1 (0: any free port)" };
+        var command = new Command("run", "Run a worker until SIGTERM or Ctrl-C") { concurrency, workerId, metricsPort };
+        command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
+        {
+            var overrides = CliContext.ParseOverrides(parse.GetValue(SharedOptions.Set)!).ToList();
+            if (parse.GetValue(concurrency) is { } slots)
+            {
+                overrides.Add(new("Consumers:RabbitMq:ConcurrentJobs", slots.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+
+            if (parse.GetValue(workerId) is { } id)
+            {
+                overrides.Add(new("Consumers:Worker:WorkerId", id));
+            }
+
+            if (parse.GetValue(metricsPort) is { } port)
+            {
+                overrides.Add(new("Consumers:Telemetry:MetricsPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+
+            await using var app = WorkerHost.Build(overrides);
+            // The host handles SIGTERM itself (drain, then exit), independent of the command line's token.
+            await app.RunAsync();
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

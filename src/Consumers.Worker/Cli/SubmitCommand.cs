@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Consumers.Contracts;
+using Consumers.Runtime.Jobs;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Consumers.Worker.Cli;
+
+public static class SubmitCommand
+{
+    public static Command Create()
+    {
+        var stage = new Option<string>("--stage") { Description = "Stage to run (probe, thumbnail, transcode, waveform, manifest, synthetic)", Required = true };
+        var source = new Option<string>("--source") { Description = "Source file under a media root", DefaultValueFactory = _ => "" };
+        var outputKey = new Option<string>("--output-key") { Description = "Artifact key relative to the artifact root", Required = true };
+        var parameters = new Option<string[]>("--param") { Description = "Stage parameter key=value (repeatable)", DefaultValueFactory = _ => [] };
+        var jobId = new Option<Guid?>("--job-id") { Description = "Job id (default: a new one). Submitting an id twice runs it once" };
+        var clip = new Option<double?>("--clip-duration") { Description = "Clip duration in seconds, if known" };
+        var maxAttempts = new Option<int?>("--max-attempts") { Description = "Attempt limit for this job" };
+        var command = new Command("submit", "Submit a job: its row and its JobRequested are written in one transaction")
+        {
+            stage, source, outputKey, parameters, jobId, clip, maxAttempts,
+        };
+        command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
+        {
+            var request = new JobRequested
+            {
+                JobId = parse.GetValue(jobId) ?? Guid.CreateVersion7(),
+                Stage = parse.GetValue(stage)!,
+                Source = parse.GetValue(source) ?? "",
+                OutputKey = parse.GetValue(outputKey)!,
+                ClipDurationSeconds = parse.GetValue(clip),
+                MaxAttempts = parse.GetValue(maxAttempts),
+                Parameters = CliContext.ParsePairs(parse.GetValue(parameters)!, "--param", "height=240")
+                    .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal),
+            };
+            await using var services = CliContext.BuildServices(CliContext.BuildConfiguration(parse.GetValue(SharedOptions.Set)!));
+            var store = services.GetRequiredService<JobStore>();
+            var defaults = services.GetRequiredService<IOptions<WorkerOptions>>().Value;
+            var created = await store.SubmitAsync(request, request.MaxAttempts ?? defaults.DefaultMaxAttempts, cancellationToken);
+            Console.WriteLine(created ? request.JobId.ToString() : $"{request.JobId} (already submitted; nothing changed)");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,58 @@
+using Consumers.Runtime;
+using Consumers.Runtime.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace Consumers.Worker.Hosting;
+
+/// <summary>
+/// The worker process: the job consumer, heartbeat and outbox relay, plus an ops endpoint on loopback with
+/// Prometheus metrics and liveness/readiness probes.
+/// </summary>
+public static class WorkerHost
+{
+    public static WebApplication Build(IEnumerable<KeyValuePair<string, string?>> overrides)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(overrides);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.IncludeScopes = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+
+        var telemetry = builder.Configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
+        builder.WebHost.UseUrls($"http://{telemetry.MetricsAddress}:{telemetry.MetricsPort}");
+
+        builder.Services.AddConsumersWorker(builder.Configuration);
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"]);
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddMeter(ConsumersMetrics.MeterName, "MassTransit")
+                .AddRuntimeInstrumentation()
+                .AddPrometheusExporter())
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(ConsumersActivitySource.Name, "MassTransit").AddNpgsql();
+                if (!string.IsNullOrWhiteSpace(telemetry.OtlpEndpoint))
+                {
+                    tracing.AddOtlpExporter(o => o.Endpoint = new Uri(telemetry.OtlpEndpoint));
+                }
+            });
+
+        var app = builder.Build();
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        return app;
+    }
+}
