@@ -129,8 +129,9 @@ public sealed partial class JobRunner(
             }
 
             var events = new List<TimelineEntry>();
-            if (reporter.LastWritten < 100)
+            if (reporter.LastWritten is > 0 and < 100)
             {
+                // A job that showed progress ends its progress at 100; a quick one that showed none stays quiet.
                 events.Add(TimelineEntry.Of(TimelineEventTypes.Progress, ("percent", "100")));
             }
 

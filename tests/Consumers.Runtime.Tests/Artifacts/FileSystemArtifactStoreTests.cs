@@ -1,0 +1,97 @@
+using System.Security.Cryptography;
+using Consumers.Runtime.Artifacts;
+using Microsoft.Extensions.Options;
+
+namespace Consumers.Runtime.Tests.Artifacts;
+
+public sealed class FileSystemArtifactStoreTests : IDisposable
+{
+    private readonly string root = Directory.CreateTempSubdirectory("artifacts-").FullName;
+    private readonly string work = Directory.CreateTempSubdirectory("work-").FullName;
+    private readonly FileSystemArtifactStore store;
+
+    public FileSystemArtifactStoreTests()
+    {
+        store = new FileSystemArtifactStore(Options.Create(new ArtifactOptions { Root = root }));
+    }
+
+    [Fact]
+    public async Task Commit_moves_the_file_into_place_and_records_size_and_checksum()
+    {
+        var file = Write("out.bin", 5000, seed: 1);
+
+        var committed = await store.CommitAsync(file, "a/b/out.bin", CancellationToken.None);
+
+        var bytes = await File.ReadAllBytesAsync(Path.Combine(root, "a", "b", "out.bin"));
+        Assert.NotNull(committed);
+        Assert.Equal(5000, committed.Size);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(bytes)), committed.Sha256);
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(root, ".staging")));
+    }
+
+    [Fact]
+    public async Task Commit_never_replaces_an_existing_artifact()
+    {
+        await store.CommitAsync(Write("first.bin", 100, seed: 1), "k.bin", CancellationToken.None);
+        var before = new FileInfo(Path.Combine(root, "k.bin"));
+        var inode = (before.LastWriteTimeUtc, before.Length);
+
+        var second = await store.CommitAsync(Write("second.bin", 200, seed: 2), "k.bin", CancellationToken.None);
+
+        Assert.Null(second);
+        var after = new FileInfo(Path.Combine(root, "k.bin"));
+        Assert.Equal(inode, (after.LastWriteTimeUtc, after.Length));
+    }
+
+    [Fact]
+    public async Task Racing_commits_of_one_key_leave_one_whole_file()
+    {
+        var files = Enumerable.Range(0, 8).Select(i => Write($"race{i}.bin", 256 * 1024, seed: i)).ToList();
+        var expected = files.ToDictionary(f => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(f))), f => f);
+
+        var results = await Task.WhenAll(files.Select(f => Task.Run(() => store.CommitAsync(f, "race.bin", CancellationToken.None))));
+
+        var winner = Assert.Single(results, r => r is not null);
+        var onDisk = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(root, "race.bin"))));
+        Assert.Equal(winner!.Sha256, onDisk);
+        Assert.Contains(onDisk, expected.Keys);
+    }
+
+    [Fact]
+    public async Task Describe_returns_null_for_a_missing_key_and_the_checksum_for_an_existing_one()
+    {
+        Assert.Null(await store.DescribeAsync("nothing.bin", CancellationToken.None));
+        await store.CommitAsync(Write("x.bin", 10, seed: 3), "x.bin", CancellationToken.None);
+
+        var described = await store.DescribeAsync("x.bin", CancellationToken.None);
+
+        Assert.Equal(10, described!.Size);
+    }
+
+    [Fact]
+    public async Task Quarantine_moves_a_bad_artifact_aside()
+    {
+        await store.CommitAsync(Write("bad.bin", 10, seed: 4), "bad.bin", CancellationToken.None);
+
+        var aside = await store.QuarantineAsync("bad.bin", CancellationToken.None);
+
+        Assert.False(File.Exists(Path.Combine(root, "bad.bin")));
+        Assert.True(File.Exists(aside));
+        Assert.StartsWith(Path.Combine(root, ".quarantine"), aside, StringComparison.Ordinal);
+    }
+
+    private string Write(string name, int size, int seed)
+    {
+        var path = Path.Combine(work, name);
+        var bytes = new byte[size];
+        new Random(seed).NextBytes(bytes);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    public void Dispose()
+    {
+        Directory.Delete(root, recursive: true);
+        Directory.Delete(work, recursive: true);
+    }
+}

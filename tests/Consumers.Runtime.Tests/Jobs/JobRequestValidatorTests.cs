@@ -1,0 +1,57 @@
+using Consumers.Contracts;
+using Consumers.Runtime.Failures;
+using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Stages;
+
+namespace Consumers.Runtime.Tests.Jobs;
+
+public sealed class JobRequestValidatorTests
+{
+    private static readonly StageRegistry Stages = new([new ManifestStage(), new SyntheticStage()]);
+
+    private static JobRequested Valid => new() { JobId = Guid.NewGuid(), Stage = "manifest", Source = "a.bin", OutputKey = "a.json" };
+
+    public static TheoryData<string, JobRequested> Invalid => new()
+    {
+        { "stage", Valid with { Stage = "" } },
+        { "stage", Valid with { Stage = "paint" } },
+        { "stage", Valid with { Stage = new string('s', 65) } },
+        { "outputKey", Valid with { OutputKey = " " } },
+        { "outputKey", Valid with { OutputKey = new string('k', 1025) } },
+        { "source", Valid with { Source = "" } },
+        { "source", Valid with { Source = new string('p', 4097) } },
+        { "clipDurationSeconds", Valid with { ClipDurationSeconds = -1 } },
+        { "clipDurationSeconds", Valid with { ClipDurationSeconds = double.NaN } },
+        { "maxAttempts", Valid with { MaxAttempts = 0 } },
+        { "maxAttempts", Valid with { MaxAttempts = 101 } },
+        { "schemaVersion", Valid with { SchemaVersion = 2 } },
+        { "parameters", Valid with { Parameters = Enumerable.Range(0, 65).ToDictionary(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture), _ => "v") } },
+        { "parameters", Valid with { Parameters = new Dictionary<string, string> { ["k"] = new string('v', 1025) } } },
+    };
+
+    [Theory]
+    [MemberData(nameof(Invalid))]
+    public void Each_bad_field_is_an_invalid_request_that_names_the_field(string field, JobRequested request)
+    {
+        var error = Assert.Throws<JobFailureException>(() => JobRequestValidator.Validate(request, Stages));
+
+        Assert.Equal(ErrorCodes.InvalidRequest, error.Code);
+        Assert.Equal(field, error.Field);
+        Assert.StartsWith(field, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_good_request_passes()
+    {
+        JobRequestValidator.Validate(Valid, Stages);
+        JobRequestValidator.Validate(Valid with { Stage = "synthetic", Source = "" }, Stages);
+    }
+
+    [Fact]
+    public void An_unknown_stage_lists_the_stages_this_worker_runs()
+    {
+        var error = Assert.Throws<JobFailureException>(() => JobRequestValidator.Validate(Valid with { Stage = "paint" }, Stages));
+
+        Assert.Contains("manifest, synthetic", error.Message, StringComparison.Ordinal);
+    }
+}
