@@ -59,6 +59,8 @@ public static class RuntimeServiceCollectionExtensions
     public static IServiceCollection AddConsumersWorker(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddConsumersCore(configuration);
+        // The bus first: hosted services start in order, and the loops below use it.
+        services.AddConsumersMessaging(configuration, consumeJobs: true);
         services.AddSingleton<ActiveJobRegistry>();
         services.AddSingleton<JobRunner>();
         services.AddSingleton<HeartbeatService>();
@@ -69,7 +71,6 @@ public static class RuntimeServiceCollectionExtensions
             services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
         }
 
-        services.AddConsumersMessaging(configuration, consumeJobs: true);
         return services;
     }
 }

@@ -100,7 +100,7 @@ public sealed partial class JobRunner(
             JobRequestValidator.Validate(request, stages);
             stages.TryGet(request.Stage, out var stage);
             var sourcePath = stage.NeedsSource
-                ? PathConfinement.ResolveSource(artifactOptions.Value.MediaRoots, request.Source, "source")
+                ? PathConfinement.ResolveSource(artifactOptions.Value.EffectiveMediaRoots, request.Source, "source")
                 : "";
 
             if (await TrySkipExistingAsync(request, job, stage))

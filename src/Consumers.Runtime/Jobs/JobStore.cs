@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.Runtime.Artifacts;
+using Consumers.Runtime.Messaging;
+using Microsoft.Extensions.Options;
 using Consumers.Runtime.Timeline;
 using Npgsql;
 using NpgsqlTypes;
@@ -12,7 +14,7 @@ namespace Consumers.Runtime.Jobs;
 /// appends the timeline and queues outbox messages together. Writes of an attempt are fenced by its lease
 /// token: when the token no longer matches, nothing is written and the method says so.
 /// </summary>
-public sealed class JobStore(NpgsqlDataSource dataSource)
+public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptions> rabbitOptions)
 {
     private const string ProcessingGuard = " WHERE id = @id AND lease_token = @token AND status = 'processing'";
 
@@ -30,6 +32,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
         await using var command = dataSource.CreateCommand(TransitionSql.Build(rowSource, 1, dispatchRequest: true));
         BindRequest(command.Parameters, request, maxAttempts);
         BindEvents(command.Parameters, [RequestedEntry(request)]);
+        BindJobQueue(command.Parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken);
     }
@@ -205,6 +208,11 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
         BindLease(command.Parameters, lease);
         BindEvents(command.Parameters, events);
         bind?.Invoke(command.Parameters);
+        if (dispatchRequest)
+        {
+            BindJobQueue(command.Parameters);
+        }
+
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken);
     }
@@ -239,6 +247,9 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
         parameters.Add(new NpgsqlParameter("request", NpgsqlDbType.Text) { Value = JsonSerializer.Serialize(request, ContractJson.Options) });
         parameters.Add(new NpgsqlParameter("max_attempts", NpgsqlDbType.Integer) { Value = maxAttempts });
     }
+
+    private void BindJobQueue(NpgsqlParameterCollection parameters) =>
+        parameters.Add(new NpgsqlParameter("job_queue", NpgsqlDbType.Text) { Value = rabbitOptions.Value.JobQueue });
 
     private static string Clip(string? value, int length) =>
         value is null ? "" : value.Length <= length ? value : value[..length];

@@ -19,7 +19,7 @@ internal static class TransitionSql
 
     /// <param name="rowSource">A data-modifying statement on <c>jobs</c> ending in <see cref="Returning"/>.</param>
     /// <param name="eventCount">How many events the caller binds as @type{i}, @data{i}, @attempt{i} (1-based).</param>
-    /// <param name="dispatchRequest">Also queue the job's stored request for publishing.</param>
+    /// <param name="dispatchRequest">Also queue the job's stored request, sent straight to the job queue bound as @job_queue.</param>
     public static string Build(string rowSource, int eventCount, bool dispatchRequest)
     {
         var sql = new StringBuilder(1024);
@@ -50,8 +50,10 @@ internal static class TransitionSql
 
         if (dispatchRequest)
         {
-            sql.Append(", r AS (INSERT INTO outbox_messages (message_id, job_id, message_type, body) ")
-               .Append("SELECT gen_random_uuid(), t.id, 'JobRequested', t.request FROM t RETURNING 1)");
+            // Sent to the queue rather than published: a send declares the queue, so the request is kept even
+            // before any worker has bound it.
+            sql.Append(", r AS (INSERT INTO outbox_messages (message_id, job_id, message_type, destination, body) ")
+               .Append("SELECT gen_random_uuid(), t.id, 'JobRequested', @job_queue, t.request FROM t RETURNING 1)");
         }
 
         sql.Append(" SELECT ").Append(ReturnedColumns).Append(" FROM t");

@@ -19,7 +19,7 @@ namespace Consumers.Runtime.Outbox;
 /// </summary>
 public sealed partial class OutboxRelay(
     NpgsqlDataSource dataSource,
-    IBus bus,
+    IBusControl bus,
     ConsumersMetrics metrics,
     IOptions<OutboxOptions> options,
     ILogger<OutboxRelay> logger) : BackgroundService
@@ -50,6 +50,16 @@ public sealed partial class OutboxRelay(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Publishing before the bus has declared its topology could drop messages on an unbound exchange.
+        while (bus.CheckHealth().Status == BusHealthStatus.Unhealthy)
+        {
+            await Task.Delay(100, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+
         while (!stoppingToken.IsCancellationRequested)
         {
             try

@@ -18,7 +18,8 @@ namespace Consumers.Worker.Hosting;
 /// </summary>
 public static class WorkerHost
 {
-    public static WebApplication Build(IEnumerable<KeyValuePair<string, string?>> overrides)
+    /// <param name="customize">Last word on the builder (tests add a log sink here).</param>
+    public static WebApplication Build(IEnumerable<KeyValuePair<string, string?>> overrides, Action<WebApplicationBuilder>? customize = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddInMemoryCollection(overrides);
@@ -49,6 +50,7 @@ public static class WorkerHost
                 }
             });
 
+        customize?.Invoke(builder);
         var app = builder.Build();
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });

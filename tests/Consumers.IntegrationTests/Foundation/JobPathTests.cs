@@ -20,7 +20,7 @@ public sealed class JobPathTests : IAsyncLifetime
     {
         var capture = await TimelineCapture.BindAsync(env);
         var worker = await env.StartWorkerAsync();
-        var source = env.CreateMediaFile("clips/a.bin", 3 * 1024 * 1024 + 17);
+        var source = env.CreateMediaFile("clips/a.bin", 300 * 1024 + 17);
         var request = TestEnvironment.ManifestJob("clips/a.bin", "out/a/manifest.json");
 
         await worker.Get<IBus>().Publish(request);

@@ -13,10 +13,10 @@ public sealed class MalformedMessageTests : IAsyncLifetime
     public async Task DisposeAsync() => await env.DisposeAsync();
 
     [Theory]
-    [InlineData("{this is not json", "JsonException")]
-    [InlineData("""{"stage":"manifest","source":"a.bin","outputKey":"a.json"}""", "InvalidJobMessageException")]
-    [InlineData("""{"jobId":12345,"stage":"manifest"}""", "JsonException")]
-    public async Task Malformed_body_goes_to_the_error_queue_with_its_reason_and_the_next_job_still_runs(string body, string expectedException)
+    [InlineData("{this is not json", "Json")]
+    [InlineData("""{"stage":"manifest","source":"a.bin","outputKey":"a.json"}""", "jobId is missing")]
+    [InlineData("""{"jobId":12345,"stage":"manifest"}""", "Cannot get the value")]
+    public async Task Malformed_body_goes_to_the_error_queue_with_its_reason_and_the_next_job_still_runs(string body, string expectedReason)
     {
         await env.StartWorkerAsync();
         env.CreateMediaFile("good.bin", 100);
@@ -37,8 +37,9 @@ public sealed class MalformedMessageTests : IAsyncLifetime
 
         Assert.Equal(body, faulted!.Payload);
         Assert.Equal("fault", faulted.Header("MT-Reason"));
-        Assert.Contains(expectedException, faulted.Header("MT-Fault-ExceptionType"), StringComparison.Ordinal);
-        Assert.False(string.IsNullOrWhiteSpace(faulted.Header("MT-Fault-Message")));
+        Assert.False(string.IsNullOrWhiteSpace(faulted.Header("MT-Fault-ExceptionType")));
+        var reason = faulted.Header("MT-Fault-ExceptionType") + ": " + faulted.Header("MT-Fault-Message");
+        Assert.Contains(expectedReason, reason, StringComparison.Ordinal);
         Assert.Equal(1, await env.CountAsync("SELECT count(*) FROM jobs"));
     }
 }

@@ -1,6 +1,8 @@
 using Consumers.Worker.Hosting;
+using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Consumers.IntegrationTests.Infrastructure;
 
@@ -19,10 +21,17 @@ public sealed class InProcessWorker : IAsyncDisposable
 
     public T Get<T>() where T : notnull => app.Services.GetRequiredService<T>();
 
-    public static async Task<InProcessWorker> StartAsync(IDictionary<string, string?> settings)
+    public static async Task<InProcessWorker> StartAsync(IDictionary<string, string?> settings, string logFile)
     {
-        var app = WorkerHost.Build(settings);
+        var app = WorkerHost.Build(settings, builder =>
+        {
+            builder.Logging.ClearProviders();
+            builder.Logging.AddProvider(new FileLoggerProvider(logFile));
+        });
         await app.StartAsync();
+        var bus = app.Services.GetRequiredService<IBusControl>();
+        await Eventually.WaitAsync(() => Task.FromResult(bus.CheckHealth().Status == BusHealthStatus.Healthy),
+            TimeSpan.FromSeconds(60), () => "the worker's bus did not become healthy: " + bus.CheckHealth().Description);
         return new InProcessWorker(app);
     }
 

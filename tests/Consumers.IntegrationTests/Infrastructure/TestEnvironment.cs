@@ -1,6 +1,7 @@
 using System.Globalization;
 using Consumers.Contracts;
 using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Persistence;
 using Consumers.Runtime.Timeline;
 using Microsoft.EntityFrameworkCore;
@@ -24,13 +25,14 @@ public sealed class TestEnvironment : IAsyncDisposable
         Directory.CreateDirectory(MediaRoot);
         Directory.CreateDirectory(ArtifactRoot);
         Directory.CreateDirectory(ScratchRoot);
+        Directory.CreateDirectory(LogRoot);
         ConnectionString = new NpgsqlConnectionStringBuilder(StackSettings.AdminConnectionString)
         {
             Database = name,
             MaxPoolSize = 50,
         }.ConnectionString;
         DataSource = NpgsqlDataSource.Create(ConnectionString);
-        Store = new JobStore(DataSource);
+        Store = new JobStore(DataSource, Microsoft.Extensions.Options.Options.Create(new RabbitMqOptions()));
     }
 
     public string Name { get; }
@@ -39,6 +41,9 @@ public sealed class TestEnvironment : IAsyncDisposable
     public string MediaRoot => Path.Combine(Root, "media");
     public string ArtifactRoot => Path.Combine(Root, "artifacts");
     public string ScratchRoot => Path.Combine(Root, "scratch");
+
+    /// <summary>Worker logs; kept after the test (under the system temp folder) so a failure can be read.</summary>
+    public string LogRoot => Path.Combine(Path.GetTempPath(), "consumers-tests", "logs", Name);
     public string ConnectionString { get; }
     public NpgsqlDataSource DataSource { get; }
     public JobStore Store { get; }
@@ -102,7 +107,7 @@ public sealed class TestEnvironment : IAsyncDisposable
     /// <summary>Starts a worker inside the test process (the real host, real broker, real database).</summary>
     public async Task<InProcessWorker> StartWorkerAsync(string workerId = "worker-a", IDictionary<string, string?>? overrides = null)
     {
-        var worker = await InProcessWorker.StartAsync(WorkerSettings(workerId, overrides));
+        var worker = await InProcessWorker.StartAsync(WorkerSettings(workerId, overrides), Path.Combine(LogRoot, workerId + ".log"));
         workers.Add(worker);
         return worker;
     }

@@ -25,6 +25,14 @@ internal sealed class JobConfiguration : IEntityTypeConfiguration<JobRecord>
         builder.Property(j => j.LastErrorCode).HasMaxLength(64);
         builder.Property(j => j.ArtifactKey).HasMaxLength(1024);
         builder.Property(j => j.ArtifactSha256).HasMaxLength(64);
+        // Counters start at zero, so inserts name only what they know.
+        builder.Property(j => j.AttemptCount).HasDefaultValue(0);
+        builder.Property(j => j.UnchargedAttempts).HasDefaultValue(0);
+        builder.Property(j => j.LeaseExpiryCount).HasDefaultValue(0);
+        builder.Property(j => j.LeaseToken).HasDefaultValue(0L);
+        builder.Property(j => j.LeaseTimeoutSeconds).HasDefaultValue(0);
+        builder.Property(j => j.LastEventSeq).HasDefaultValue(0L);
+        builder.Property(j => j.Dispatched).HasDefaultValue(false);
         builder.Property(j => j.CreatedAt).HasDefaultValueSql("now()");
         builder.Property(j => j.UpdatedAt).HasDefaultValueSql("now()");
 

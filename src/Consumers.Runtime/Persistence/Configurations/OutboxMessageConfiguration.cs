@@ -15,6 +15,7 @@ internal sealed class OutboxMessageConfiguration : IEntityTypeConfiguration<Outb
         builder.Property(m => m.Destination).HasMaxLength(256);
         builder.Property(m => m.Body).HasColumnType("jsonb").IsRequired();
         builder.Property(m => m.CreatedAt).HasDefaultValueSql("now()");
+        builder.Property(m => m.Attempts).HasDefaultValue(0);
         builder.Property(m => m.NextAttemptAt).HasDefaultValueSql("now()");
         builder.HasIndex(m => m.MessageId).IsUnique();
         // Per-job ordering check of the relay: "is an earlier message of this job still waiting?"

@@ -43,7 +43,9 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnName("artifact_size");
 
                     b.Property<int>("AttemptCount")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("integer")
+                        .HasDefaultValue(0)
                         .HasColumnName("attempt_count");
 
                     b.Property<double?>("ClipDurationSeconds")
@@ -57,7 +59,9 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasDefaultValueSql("now()");
 
                     b.Property<bool>("Dispatched")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("boolean")
+                        .HasDefaultValue(false)
                         .HasColumnName("dispatched");
 
                     b.Property<DateTimeOffset?>("DispatchedAt")
@@ -78,7 +82,9 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnName("last_error_message");
 
                     b.Property<long>("LastEventSeq")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("bigint")
+                        .HasDefaultValue(0L)
                         .HasColumnName("last_event_seq");
 
                     b.Property<DateTimeOffset?>("LastHeartbeatAt")
@@ -86,7 +92,9 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnName("last_heartbeat_at");
 
                     b.Property<int>("LeaseExpiryCount")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("integer")
+                        .HasDefaultValue(0)
                         .HasColumnName("lease_expiry_count");
 
                     b.Property<string>("LeaseOwner")
@@ -95,11 +103,15 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnName("lease_owner");
 
                     b.Property<int>("LeaseTimeoutSeconds")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("integer")
+                        .HasDefaultValue(0)
                         .HasColumnName("lease_timeout_seconds");
 
                     b.Property<long>("LeaseToken")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("bigint")
+                        .HasDefaultValue(0L)
                         .HasColumnName("lease_token");
 
                     b.Property<int>("MaxAttempts")
@@ -152,7 +164,9 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnName("status");
 
                     b.Property<int>("UnchargedAttempts")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("integer")
+                        .HasDefaultValue(0)
                         .HasColumnName("uncharged_attempts");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
@@ -191,7 +205,9 @@ namespace Consumers.Runtime.Persistence.Migrations
                     NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
 
                     b.Property<int>("Attempts")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("integer")
+                        .HasDefaultValue(0)
                         .HasColumnName("attempts");
 
                     b.Property<string>("Body")

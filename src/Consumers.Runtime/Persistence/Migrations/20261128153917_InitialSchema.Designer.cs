@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Consumers.Runtime.Persistence.Migrations
 {
     [DbContext(typeof(ConsumersDbContext))]
-    [Migration("20261128152835_InitialSchema")]
+    [Migration("20261128153917_InitialSchema")]
     partial class InitialSchema
     {
         /// <inheritdoc />
@@ -46,7 +46,9 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnName("artifact_size");
 
                     b.Property<int>("AttemptCount")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("integer")
+                        .HasDefaultValue(0)
                         .HasColumnName("attempt_count");
 
                     b.Property<double?>("ClipDurationSeconds")
@@ -60,7 +62,9 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasDefaultValueSql("now()");
 
                     b.Property<bool>("Dispatched")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("boolean")
+                        .HasDefaultValue(false)
                         .HasColumnName("dispatched");
 
                     b.Property<DateTimeOffset?>("DispatchedAt")
@@ -81,7 +85,9 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnName("last_error_message");
 
                     b.Property<long>("LastEventSeq")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("bigint")
+                        .HasDefaultValue(0L)
                         .HasColumnName("last_event_seq");
 
                     b.Property<DateTimeOffset?>("LastHeartbeatAt")
@@ -89,7 +95,9 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnName("last_heartbeat_at");
 
                     b.Property<int>("LeaseExpiryCount")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("integer")
+                        .HasDefaultValue(0)
                         .HasColumnName("lease_expiry_count");
 
                     b.Property<string>("LeaseOwner")
@@ -98,11 +106,15 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnName("lease_owner");
 
                     b.Property<int>("LeaseTimeoutSeconds")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("integer")
+                        .HasDefaultValue(0)
                         .HasColumnName("lease_timeout_seconds");
 
                     b.Property<long>("LeaseToken")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("bigint")
+                        .HasDefaultValue(0L)
                         .HasColumnName("lease_token");
 
                     b.Property<int>("MaxAttempts")
@@ -155,7 +167,9 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnName("status");
 
                     b.Property<int>("UnchargedAttempts")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("integer")
+                        .HasDefaultValue(0)
                         .HasColumnName("uncharged_attempts");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
@@ -194,7 +208,9 @@ namespace Consumers.Runtime.Persistence.Migrations
                     NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
 
                     b.Property<int>("Attempts")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("integer")
+                        .HasDefaultValue(0)
                         .HasColumnName("attempts");
 
                     b.Property<string>("Body")
