@@ -29,6 +29,39 @@ public sealed class JobQueries(ConsumersDbContext db)
         return query.OrderByDescending(j => j.CreatedAt).Take(limit).ToListAsync(cancellationToken);
     }
 
+    /// <summary>Whole timelines of the jobs created in [from, to), oldest job first, in pages of <paramref name="pageSize"/> jobs.</summary>
+    public async IAsyncEnumerable<(Guid JobId, List<JobEventRecord> Events)> TimelinesAsync(
+        DateTimeOffset from, DateTimeOffset to, int pageSize, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var after = DateTimeOffset.MinValue;
+        var afterId = Guid.Empty;
+        while (true)
+        {
+            var page = await db.Jobs.AsNoTracking()
+                .Where(j => j.CreatedAt >= from && j.CreatedAt < to)
+                .Where(j => j.CreatedAt > after || (j.CreatedAt == after && j.Id.CompareTo(afterId) > 0))
+                .OrderBy(j => j.CreatedAt).ThenBy(j => j.Id)
+                .Select(j => new { j.Id, j.CreatedAt })
+                .Take(pageSize)
+                .ToListAsync(cancellationToken);
+            if (page.Count == 0)
+            {
+                yield break;
+            }
+
+            var ids = page.Select(p => p.Id).ToList();
+            var events = await db.JobEvents.AsNoTracking().Where(e => ids.Contains(e.JobId))
+                .OrderBy(e => e.JobId).ThenBy(e => e.Seq).ToListAsync(cancellationToken);
+            var byJob = events.GroupBy(e => e.JobId).ToDictionary(g => g.Key, g => g.ToList());
+            foreach (var id in ids)
+            {
+                yield return (id, byJob.GetValueOrDefault(id) ?? []);
+            }
+
+            (after, afterId) = (page[^1].CreatedAt, page[^1].Id);
+        }
+    }
+
     public async Task<Dictionary<string, int>> CountByStatusAsync(CancellationToken cancellationToken) =>
         await db.Jobs.AsNoTracking().GroupBy(j => j.Status).Select(g => new { g.Key, Count = g.Count() })
             .ToDictionaryAsync(g => g.Key, g => g.Count, cancellationToken);

@@ -50,5 +50,6 @@ public sealed class BrokerOutageTests : IAsyncLifetime
 
         await Eventually.WaitAsync(async () => await env.CountAsync("SELECT count(*) FROM outbox_messages") == 0,
             TimeSpan.FromSeconds(60), () => "outbox not drained after the broker returned");
+        await env.AssertAllTimelinesValidAsync();
     }
 }

@@ -64,5 +64,6 @@ public sealed class DuplicateDeliveryTests : IAsyncLifetime
         Assert.Single(timeline, e => e.Type == TimelineEventTypes.Started);
         Assert.Single(timeline, e => e.Type == TimelineEventTypes.Completed);
         Assert.Null(await env.Rabbit.QueueAsync(env.VirtualHost, "consumers.jobs_error"));
+        await env.AssertAllTimelinesValidAsync();
     }
 }

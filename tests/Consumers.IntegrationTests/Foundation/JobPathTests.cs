@@ -52,6 +52,7 @@ public sealed class JobPathTests : IAsyncLifetime
         await Eventually.WaitAsync(async () => await env.CountAsync("SELECT count(*) FROM outbox_messages") == 0,
             TimeSpan.FromSeconds(30), () => "outbox not drained");
         Assert.Equal(1, await env.CountAsync("SELECT count(*) FROM job_events WHERE type = 'started'"));
+        await env.AssertAllTimelinesValidAsync();
     }
 
     [Fact]

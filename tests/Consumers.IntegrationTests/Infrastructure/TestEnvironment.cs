@@ -143,6 +143,15 @@ public sealed class TestEnvironment : IAsyncDisposable
         return await db.JobEvents.AsNoTracking().Where(e => e.JobId == jobId).OrderBy(e => e.Seq).ToListAsync();
     }
 
+    /// <summary>Checks every job's timeline in this environment against the rules; fails listing all violations.</summary>
+    public async Task AssertAllTimelinesValidAsync()
+    {
+        await using var db = NewDbContext();
+        var events = await db.JobEvents.AsNoTracking().OrderBy(e => e.JobId).ThenBy(e => e.Seq).ToListAsync();
+        var violations = events.GroupBy(e => e.JobId).SelectMany(g => TimelineChecker.Check(g.Key, [.. g])).ToList();
+        Assert.True(violations.Count == 0, "timeline violations:\n" + string.Join("\n", violations));
+    }
+
     public async Task<long> CountAsync(string sql)
     {
         await using var command = DataSource.CreateCommand(sql);
