@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+# The Consumers worker. Built from the repository root:
+#   docker build -f compose/worker.Dockerfile -t consumers-worker .
+# (compose/docker-compose.yml does this with context "..").
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# Restore first, from the project files only, so source edits reuse the cached packages.
+COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
+COPY src/ src/
+RUN dotnet restore src/Consumers.Worker
+RUN dotnet publish src/Consumers.Worker -c Release -o /app --no-restore
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+# ffmpeg/ffprobe do the media work.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app ./
+ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
+    Consumers__Database__ConnectionString="Host=postgres;Port=5432;Database=consumers;Username=consumers;Password=consumers" \
+    Consumers__RabbitMq__Host=rabbitmq \
+    Consumers__RabbitMq__Port=5672 \
+    Consumers__RabbitMq__Username=consumers \
+    Consumers__RabbitMq__Password=consumers \
+    Consumers__Telemetry__MetricsPort=9464
+EXPOSE 9464
+# Non-root user provided by the .NET images.
+USER $APP_UID
+ENTRYPOINT ["dotnet", "/app/consumers.dll", "run"]
