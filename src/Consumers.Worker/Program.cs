@@ -7,6 +7,7 @@ var root = new RootCommand("consumers: a resilient worker runtime for long-runni
     SubmitCommand.Create(),
     ShowCommand.Create(),
     ListCommand.Create(),
+    WatchCommand.Create(),
     CheckTimelineCommand.Create(),
     MigrateCommand.Create(),
 };

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The Consumers demo: starts the local stack, builds the worker, runs two worker processes, submits a
+# batch of real jobs (including bad ones), shows them run with progress bars, kills a worker mid-job to
+# show recovery, and prints the outcome table, one job's timeline and where to look next.
+#
+# usage: scripts/demo.sh            (everything; about two minutes on a 2-core machine)
+# Environment: DEMO_JOBS (default 12) manifest jobs in the batch; DEMO_DIR (default /tmp/consumers-demo).
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+DEMO_DIR="${DEMO_DIR:-/tmp/consumers-demo}"
+DEMO_JOBS="${DEMO_JOBS:-12}"
+DEMO_DB="consumers_demo"
+DEMO_VHOST="demo"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+step() { printf '\n%s==> %s%s\n' "$_c_ok" "$*" "$_c_off"; }
+
+# ---- 1. stack and build ---------------------------------------------------------------------------
+step "Starting the local stack (PostgreSQL 15 + RabbitMQ 3.10 with management) on 127.0.0.1"
+bash scripts/stack.sh up
+eval "$(bash scripts/stack.sh env)"
+
+step "Building the worker (Release)"
+dotnet build src/Consumers.Worker -c Release -v quiet -nologo -clp:NoSummary >"$DEMO_DIR.build.log" 2>&1 \
+  || { show_log_tail "$DEMO_DIR.build.log" 60; die "build failed"; }
+CONSUMERS=(dotnet "$REPO_ROOT/src/Consumers.Worker/bin/Release/net10.0/consumers.dll")
+
+# ---- 2. a clean corner of the stack ------------------------------------------------------------
+step "Preparing a fresh database ($DEMO_DB), virtual host ($DEMO_VHOST) and folders ($DEMO_DIR)"
+pkill -f "consumers.dll run --worker-id demo-" 2>/dev/null || true
+rm -rf "$DEMO_DIR" && mkdir -p "$DEMO_DIR"/{media,artifacts,scratch,logs}
+PGPASSWORD="$CONSUMERS_DB_PASSWORD" "$PG_BIN/psql" -q -h 127.0.0.1 -p "$CONSUMERS_PG_PORT" -U "$CONSUMERS_DB_USER" -d postgres \
+  -c "DROP DATABASE IF EXISTS $DEMO_DB WITH (FORCE)" -c "CREATE DATABASE $DEMO_DB" >/dev/null
+mgmt() { curl -fsS -u "$CONSUMERS_RABBIT_USER:$CONSUMERS_RABBIT_PASS" -H 'content-type: application/json' "$@"; }
+mgmt -X DELETE "$CONSUMERS_RABBIT_MGMT/api/vhosts/$DEMO_VHOST" >/dev/null 2>&1 || true
+mgmt -X PUT "$CONSUMERS_RABBIT_MGMT/api/vhosts/$DEMO_VHOST" >/dev/null
+mgmt -X PUT -d '{"configure":".*","write":".*","read":".*"}' \
+  "$CONSUMERS_RABBIT_MGMT/api/permissions/$DEMO_VHOST/$CONSUMERS_RABBIT_USER" >/dev/null
+
+export Consumers__Database__ConnectionString="Host=127.0.0.1;Port=$CONSUMERS_PG_PORT;Database=$DEMO_DB;Username=$CONSUMERS_DB_USER;Password=$CONSUMERS_DB_PASSWORD;Maximum Pool Size=40;Max Auto Prepare=64"
+export Consumers__RabbitMq__Host=127.0.0.1 Consumers__RabbitMq__Port="$CONSUMERS_RABBIT_PORT"
+export Consumers__RabbitMq__VirtualHost="$DEMO_VHOST"
+export Consumers__RabbitMq__Username="$CONSUMERS_RABBIT_USER" Consumers__RabbitMq__Password="$CONSUMERS_RABBIT_PASS"
+export Consumers__Artifacts__Root="$DEMO_DIR/artifacts" Consumers__Artifacts__MediaRoots__0="$DEMO_DIR/media"
+export Consumers__Scratch__Root="$DEMO_DIR/scratch"
+export Consumers__RabbitMq__ConcurrentJobs=3
+export Logging__LogLevel__Default=Information
+
+step "consumers migrate"
+"${CONSUMERS[@]}" migrate
+
+# ---- 3. media ---------------------------------------------------------------------------------
+step "Making source media"
+for i in $(seq 1 "$DEMO_JOBS"); do
+  head -c $(( 200000 + i * 150000 )) /dev/urandom >"$DEMO_DIR/media/file-$i.bin"
+done
+echo "  $DEMO_JOBS files of 0.35 to $(( (200000 + DEMO_JOBS * 150000) / 1000000 )) MB in $DEMO_DIR/media"
+
+# ---- 4. workers ---------------------------------------------------------------------------------
+start_worker() {
+  local id="$1" port="$2"
+  "${CONSUMERS[@]}" run --worker-id "$id" --metrics-port "$port" >"$DEMO_DIR/logs/$id.log" 2>&1 &
+  echo $! >"$DEMO_DIR/logs/$id.pid"
+  disown $! 2>/dev/null || true
+  local deadline=$(( SECONDS + 60 ))
+  until curl -fsS -o /dev/null "http://127.0.0.1:$port/health/ready" 2>/dev/null; do
+    (( SECONDS < deadline )) || { show_log_tail "$DEMO_DIR/logs/$id.log" 40; die "worker $id did not become ready"; }
+    sleep 0.3
+  done
+  echo "  $id ready: pid $(cat "$DEMO_DIR/logs/$id.pid"), metrics http://127.0.0.1:$port/metrics, log $DEMO_DIR/logs/$id.log"
+}
+step "Starting two worker processes (3 slots each)"
+start_worker demo-a 9464
+start_worker demo-b 9465
+
+# ---- 5. jobs --------------------------------------------------------------------------------------
+step "Submitting jobs: each is a row plus its JobRequested, in one transaction"
+submit() { "${CONSUMERS[@]}" submit "$@"; }
+for i in $(seq 1 "$DEMO_JOBS"); do
+  submit --stage manifest --source "file-$i.bin" --output-key "manifests/file-$i.json" --param chunkBytes=65536 >/dev/null
+done
+echo "  $DEMO_JOBS x manifest (SHA-256 manifests of the files)"
+LONG_JOB=$(submit --stage synthetic --output-key synthetic/long.json --param durationMs=12000 --param steps=24)
+echo "  1 x synthetic, 12 s with progress          $LONG_JOB"
+RETRY_JOB=$(submit --stage synthetic --output-key synthetic/flaky.json --param failCode=DEPENDENCY_UNAVAILABLE --param failAttempts=1)
+echo "  1 x synthetic failing once (transient)     $RETRY_JOB"
+FATAL_JOB=$(submit --stage synthetic --output-key synthetic/corrupt.json --param failCode=CORRUPT_MEDIA)
+echo "  1 x synthetic failing fatally              $FATAL_JOB"
+BAD_JOB=$(submit --stage manifest --source file-1.bin --output-key ../outside.json)
+echo "  1 x invalid request (output key escapes)   $BAD_JOB"
+DUP_ID=$(cat /proc/sys/kernel/random/uuid)
+body="{\"jobId\":\"$DUP_ID\",\"stage\":\"manifest\",\"source\":\"file-2.bin\",\"outputKey\":\"plain/file-2.json\"}"
+for _ in 1 2; do
+  mgmt -X POST "$CONSUMERS_RABBIT_MGMT/api/exchanges/$DEMO_VHOST/amq.default/publish" \
+    -d "{\"properties\":{\"content_type\":\"application/json\"},\"routing_key\":\"consumers.jobs\",\"payload\":$(printf '%s' "$body" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))'),\"payload_encoding\":\"string\"}" >/dev/null
+done
+echo "  1 x plain JSON published twice by hand through the management API (runs once)  $DUP_ID"
+
+# ---- 6. a crash -----------------------------------------------------------------------------------
+step "Watching; demo-a will be killed with SIGKILL while it runs a job"
+(
+  for _ in $(seq 1 100); do
+    owner=$("${CONSUMERS[@]}" show "$LONG_JOB" --json 2>/dev/null | python3 -c 'import json,sys; j=json.load(sys.stdin)["job"]; print(j["leaseOwner"] or "")' 2>/dev/null || true)
+    if [[ -n "$owner" ]]; then
+      sleep 3
+      pid=$(cat "$DEMO_DIR/logs/$owner.pid")
+      kill -9 "$pid" 2>/dev/null && echo ">>> killed $owner (pid $pid) with SIGKILL while it ran $LONG_JOB" >"$DEMO_DIR/logs/killed"
+      exit 0
+    fi
+    sleep 0.3
+  done
+) &
+KILLER=$!
+"${CONSUMERS[@]}" watch --until-idle --timeout 240 || warn "some jobs did not finish in time"
+wait "$KILLER" 2>/dev/null || true
+[[ -f "$DEMO_DIR/logs/killed" ]] && cat "$DEMO_DIR/logs/killed"
+
+# ---- 7. what happened -------------------------------------------------------------------------------
+step "consumers list"
+"${CONSUMERS[@]}" list --limit 30
+step "consumers show $LONG_JOB   (the job whose worker was killed)"
+"${CONSUMERS[@]}" show "$LONG_JOB"
+step "consumers show $RETRY_JOB   (failed once, retried after its backoff)"
+"${CONSUMERS[@]}" show "$RETRY_JOB"
+step "consumers show $BAD_JOB   (rejected at once with a code)"
+"${CONSUMERS[@]}" show "$BAD_JOB"
+step "consumers check-timeline   (every timeline against the ordering rules)"
+"${CONSUMERS[@]}" check-timeline || true
+step "A few metrics from the surviving worker"
+for port in 9464 9465; do
+  if metrics=$(curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null); then
+    grep -E '^(jobs_finished_total|duplicate_skips_total|acquire_conflicts_total|retry_attempts_total|recovered_jobs_total|heartbeats_total|outbox_published_total)' <<<"$metrics" | head -20
+    break
+  fi
+done
+
+# ---- 8. leave it tidy -------------------------------------------------------------------------------
+step "Stopping the workers with SIGTERM (they drain and exit 0)"
+for f in "$DEMO_DIR"/logs/*.pid; do
+  pid=$(cat "$f"); kill -TERM "$pid" 2>/dev/null || true
+done
+for f in "$DEMO_DIR"/logs/*.pid; do
+  pid=$(cat "$f"); while pid_alive "$pid"; do sleep 0.2; done
+done
+
+cat <<EOT
+
+${_c_ok}Done.${_c_off}
+  RabbitMQ management UI  $CONSUMERS_RABBIT_MGMT   (login $CONSUMERS_RABBIT_USER / $CONSUMERS_RABBIT_PASS, virtual host '$DEMO_VHOST':
+                          queue consumers.jobs, exchange consumers.timeline)
+  Artifacts               $DEMO_DIR/artifacts
+  Worker logs             $DEMO_DIR/logs
+  Look again              ${CONSUMERS[*]} list      (with the Consumers__ variables above, or --set)
+  The stack keeps running; stop it with: scripts/stack.sh down
+EOT
