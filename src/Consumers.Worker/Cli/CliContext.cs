@@ -21,7 +21,9 @@ public static class CliContext
     {
         var services = new ServiceCollection();
         services.AddSingleton(configuration);
-        services.AddLogging(l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        // EF Core logs expected failures (the history table before the first migration) as errors: the verbs report their own.
+        services.AddLogging(l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)
+            .AddFilter("Microsoft.EntityFrameworkCore", LogLevel.None));
         services.AddConsumersCore(configuration);
         return services.BuildServiceProvider();
     }

@@ -17,20 +17,34 @@ public static class CommandRunner
             await Console.Error.WriteLineAsync("error: " + ex.Message);
             return ExitCodes.Usage;
         }
-        catch (NpgsqlException ex) when (ex.InnerException is SocketException || ex.IsTransient)
-        {
-            await Console.Error.WriteLineAsync($"error: PostgreSQL is not reachable ({ex.Message}). Is the stack up? Try: scripts/stack.sh up");
-            return ExitCodes.Unavailable;
-        }
-        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
-        {
-            await Console.Error.WriteLineAsync($"error: the database has no schema yet ({ex.MessageText}). Run: consumers migrate");
-            return ExitCodes.Unavailable;
-        }
         catch (OperationCanceledException)
         {
             await Console.Error.WriteLineAsync("cancelled");
             return ExitCodes.Failed;
         }
+        catch (Exception ex) when (Find<PostgresException>(ex) is { SqlState: PostgresErrorCodes.UndefinedTable } missing)
+        {
+            await Console.Error.WriteLineAsync($"error: the database has no schema yet ({missing.MessageText}). Run: consumers migrate");
+            return ExitCodes.Unavailable;
+        }
+        catch (Exception ex) when (Find<NpgsqlException>(ex) is { } npgsql && (npgsql.IsTransient || npgsql.InnerException is SocketException))
+        {
+            await Console.Error.WriteLineAsync($"error: PostgreSQL is not reachable ({npgsql.Message}). Is the stack up? Try: scripts/stack.sh up");
+            return ExitCodes.Unavailable;
+        }
+    }
+
+    // EF Core wraps provider errors (for example in its retrying execution strategy); look through the chain.
+    private static T? Find<T>(Exception? exception) where T : Exception
+    {
+        for (; exception is not null; exception = exception.InnerException)
+        {
+            if (exception is T match)
+            {
+                return match;
+            }
+        }
+
+        return null;
     }
 }
