@@ -5,6 +5,7 @@ using Consumers.Runtime.Leases;
 using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Outbox;
 using Consumers.Runtime.Persistence;
+using Consumers.Runtime.Recovery;
 using Consumers.Runtime.Scratch;
 using Consumers.Runtime.Stages;
 using Consumers.Runtime.Telemetry;
@@ -65,6 +66,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddSingleton<JobRunner>();
         services.AddSingleton<HeartbeatService>();
         services.AddHostedService(sp => sp.GetRequiredService<HeartbeatService>());
+        services.AddRecoverySweep(configuration);
         services.AddSingleton<OutboxRelay>();
         if (configuration.GetSection(OutboxOptions.Section).Get<OutboxOptions>()?.Enabled ?? true)
         {

@@ -1,0 +1,34 @@
+namespace Consumers.Runtime.Recovery;
+
+/// <summary>Settings under <c>Consumers:Recovery</c>: the sweep that gives dead workers' jobs to live ones.</summary>
+public sealed class RecoveryOptions
+{
+    public const string Section = "Consumers:Recovery";
+
+    /// <summary>Run the sweep in this process (one process in the cluster runs it at a time).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Log what the sweep would requeue, fail or dispatch, and change nothing (rollout phase 3).</summary>
+    public bool DryRun { get; set; }
+
+    /// <summary>How often the sweep runs. Recovery takes about the lease timeout plus this.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Rows changed per statement; a sweep runs batches until none are left.</summary>
+    public int BatchSize { get; set; } = 100;
+
+    /// <summary>Fail a stale job with RETRIES_EXHAUSTED when its attempts are used up (off: always requeue; rollout phase 3).</summary>
+    public bool EnforceAttemptLimits { get; set; } = true;
+
+    /// <summary>A job whose attempts died this many times (lease expiries) is quarantined instead of requeued.</summary>
+    public int QuarantineAfterLeaseExpiries { get; set; } = 5;
+
+    /// <summary>A queued job whose JobRequested went out this long ago without being acquired is sent again (a message lost outside the runtime).</summary>
+    public TimeSpan RedispatchAfter { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>How often each scheduler instance checks in to the cluster.</summary>
+    public TimeSpan ClusterCheckinInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>After this much silence another instance takes over the sweep of a dead one.</summary>
+    public TimeSpan ClusterCheckinMisfireThreshold { get; set; } = TimeSpan.FromSeconds(3);
+}

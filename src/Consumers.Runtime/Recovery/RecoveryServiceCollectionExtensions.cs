@@ -1,0 +1,58 @@
+using Consumers.Runtime.Persistence;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Quartz;
+
+namespace Consumers.Runtime.Recovery;
+
+public static class RecoveryServiceCollectionExtensions
+{
+    /// <summary>
+    /// The sweep as a Quartz job on a clustered persistent store in the jobs database: every worker runs a
+    /// scheduler, the cluster hands each fire to one of them, and a dead instance's work moves to another after
+    /// the check-in misfire threshold. Missed fires are dropped, not run back to back.
+    /// </summary>
+    public static IServiceCollection AddRecoverySweep(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section));
+        services.AddSingleton<RecoveryStore>();
+        var recovery = configuration.GetSection(RecoveryOptions.Section).Get<RecoveryOptions>() ?? new RecoveryOptions();
+        if (!recovery.Enabled)
+        {
+            return services;
+        }
+
+        var connectionString = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>()?.ConnectionString
+                               ?? new DatabaseOptions().ConnectionString;
+        services.AddQuartz(q =>
+        {
+            q.ConfigureScheduler(o =>
+            {
+                o.InstanceName = "consumers";
+                o.GenerateInstanceId = true;
+            });
+            q.UsePersistentStore(store =>
+            {
+                store.UsePostgres(connectionString);
+                store.UseClustering(c =>
+                {
+                    c.CheckinInterval = recovery.ClusterCheckinInterval;
+                    c.CheckinMisfireThreshold = recovery.ClusterCheckinMisfireThreshold;
+                });
+                store.UseSystemTextJsonSerializer();
+                store.ProvisionSchema();
+            });
+            q.AddJob<RecoverySweepJob>(j => j.WithIdentity(RecoverySweepJob.Key).StoreDurably());
+            q.AddTrigger(t => t
+                .ForJob(RecoverySweepJob.Key)
+                .WithIdentity("recovery-sweep-trigger", "consumers")
+                .StartNow()
+                .WithSimpleSchedule(s => s
+                    .WithInterval(recovery.SweepInterval)
+                    .RepeatForever()
+                    .WithMisfireInstruction(SimpleTriggerMisfireInstruction.NextWithRemainingCount)));
+        });
+        services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
+        return services;
+    }
+}

@@ -1,0 +1,84 @@
+using Consumers.Runtime.Leases;
+using Consumers.Runtime.Telemetry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Quartz;
+
+namespace Consumers.Runtime.Recovery;
+
+/// <summary>
+/// The recovery sweep (seed 3), run by Quartz on a clustered store so that one process in the whole system
+/// sweeps at a time. Each run recovers dead or hung attempts and dispatches queued jobs that are due, batch
+/// after batch until nothing is left.
+/// </summary>
+[DisallowConcurrentExecution]
+public sealed partial class RecoverySweepJob(
+    RecoveryStore store,
+    ConsumersMetrics metrics,
+    IOptions<RecoveryOptions> options,
+    IOptions<LeaseOptions> leaseOptions,
+    ILogger<RecoverySweepJob> logger) : IJob
+{
+    public static readonly JobKey Key = new("recovery-sweep", "consumers");
+
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+    {
+        await SweepAsync(cancellationToken);
+    }
+
+    /// <summary>One full sweep; returns what it did (or, in dry-run mode, would do).</summary>
+    public async Task<IReadOnlyList<RecoveredJob>> SweepAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var dryRun = settings.DryRun;
+        var minLease = MinLeaseSeconds(leaseOptions.Value);
+        var all = new List<RecoveredJob>();
+        while (true)
+        {
+            var batch = await store.RecoverStaleAsync(settings, minLease, dryRun, cancellationToken);
+            all.AddRange(batch);
+            if (dryRun || batch.Count < settings.BatchSize)
+            {
+                break;
+            }
+        }
+
+        while (true)
+        {
+            var batch = await store.DispatchDueAsync(settings, dryRun, cancellationToken);
+            all.AddRange(batch);
+            if (dryRun || batch.Count < settings.BatchSize)
+            {
+                break;
+            }
+        }
+
+        foreach (var job in all)
+        {
+            if (dryRun)
+            {
+                LogWouldRecover(job.JobId, job.Outcome);
+                continue;
+            }
+
+            if (job.Outcome != "dispatched")
+            {
+                var reason = job.Outcome switch { "requeued_hung" => "hung", "requeued_stale" => "stale", _ => job.Outcome };
+                metrics.RecoveredJobs.Add(1, new KeyValuePair<string, object?>("reason", reason));
+                LogRecovered(job.JobId, job.Outcome, job.PreviousWorker);
+            }
+        }
+
+        return all;
+    }
+
+    // The smallest lease any stage has: rows fresher than this cannot be stale, which lets the index bound the scan.
+    private static double MinLeaseSeconds(LeaseOptions leases) =>
+        leases.StageLeaseTimeouts.Values.Append(leases.LeaseTimeout).Min().TotalSeconds;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recovered job {JobId}: {Outcome} (its attempt on {PreviousWorker} stopped heartbeating or overran its deadline)")]
+    private partial void LogRecovered(Guid jobId, string outcome, string? previousWorker);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Dry run: would recover job {JobId}: {Outcome}")]
+    private partial void LogWouldRecover(Guid jobId, string outcome);
+}
