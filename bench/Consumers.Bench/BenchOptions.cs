@@ -52,5 +52,8 @@ public sealed record BenchOptions
     /// <summary>Max Auto Prepare of the workers' connection string (the shipped appsettings.json says 64; 0 turns it off).</summary>
     public int MaxAutoPrepare { get; init; } = 64;
 
+    /// <summary>Extra worker settings (Consumers:... keys) for experiments, e.g. a log level; reported with the results.</summary>
+    public IReadOnlyDictionary<string, string?> WorkerSettings { get; init; } = new Dictionary<string, string?>();
+
     public string OutputDirectory { get; init; } = "";
 }

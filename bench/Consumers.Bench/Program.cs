@@ -25,12 +25,18 @@ var recoveryBound = new Option<int>("--recovery-bound") { Description = "Seconds
 var backlogJobs = new Option<int>("--backlog-jobs") { Description = "Jobs in the backlog of the memory measurement", DefaultValueFactory = _ => 10_000 };
 var backlogSeconds = new Option<int>("--backlog-seconds") { Description = "Seconds memory is sampled after the backlog is submitted", DefaultValueFactory = _ => 15 };
 var maxAutoPrepare = new Option<int>("--max-auto-prepare") { Description = "Max Auto Prepare of the workers' connection string (0: off)", DefaultValueFactory = _ => 64 };
+var workerSet = new Option<string[]>("--worker-set")
+{
+    Description = "Extra worker setting for experiments, e.g. --worker-set Logging:LogLevel:Default=Warning (repeatable)",
+    AllowMultipleArgumentsPerToken = false,
+    DefaultValueFactory = _ => [],
+};
 var output = new Option<string?>("--output") { Description = "Folder of the JSON results (default: <repository>/.bench)" };
 
 var root = new RootCommand("consumers-bench: measures the whole job path against its limits on the local stack")
 {
     only, jobs, baselineMessages, baselineRuns, throughputRuns, workers, concurrency, commitConnections, commitSeconds,
-    latencyRate, latencySeconds, recoveryKills, recoveryJobMs, recoveryBound, backlogJobs, backlogSeconds, maxAutoPrepare, output,
+    latencyRate, latencySeconds, recoveryKills, recoveryJobMs, recoveryBound, backlogJobs, backlogSeconds, maxAutoPrepare, workerSet, output,
 };
 
 root.SetAction(async (parse, cancellationToken) =>
@@ -71,6 +77,10 @@ root.SetAction(async (parse, cancellationToken) =>
             BacklogJobs = Positive(parse.GetValue(backlogJobs), "--backlog-jobs"),
             BacklogSampleSeconds = Positive(parse.GetValue(backlogSeconds), "--backlog-seconds"),
             MaxAutoPrepare = parse.GetValue(maxAutoPrepare) is var prepare and >= 0 ? prepare : throw new ArgumentException("--max-auto-prepare must be 0 or more"),
+            WorkerSettings = parse.GetValue(workerSet)!.Select(pair => pair.IndexOf('=', StringComparison.Ordinal) is var equals and > 0
+                    ? new KeyValuePair<string, string?>(pair[..equals], pair[(equals + 1)..])
+                    : throw new ArgumentException($"--worker-set expects key=value, got '{pair}'"))
+                .ToDictionary(),
             OutputDirectory = parse.GetValue(output) ?? Path.Combine(StackSettings.RepositoryRoot, ".bench"),
         };
     }
@@ -121,6 +131,11 @@ namespace Consumers.Bench
             report.Settings["concurrency"] = options.Concurrency.ToString(CultureInfo.InvariantCulture);
             report.Settings["prefetch"] = options.Prefetch.ToString(CultureInfo.InvariantCulture);
             report.Settings["workerPool"] = "Maximum Pool Size=40;Max Auto Prepare=" + options.MaxAutoPrepare.ToString(CultureInfo.InvariantCulture);
+            foreach (var (key, value) in options.WorkerSettings)
+            {
+                report.Settings["worker:" + key] = value ?? "";
+            }
+
             Progress.Line("machine: " + report.Machine.Describe());
 
             BenchEnvironment environment;

@@ -60,6 +60,11 @@ public sealed class BenchEnvironment : IAsyncDisposable
     public JobStore Store { get; }
     public RabbitManagement Rabbit { get; } = new();
 
+    /// <summary>PostgreSQL's postmaster and the broker's OS process, when they run on this machine (for CPU accounting).</summary>
+    public int? PostgresPid { get; private set; }
+
+    public int? BrokerPid { get; private set; }
+
     /// <summary>True when <c>pg_stat_statements</c> could be enabled in the run's database.</summary>
     public bool HasStatementStatistics { get; private set; }
 
@@ -107,6 +112,8 @@ public sealed class BenchEnvironment : IAsyncDisposable
                 // Not preloaded on this server: statement counts are reported as not measured.
             }
 
+            environment.PostgresPid = ProcessCpu.ParentOf(await environment.ScalarAsync<int>("SELECT pg_backend_pid()"));
+            environment.BrokerPid = await environment.Rabbit.BrokerPidAsync();
             try
             {
                 await environment.Rabbit.CreateVirtualHostAsync(environment.VirtualHost);

@@ -50,6 +50,22 @@ public sealed class RabbitManagement : IDisposable
         return queueInfo?["messages"]?.GetValue<long>();
     }
 
+    /// <summary>The operating-system pid of the broker node, when the management API tells it (for CPU accounting).</summary>
+    public async Task<int?> BrokerPidAsync()
+    {
+        try
+        {
+            var nodes = await http.GetFromJsonAsync<JsonArray>(new Uri("api/nodes", UriKind.Relative));
+            return nodes?.FirstOrDefault()?["os_pid"]?.ToString() is { } text && int.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                ? pid
+                : null;
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+
     public void Dispose() => http.Dispose();
 
     private static string Escape(string value) => Uri.EscapeDataString(value);

@@ -73,7 +73,7 @@ public static class CostSection
         await Task.Delay(TimeSpan.FromSeconds(options.BacklogSampleSeconds));
         var queued = await environment.Rabbit.QueueDepthAsync(environment.VirtualHost, "consumers.jobs") ?? 0;
         var outbox = await environment.ScalarAsync<long>("SELECT count(*) FROM outbox_messages WHERE message_type = 'JobRequested'");
-        var running = await environment.ScalarAsync<long>("SELECT count(*) FROM jobs WHERE status = 'processing'");
+        var running = await environment.ScalarAsync<long>("SELECT count(*) FROM jobs WHERE status = 'processing' AND output_key LIKE 'backlog/%'");
         await sampling.CancelAsync();
         await sampler;
         await worker.KillAsync();

@@ -30,6 +30,7 @@ public static class ThroughputSection
         {
             var rates = new List<double>();
             var notes = new List<string>();
+            CpuSnapshot? cpu = null;
             for (var run = 1; run <= options.ThroughputRuns; run++)
             {
                 var batch = await RunBatchAsync(context, $"tp-w{workers}-r{run}", options.Jobs, workers, measureStatements: first);
@@ -40,6 +41,7 @@ public static class ThroughputSection
                 }
 
                 notes.Add(batch.Describe());
+                cpu ??= batch.CpuPerJob;
             }
 
             var median = Stats.Median(rates);
@@ -51,6 +53,10 @@ public static class ThroughputSection
             var label = workers == 1 ? "1 worker" : $"{workers} workers";
             result.Add($"no-op jobs/s, {label}", median, "jobs/s", string.Join("; ", notes));
             AddRatios(result, context, label, median);
+            if (cpu is not null)
+            {
+                result.Add($"CPU per job, {label}", cpu.Total.TotalMilliseconds, "ms", cpu.Describe());
+            }
         }
 
         result.Notes.Add("Each job: submit (1 transaction, before the timed window), relay publish of JobRequested with confirm, delivery, acquire " +
@@ -89,7 +95,7 @@ public static class ThroughputSection
         }
     }
 
-    public sealed record BatchResult(double? JobsPerSecond, double SubmitRate, double WallSeconds, double? OutboxLagSeconds, bool Finished)
+    public sealed record BatchResult(double? JobsPerSecond, double SubmitRate, double WallSeconds, double? OutboxLagSeconds, bool Finished, CpuSnapshot CpuPerJob)
     {
         public string Describe() => string.Create(CultureInfo.InvariantCulture,
             $"{(Finished ? "" : "NOT FINISHED; ")}submit {SubmitRate:F0}/s, wall incl. start-up {WallSeconds:F1}s, " +
@@ -117,11 +123,13 @@ public static class ThroughputSection
         Progress.Line(string.Create(CultureInfo.InvariantCulture, $"throughput {prefix}: submitted at {submitRate:F0}/s; starting {workers} worker process(es)"));
 
         var wall = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(1, workers).Select(k =>
+        var started = await Task.WhenAll(Enumerable.Range(1, workers).Select(k =>
             environment.StartWorkerAsync($"bench-{prefix}-{k}", options.Concurrency, WorkerOverrides(options))));
+        var cpuBefore = CpuSnapshot.Take(environment, started);
         var bound = TimeSpan.FromSeconds(Math.Max(180, jobs / 5.0));
         var finished = await SyntheticJobs.WaitFinishedAsync(environment, prefix, jobs, bound, "throughput " + prefix);
         var wallSeconds = wall.Elapsed.TotalSeconds;
+        var cpu = CpuSnapshot.Take(environment, started).Minus(cpuBefore).PerJob(jobs);
 
         double? rate = null;
         DateTime? firstStarted = null;
@@ -152,11 +160,34 @@ public static class ThroughputSection
         await environment.StopWorkersAsync();
         Progress.Line(string.Create(CultureInfo.InvariantCulture,
             $"throughput {prefix}: {(rate is { } r2 ? r2.ToString("F0", CultureInfo.InvariantCulture) : "n/a")} jobs/s with {workers} worker(s)"));
-        return new BatchResult(rate, submitRate, wallSeconds, outboxLag?.TotalSeconds, finished);
+        return new BatchResult(rate, submitRate, wallSeconds, outboxLag?.TotalSeconds, finished, cpu);
+    }
+
+    /// <summary>
+    /// CPU used so far by the worker processes, the PostgreSQL cluster (postmaster and backends, shared with anyone else
+    /// using the stack), the broker node (likewise shared) and the benchmark itself.
+    /// </summary>
+    public sealed record CpuSnapshot(TimeSpan Workers, TimeSpan Postgres, TimeSpan Broker, TimeSpan Bench)
+    {
+        public TimeSpan Total => Workers + Postgres + Broker + Bench;
+
+        public static CpuSnapshot Take(BenchEnvironment environment, IEnumerable<WorkerProcess> workers) => new(
+            workers.Aggregate(TimeSpan.Zero, (sum, w) => sum + (ProcessCpu.Of(w.Pid) ?? TimeSpan.Zero)),
+            environment.PostgresPid is { } pg ? ProcessCpu.TreeOf(pg) : TimeSpan.Zero,
+            environment.BrokerPid is { } broker ? ProcessCpu.Of(broker) ?? TimeSpan.Zero : TimeSpan.Zero,
+            Process.GetCurrentProcess().TotalProcessorTime);
+
+        public CpuSnapshot Minus(CpuSnapshot before) =>
+            new(Workers - before.Workers, Postgres - before.Postgres, Broker - before.Broker, Bench - before.Bench);
+
+        public CpuSnapshot PerJob(int jobs) => new(Workers / jobs, Postgres / jobs, Broker / jobs, Bench / jobs);
+
+        public string Describe() => string.Create(CultureInfo.InvariantCulture,
+            $"worker {Workers.TotalMilliseconds:F2} + PostgreSQL {Postgres.TotalMilliseconds:F2} + RabbitMQ {Broker.TotalMilliseconds:F2} + bench {Bench.TotalMilliseconds:F2} ms (start→all succeeded)");
     }
 
     /// <summary>The settings every benchmark worker gets beyond its environment.</summary>
-    public static Dictionary<string, string?> WorkerOverrides(BenchOptions options) => [];
+    public static IReadOnlyDictionary<string, string?> WorkerOverrides(BenchOptions options) => options.WorkerSettings;
 
     private static Task<long> CommittedTransactionsAsync(BenchEnvironment environment) =>
         environment.ScalarAsync<long>("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
