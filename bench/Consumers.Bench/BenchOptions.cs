@@ -1,0 +1,59 @@
+using Consumers.Runtime.Messaging;
+
+namespace Consumers.Bench;
+
+/// <summary>Sizes and settings of one run; the defaults finish in well under ten minutes on two cores.</summary>
+public sealed record BenchOptions
+{
+    public static readonly IReadOnlyList<string> AllSections = ["baseline", "throughput", "latency", "recovery", "cost"];
+
+    public IReadOnlySet<string> Sections { get; init; } = AllSections.ToHashSet();
+
+    /// <summary>No-op jobs per throughput run.</summary>
+    public int Jobs { get; init; } = 2000;
+
+    /// <summary>Messages in the pre-filled queue of the consumer baselines.</summary>
+    public int BaselineMessages { get; init; } = 5000;
+
+    public int BaselineRuns { get; init; } = 3;
+
+    public int ThroughputRuns { get; init; } = 1;
+
+    public IReadOnlyList<int> WorkerCounts { get; init; } = [1, 2];
+
+    /// <summary>Jobs one worker runs at once (Consumers:RabbitMq:ConcurrentJobs).</summary>
+    public int Concurrency { get; init; } = new RabbitMqOptions().ConcurrentJobs;
+
+    /// <summary>The worker's prefetch for that concurrency; the baselines use the same.</summary>
+    public int Prefetch => new RabbitMqOptions { ConcurrentJobs = Concurrency }.PrefetchCount;
+
+    /// <summary>Concurrent connections of the raw commit baseline; default: one per job slot, what the worker can use at once.</summary>
+    public int? CommitConnections { get; init; }
+
+    public int EffectiveCommitConnections => CommitConnections ?? Concurrency;
+
+    public int CommitSeconds { get; init; } = 10;
+
+    /// <summary>Offered rate of the latency section; default half the one-worker saturation measured in this run.</summary>
+    public double? LatencyRate { get; init; }
+
+    public int LatencySeconds { get; init; } = 20;
+
+    public int RecoveryKills { get; init; } = 5;
+
+    public int RecoveryJobMilliseconds { get; init; } = 4000;
+
+    public int RecoveryBoundSeconds { get; init; } = 120;
+
+    public int BacklogJobs { get; init; } = 10_000;
+
+    public int BacklogSampleSeconds { get; init; } = 15;
+
+    /// <summary>Max Auto Prepare of the workers' connection string (the shipped appsettings.json says 64; 0 turns it off).</summary>
+    public int MaxAutoPrepare { get; init; } = 64;
+
+    /// <summary>Extra worker settings (Consumers:... keys) for experiments, e.g. a log level; reported with the results.</summary>
+    public IReadOnlyDictionary<string, string?> WorkerSettings { get; init; } = new Dictionary<string, string?>();
+
+    public string OutputDirectory { get; init; } = "";
+}
