@@ -44,6 +44,8 @@ public static class RuntimeServiceCollectionExtensions
         services.AddDbContext<ConsumersDbContext>((sp, options) =>
             options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton<JobStore>();
+        services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section));
+        services.AddSingleton<RecoveryStore>();
         services.AddScoped<JobQueries>();
         services.AddMetrics();
         services.AddSingleton<ConsumersMetrics>();

@@ -8,6 +8,8 @@ var root = new RootCommand("consumers: a resilient worker runtime for long-runni
     ShowCommand.Create(),
     ListCommand.Create(),
     WatchCommand.Create(),
+    StuckCommand.Create(),
+    RequeueCommand.Create(),
     CheckTimelineCommand.Create(),
     MigrateCommand.Create(),
 };

@@ -69,7 +69,7 @@ public sealed partial class JobRunner(
         var job = activeJobs.Register(lease);
         metrics.JobStarted();
         var started = time.GetTimestamp();
-        using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = lease.JobId, ["Attempt"] = lease.Attempt });
+        using var scope = logger.BeginScope("job {JobId} attempt {Attempt}", lease.JobId, lease.Attempt);
         var result = "unknown";
         try
         {
@@ -140,6 +140,7 @@ public sealed partial class JobRunner(
                 ("size", committed.Size.ToString(CultureInfo.InvariantCulture)),
                 ("sha256", committed.Sha256),
                 ("durationMs", ((long)time.GetElapsedTime(started).TotalMilliseconds).ToString(CultureInfo.InvariantCulture))));
+            job.MarkFinishing();
             if (!await store.SucceedAsync(lease, committed, events, CancellationToken.None))
             {
                 return LeaseLost(job);
@@ -149,12 +150,13 @@ public sealed partial class JobRunner(
             LogCompleted(committed.Key, committed.Size);
             return "succeeded";
         }
-        catch (OperationCanceledException) when (job.Reason == StopReason.LeaseLost)
+        catch (Exception) when (job.Reason == StopReason.LeaseLost)
         {
             return LeaseLost(job);
         }
-        catch (OperationCanceledException) when (job.Reason == StopReason.Shutdown)
+        catch (Exception) when (job.Reason == StopReason.Shutdown)
         {
+            job.MarkFinishing();
             await store.RequeueAsync(lease, chargeAttempt: false,
             [
                 new TimelineEntry(TimelineEventTypes.Aborted, new Dictionary<string, string> { ["reason"] = "shutdown_timeout" }, lease.Attempt),
@@ -197,6 +199,7 @@ public sealed partial class JobRunner(
             ("artifactKey", existing.Key),
             ("size", existing.Size.ToString(CultureInfo.InvariantCulture)),
             ("sha256", existing.Sha256));
+        job.MarkFinishing();
         if (!await store.SucceedAsync(job.Lease, existing, [skipped], CancellationToken.None))
         {
             LeaseLost(job);
@@ -259,6 +262,7 @@ public sealed partial class JobRunner(
             LogScratchKept(scratchPath!, keptBytes);
         }
 
+        job.MarkFinishing();
         var scratchData = keptBytes > 0 ? keptBytes.ToString(CultureInfo.InvariantCulture) : null;
         bool written;
         string result;

@@ -18,6 +18,7 @@ public sealed class ActiveJob : IDisposable
     private readonly CancellationTokenSource stop = new();
     private int progress = -1;
     private int reason;
+    private bool finishing;
 
     public ActiveJob(JobLease lease)
     {
@@ -34,6 +35,14 @@ public sealed class ActiveJob : IDisposable
     public int? ProgressPercent => Volatile.Read(ref progress) is var p && p >= 0 ? p : null;
 
     public void RecordProgress(int percent) => Volatile.Write(ref progress, percent);
+
+    /// <summary>
+    /// Set right before the attempt's final transition: from then on its row may leave <c>processing</c>
+    /// legitimately, and a heartbeat that misses it is not a lost lease.
+    /// </summary>
+    public bool IsFinishing => Volatile.Read(ref finishing);
+
+    public void MarkFinishing() => Volatile.Write(ref finishing, true);
 
     /// <summary>Stops the attempt; the first reason given wins.</summary>
     public void Stop(StopReason why)

@@ -24,4 +24,6 @@ public sealed class ActiveJobRegistry
     }
 
     public IReadOnlyList<ActiveJob> Snapshot() => [.. jobs.Values];
+
+    public bool IsActive(ActiveJob job) => jobs.TryGetValue(job.Lease.JobId, out var current) && ReferenceEquals(current, job);
 }

@@ -59,7 +59,8 @@ public sealed partial class HeartbeatService(
 
             consecutiveFailures = 0;
             IsFenced = false;
-            foreach (var job in active.Where(a => !alive.Contains(a.Lease.JobId)))
+            // A job that finished while the beat was in flight is not a lost lease.
+            foreach (var job in active.Where(a => !alive.Contains(a.Lease.JobId) && !a.IsFinishing && registry.IsActive(a)))
             {
                 LogLeaseLost(job.Lease.JobId, job.Lease.Attempt);
                 job.Stop(StopReason.LeaseLost);

@@ -14,8 +14,6 @@ public static class RecoveryServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddRecoverySweep(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section));
-        services.AddSingleton<RecoveryStore>();
         var recovery = configuration.GetSection(RecoveryOptions.Section).Get<RecoveryOptions>() ?? new RecoveryOptions();
         if (!recovery.Enabled)
         {

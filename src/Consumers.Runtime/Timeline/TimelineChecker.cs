@@ -33,7 +33,12 @@ public static class TimelineChecker
             }
 
             expectedSeq = e.Seq + 1;
-            if (terminal is not null)
+            if (terminal is not null && e.Type == TimelineEventTypes.Requeued && Reason(e) == "operator")
+            {
+                // An operator may give a finished job another life; the next attempt continues the numbering.
+                terminal = null;
+            }
+            else if (terminal is not null)
             {
                 Violation(e, "nothing-after-terminal", $"{e.Type} follows terminal {terminal}");
             }
@@ -117,6 +122,19 @@ public static class TimelineChecker
         }
 
         return violations;
+    }
+
+    private static string? Reason(JobEventRecord e)
+    {
+        try
+        {
+            using var data = JsonDocument.Parse(e.Data);
+            return data.RootElement.TryGetProperty("reason", out var value) ? value.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static int? Percent(JobEventRecord e)

@@ -1,0 +1,38 @@
+using System.CommandLine;
+using Consumers.Runtime.Recovery;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Consumers.Worker.Cli;
+
+public static class RequeueCommand
+{
+    public static Command Create()
+    {
+        var jobId = new Argument<Guid>("job-id") { Description = "The failed (or stuck queued) job to run again" };
+        var reason = new Option<string>("--reason") { Description = "Why; recorded in the job's timeline", Required = true };
+        var command = new Command("requeue", "Give a failed job a new life: fresh attempts, a requeued event with your reason, and a new JobRequested")
+        {
+            jobId, reason,
+        };
+        command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
+        {
+            await using var services = CliContext.BuildServices(CliContext.BuildConfiguration(parse.GetValue(SharedOptions.Set)!));
+            var store = services.GetRequiredService<RecoveryStore>();
+            var id = parse.GetValue(jobId);
+            switch (await store.RequeueByOperatorAsync(id, parse.GetValue(reason)!, cancellationToken))
+            {
+                case null:
+                    Console.WriteLine($"{id} requeued");
+                    return ExitCodes.Ok;
+                case "missing":
+                    await Console.Error.WriteLineAsync($"error: no job {id}");
+                    return ExitCodes.NotFound;
+                case var status:
+                    await Console.Error.WriteLineAsync($"error: job {id} is {status}; only failed or queued jobs can be requeued" +
+                        (status == "processing" ? " (a running job is recovered by the sweep if its worker dies)" : ""));
+                    return ExitCodes.Failed;
+            }
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,54 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Consumers.Contracts;
+using Consumers.Runtime;
+using Consumers.Runtime.Jobs;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Consumers.Worker.Cli;
+
+public static class StuckCommand
+{
+    public static Command Create()
+    {
+        var olderThan = new Option<double>("--queued-minutes") { Description = "Report queued jobs waiting longer than this", DefaultValueFactory = _ => 10 };
+        var command = new Command("stuck", "Jobs that look stuck: processing without a fresh heartbeat or past their deadline, and queued jobs waiting long") { olderThan, SharedOptions.Json };
+        command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
+        {
+            await using var services = CliContext.BuildServices(CliContext.BuildConfiguration(parse.GetValue(SharedOptions.Set)!));
+            await using var scope = services.CreateAsyncScope();
+            var queries = scope.ServiceProvider.GetRequiredService<JobQueries>();
+            var now = DateTimeOffset.UtcNow;
+            // Processing rows are bounded by the slots of all workers, so filtering here is cheap.
+            var processing = await queries.ListAsync(JobStatuses.Processing, null, 10_000, cancellationToken);
+            var queued = await queries.ListAsync(JobStatuses.Queued, null, 10_000, cancellationToken);
+            var stuck = processing
+                .Select(j => (Job: j, Why: j.ProcessingDeadlineAt < now ? "past its deadline (hung)"
+                    : j.LastHeartbeatAt < now.AddSeconds(-j.LeaseTimeoutSeconds) ? $"no heartbeat for {(now - j.LastHeartbeatAt!.Value).TotalSeconds:F0}s (lease {j.LeaseTimeoutSeconds}s)"
+                    : null))
+                .Concat(queued.Select(j => (Job: j, Why: j.UpdatedAt < now.AddMinutes(-parse.GetValue(olderThan))
+                    ? $"queued for {(now - j.UpdatedAt).TotalMinutes:F0} min ({(j.Dispatched ? "dispatched" : "waiting for its retry")})"
+                    : null)))
+                .Where(s => s.Why is not null)
+                .ToList();
+            if (parse.GetValue(SharedOptions.Json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(stuck.Select(s => new { Job = JobView.From(s.Job), Reason = s.Why }), ContractJson.Options));
+                return ExitCodes.Ok;
+            }
+
+            var table = new Table("JOB", "STATUS", "STAGE", "OWNER", "LAST HEARTBEAT (UTC)", "WHY");
+            foreach (var (job, why) in stuck)
+            {
+                table.Add(job.Id.ToString(), job.Status, job.Stage, job.LeaseOwner,
+                    job.LastHeartbeatAt?.UtcDateTime.ToString("HH:mm:ss", CultureInfo.InvariantCulture), why);
+            }
+
+            Console.Write(table);
+            Console.WriteLine($"{stuck.Count} job(s) look stuck; the recovery sweep requeues stale processing jobs by itself (see docs/runbook.md)");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}
