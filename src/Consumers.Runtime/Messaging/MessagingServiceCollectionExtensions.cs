@@ -33,6 +33,7 @@ public static class MessagingServiceCollectionExtensions
                     h.Username(rabbit.Username);
                     h.Password(rabbit.Password);
                     h.PublisherConfirmation = true;
+                    h.Heartbeat(rabbit.Heartbeat);
                 });
                 cfg.Message<JobTimelineEvent>(m => m.SetEntityName("consumers.timeline"));
                 cfg.Message<JobRequested>(m => m.SetEntityName("consumers.job-requested"));

@@ -23,5 +23,11 @@ public sealed class RabbitMqOptions
     /// <summary><c>classic</c> (default) or <c>quorum</c> (replicated, for a RabbitMQ cluster).</summary>
     public string QueueType { get; set; } = "classic";
 
+    /// <summary>
+    /// AMQP heartbeat. A frozen worker keeps its prefetched deliveries until the broker gives up on it after about
+    /// two missed heartbeats; short, so that the work moves on in seconds rather than minutes.
+    /// </summary>
+    public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(5);
+
     public int PrefetchCount => ConcurrentJobs + PrefetchBuffer;
 }
