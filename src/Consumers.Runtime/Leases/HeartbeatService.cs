@@ -28,6 +28,7 @@ public sealed partial class HeartbeatService(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        LogMode(options.Value.Enforce ? "enforcing" : "observe only", options.Value.HeartbeatInterval.TotalSeconds, options.Value.LeaseTimeout.TotalSeconds);
         using var timer = new PeriodicTimer(options.Value.HeartbeatInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
@@ -63,7 +64,10 @@ public sealed partial class HeartbeatService(
             foreach (var job in active.Where(a => !alive.Contains(a.Lease.JobId) && !a.IsFinishing && registry.IsActive(a)))
             {
                 LogLeaseLost(job.Lease.JobId, job.Lease.Attempt);
-                job.Stop(StopReason.LeaseLost);
+                if (options.Value.Enforce)
+                {
+                    job.Stop(StopReason.LeaseLost);
+                }
             }
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -83,11 +87,14 @@ public sealed partial class HeartbeatService(
             var fenceAfter = TimeSpan.FromTicks((long)(MinLeaseTimeout(active).Ticks * options.Value.SelfFenceFraction));
             if (failingFor >= fenceAfter)
             {
-                IsFenced = true;
                 LogSelfFencing(active.Count, failingFor.TotalSeconds);
-                foreach (var job in active)
+                if (options.Value.Enforce)
                 {
-                    job.Stop(StopReason.LeaseLost);
+                    IsFenced = true;
+                    foreach (var job in active)
+                    {
+                        job.Stop(StopReason.LeaseLost);
+                    }
                 }
             }
         }
@@ -95,6 +102,9 @@ public sealed partial class HeartbeatService(
 
     private static TimeSpan MinLeaseTimeout(IReadOnlyList<ActiveJob> active) =>
         TimeSpan.FromSeconds(active.Min(a => a.Lease.LeaseTimeoutSeconds));
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Heartbeat {Mode}: every {IntervalSeconds}s, lease timeout {LeaseSeconds}s")]
+    private partial void LogMode(string mode, double intervalSeconds, double leaseSeconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Lease lost for job {JobId} attempt {Attempt}: another attempt owns it now; stopping this one")]
     private partial void LogLeaseLost(Guid jobId, int attempt);

@@ -5,6 +5,12 @@ public sealed class LeaseOptions
 {
     public const string Section = "Consumers:Leases";
 
+    /// <summary>
+    /// Act on lost leases and failing beats by stopping local attempts. False is the observe-only rollout phase:
+    /// beats are written and lost leases counted and logged, but nothing is stopped (writes stay fenced).
+    /// </summary>
+    public bool Enforce { get; set; } = true;
+
     /// <summary>How often one batched statement renews every active lease of this worker.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
 

@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Text.Json;
+using Consumers.Contracts;
+using Consumers.IntegrationTests.Infrastructure;
+using MassTransit;
+
+namespace Consumers.IntegrationTests.Failures;
+
+/// <summary>Transient failures retry with the policy's backoff until the limit (seed 14.3); fatal ones end at once.</summary>
+public sealed class RetryTests : IAsyncLifetime
+{
+    private TestEnvironment env = null!;
+
+    public async Task InitializeAsync() => env = await TestEnvironment.CreateAsync();
+
+    public async Task DisposeAsync() => await env.DisposeAsync();
+
+    [Fact]
+    public async Task A_stage_that_always_fails_transiently_ends_retries_exhausted_after_exactly_the_configured_attempts()
+    {
+        using var metrics = new MetricProbe();
+        var worker = await env.StartWorkerAsync(overrides: new Dictionary<string, string?>
+        {
+            ["Consumers:Retry:Default:BaseDelay"] = "00:00:01",
+            ["Consumers:Retry:Default:Jitter"] = "0",
+        });
+        var request = new JobRequested
+        {
+            JobId = Guid.NewGuid(),
+            Stage = "synthetic",
+            OutputKey = "flaky.json",
+            MaxAttempts = 3,
+            Parameters = new Dictionary<string, string> { ["failCode"] = ErrorCodes.Timeout },
+        };
+
+        await worker.Get<IBus>().Publish(request);
+
+        var job = await env.WaitForTerminalAsync(request.JobId);
+        Assert.Equal(JobStatuses.Failed, job.Status);
+        Assert.Equal(ErrorCodes.RetriesExhausted, job.LastErrorCode);
+        Assert.Equal(3, job.AttemptCount);
+        var timeline = await env.TimelineAsync(request.JobId);
+        Assert.Equal(3, timeline.Count(e => e.Type == TimelineEventTypes.Started));
+        var retries = timeline.Where(e => e.Type == TimelineEventTypes.RetryScheduled).ToList();
+        Assert.Equal(2, retries.Count);
+        // Without jitter the delay doubles: 1 s after attempt 1, 2 s after attempt 2.
+        for (var i = 0; i < retries.Count; i++)
+        {
+            var notBefore = DateTimeOffset.Parse(Data(retries[i]).GetProperty("notBefore").GetString()!, CultureInfo.InvariantCulture);
+            var delay = (notBefore - retries[i].OccurredAt).TotalSeconds;
+            Assert.InRange(delay, Math.Pow(2, i) - 0.25, Math.Pow(2, i) + 0.25);
+            var nextStart = timeline.First(e => e.Seq > retries[i].Seq && e.Type == TimelineEventTypes.Started);
+            Assert.True(nextStart.OccurredAt >= notBefore.AddMilliseconds(-5), "an attempt started before its backoff had passed");
+        }
+
+        var failed = Data(timeline[^1]);
+        Assert.Equal(ErrorCodes.Timeout, failed.GetProperty("lastCode").GetString());
+        Assert.Equal(2, metrics.Total("retry_attempts"));
+        await env.AssertAllTimelinesValidAsync();
+    }
+
+    [Fact]
+    public async Task A_fatal_failure_ends_the_job_after_one_attempt()
+    {
+        var worker = await env.StartWorkerAsync();
+        var request = new JobRequested
+        {
+            JobId = Guid.NewGuid(),
+            Stage = "synthetic",
+            OutputKey = "corrupt.json",
+            Parameters = new Dictionary<string, string> { ["failCode"] = ErrorCodes.CorruptMedia },
+        };
+
+        await worker.Get<IBus>().Publish(request);
+
+        var job = await env.WaitForTerminalAsync(request.JobId);
+        Assert.Equal(ErrorCodes.CorruptMedia, job.LastErrorCode);
+        Assert.Equal(1, job.AttemptCount);
+        Assert.DoesNotContain(await env.TimelineAsync(request.JobId), e => e.Type == TimelineEventTypes.RetryScheduled);
+    }
+
+    [Fact]
+    public async Task A_transient_failure_that_clears_succeeds_on_the_next_attempt()
+    {
+        var worker = await env.StartWorkerAsync(overrides: new Dictionary<string, string?> { ["Consumers:Retry:Default:BaseDelay"] = "00:00:00.5" });
+        var request = new JobRequested
+        {
+            JobId = Guid.NewGuid(),
+            Stage = "synthetic",
+            OutputKey = "once.json",
+            Parameters = new Dictionary<string, string> { ["failCode"] = ErrorCodes.DependencyUnavailable, ["failAttempts"] = "1" },
+        };
+
+        await worker.Get<IBus>().Publish(request);
+
+        var job = await env.WaitForTerminalAsync(request.JobId);
+        Assert.Equal(JobStatuses.Succeeded, job.Status);
+        Assert.Equal(2, job.AttemptCount);
+        await env.AssertAllTimelinesValidAsync();
+    }
+
+    private static JsonElement Data(Runtime.Timeline.JobEventRecord e) => JsonDocument.Parse(e.Data).RootElement;
+}
