@@ -1,5 +1,7 @@
 using Consumers.Runtime.Artifacts;
 using Consumers.Runtime.Failures;
+using Consumers.Runtime.Flow;
+using MassTransit;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Messaging;
@@ -63,6 +65,9 @@ public static class RuntimeServiceCollectionExtensions
     {
         services.AddConsumersCore(configuration);
         // The bus first: hosted services start in order, and the loops below use it.
+        services.AddOptions<FlowOptions>().Bind(configuration.GetSection(FlowOptions.Section));
+        services.AddSingleton<JobIntake>();
+        services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<JobIntake>());
         services.AddConsumersMessaging(configuration, consumeJobs: true);
         services.AddSingleton<ActiveJobRegistry>();
         services.AddSingleton<JobRunner>();
@@ -75,6 +80,8 @@ public static class RuntimeServiceCollectionExtensions
             services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
         }
 
+        // Last registered, first stopped: the drain runs before the relay and the bus shut down.
+        services.AddHostedService<ShutdownDrain>();
         return services;
     }
 }

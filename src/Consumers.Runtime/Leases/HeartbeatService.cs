@@ -14,6 +14,7 @@ namespace Consumers.Runtime.Leases;
 /// </summary>
 public sealed partial class HeartbeatService(
     ActiveJobRegistry registry,
+    Flow.JobIntake intake,
     JobStore store,
     ConsumersMetrics metrics,
     IOptions<LeaseOptions> options,
@@ -43,7 +44,13 @@ public sealed partial class HeartbeatService(
         if (active.Count == 0)
         {
             consecutiveFailures = 0;
-            IsFenced = false;
+            if (IsFenced)
+            {
+                // Nothing runs here any more, so nothing can run twice: take work again (acquire itself needs the database).
+                IsFenced = false;
+                await intake.OpenAsync("heartbeat", cancellationToken);
+            }
+
             return;
         }
 
@@ -91,6 +98,7 @@ public sealed partial class HeartbeatService(
                 if (options.Value.Enforce)
                 {
                     IsFenced = true;
+                    intake.Close("heartbeat");
                     foreach (var job in active)
                     {
                         job.Stop(StopReason.LeaseLost);

@@ -42,6 +42,7 @@ public static class MessagingServiceCollectionExtensions
                     return;
                 }
 
+                context.GetService<Flow.JobIntake>()?.Watch(rabbit.JobQueue);
                 cfg.ReceiveEndpoint(rabbit.JobQueue, e =>
                 {
                     e.PrefetchCount = rabbit.PrefetchCount;

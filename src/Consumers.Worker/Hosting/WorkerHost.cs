@@ -1,4 +1,5 @@
 using Consumers.Runtime;
+using Consumers.Runtime.Flow;
 using Consumers.Runtime.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -35,6 +36,8 @@ public static class WorkerHost
         builder.WebHost.UseUrls($"http://{telemetry.MetricsAddress}:{telemetry.MetricsPort}");
 
         builder.Services.AddConsumersWorker(builder.Configuration);
+        var flow = builder.Configuration.GetSection(FlowOptions.Section).Get<FlowOptions>() ?? new FlowOptions();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = flow.HostShutdownTimeout);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"]);
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics

@@ -1,0 +1,19 @@
+namespace Consumers.Runtime.Flow;
+
+/// <summary>Settings under <c>Consumers:Flow</c>.</summary>
+public sealed class FlowOptions
+{
+    public const string Section = "Consumers:Flow";
+
+    /// <summary>On SIGTERM, running jobs get this long to finish before they are aborted and requeued.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long aborted jobs get to record their requeue.</summary>
+    public TimeSpan AbortTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long the relay gets, at the end of a shutdown, to publish what is left in the outbox.</summary>
+    public TimeSpan OutboxFlushTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The host's own limit: everything above plus a margin, so the worker always exits by itself.</summary>
+    public TimeSpan HostShutdownTimeout => DrainTimeout + AbortTimeout + OutboxFlushTimeout + TimeSpan.FromSeconds(15);
+}

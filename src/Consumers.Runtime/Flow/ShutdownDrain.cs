@@ -1,0 +1,128 @@
+using System.Runtime.InteropServices;
+using Consumers.Runtime.Leases;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Consumers.Runtime.Flow;
+
+/// <summary>
+/// A deploy without lost or stranded jobs (seed 11). Registered last, so the host stops it first, before
+/// MassTransit (which would otherwise wait for every running job): stop taking work, let running jobs finish
+/// up to the drain timeout, abort the rest (each requeues itself at once, not charged), give the outbox a
+/// moment to publish, then let the host stop the bus. A second SIGTERM or Ctrl-C skips the rest of the drain.
+/// </summary>
+public sealed partial class ShutdownDrain(
+    JobIntake intake,
+    ActiveJobRegistry activeJobs,
+    NpgsqlDataSource dataSource,
+    IOptions<FlowOptions> options,
+    ILogger<ShutdownDrain> logger) : IHostedService, IDisposable
+{
+    private readonly CancellationTokenSource hurry = new();
+    private readonly List<PosixSignalRegistration> signals = [];
+    private volatile bool draining;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT })
+        {
+            signals.Add(PosixSignalRegistration.Create(signal, context =>
+            {
+                if (draining)
+                {
+                    LogHurry(context.Signal.ToString());
+                    hurry.Cancel();
+                    context.Cancel = true;
+                }
+            }));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        draining = true;
+        var settings = options.Value;
+        intake.Close("shutdown");
+        LogDraining(activeJobs.Count, settings.DrainTimeout.TotalSeconds);
+        using (var drain = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, hurry.Token))
+        {
+            drain.CancelAfter(settings.DrainTimeout);
+            await WaitUntilIdleAsync(drain.Token);
+        }
+
+        var left = activeJobs.Snapshot();
+        if (left.Count > 0)
+        {
+            LogAborting(left.Count);
+            foreach (var job in left)
+            {
+                job.Stop(StopReason.Shutdown);
+            }
+
+            using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            abort.CancelAfter(settings.AbortTimeout);
+            await WaitUntilIdleAsync(abort.Token);
+        }
+
+        await FlushOutboxAsync(settings.OutboxFlushTimeout, cancellationToken);
+        LogDrained(activeJobs.Count);
+    }
+
+    public void Dispose()
+    {
+        foreach (var signal in signals)
+        {
+            signal.Dispose();
+        }
+
+        hurry.Dispose();
+    }
+
+    private async Task WaitUntilIdleAsync(CancellationToken cancellationToken)
+    {
+        while (activeJobs.Count > 0 && !cancellationToken.IsCancellationRequested)
+        {
+            await Task.Delay(100, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    // The relay keeps running until after this service has stopped; wait (bounded) for it to empty the outbox.
+    private async Task FlushOutboxAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var flush = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        flush.CancelAfter(timeout);
+        try
+        {
+            while (!flush.IsCancellationRequested)
+            {
+                await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM outbox_messages)");
+                if (await command.ExecuteScalarAsync(flush.Token) is false)
+                {
+                    return;
+                }
+
+                await Task.Delay(100, flush.Token);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or NpgsqlException)
+        {
+            // Whatever is left is published by the next relay; nothing is lost.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shutting down: {Count} running job(s) get up to {Seconds}s to finish")]
+    private partial void LogDraining(int count, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Drain time is up: aborting {Count} job(s); they are requeued for another worker at once")]
+    private partial void LogAborting(int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Signal} again: skipping the rest of the drain")]
+    private partial void LogHurry(string signal);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Drain finished ({Count} job(s) still registered)")]
+    private partial void LogDrained(int count);
+}

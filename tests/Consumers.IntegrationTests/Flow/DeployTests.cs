@@ -1,0 +1,66 @@
+using System.Text.Json;
+using Consumers.Contracts;
+using Consumers.IntegrationTests.Infrastructure;
+
+namespace Consumers.IntegrationTests.Flow;
+
+/// <summary>A deploy: SIGTERM to a worker with running jobs (seed 11).</summary>
+public sealed class DeployTests : IAsyncLifetime
+{
+    private TestEnvironment env = null!;
+
+    public async Task InitializeAsync() => env = await TestEnvironment.CreateAsync();
+
+    public async Task DisposeAsync() => await env.DisposeAsync();
+
+    [Fact]
+    public async Task Sigterm_finishes_short_jobs_requeues_long_ones_at_once_and_exits_zero()
+    {
+        await using var leaving = await WorkerProcess.StartAsync(env, "leaving", new Dictionary<string, string?> { ["Consumers:Flow:DrainTimeout"] = "00:00:04" });
+        var shortJob = Synthetic("short.json", 2000);
+        var longJob = Synthetic("long.json", 15000);
+        await env.Store.SubmitAsync(shortJob, 3, CancellationToken.None);
+        await env.Store.SubmitAsync(longJob, 3, CancellationToken.None);
+        await Eventually.WaitAsync(async () =>
+                (await env.JobAsync(shortJob.JobId))?.LeaseOwner == "leaving" && (await env.JobAsync(longJob.JobId))?.LeaseOwner == "leaving",
+            TimeSpan.FromSeconds(60), () => "the leaving worker did not start both jobs");
+        await using var staying = await WorkerProcess.StartAsync(env, "staying");
+
+        leaving.Terminate();
+        using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            await leaving.WaitForExitAsync(exit.Token);
+        }
+
+        Assert.Equal(0, leaving.ExitCode);
+        var shortTimeline = await env.TimelineAsync(shortJob.JobId);
+        Assert.Equal(JobStatuses.Succeeded, (await env.JobAsync(shortJob.JobId))!.Status);
+        Assert.DoesNotContain(shortTimeline, e => e.Type == TimelineEventTypes.Requeued);
+
+        var finished = await env.WaitForTerminalAsync(longJob.JobId, TimeSpan.FromSeconds(120));
+        Assert.Equal(JobStatuses.Succeeded, finished.Status);
+        var timeline = await env.TimelineAsync(longJob.JobId);
+        var aborted = Assert.Single(timeline, e => e.Type == TimelineEventTypes.Aborted);
+        var requeued = Assert.Single(timeline, e => e.Type == TimelineEventTypes.Requeued);
+        Assert.Equal("shutdown_timeout", Reason(aborted));
+        Assert.Equal("shutdown", Reason(requeued));
+        var restarted = timeline.Single(e => e.Type == TimelineEventTypes.Started && e.Attempt == 2);
+        Assert.Equal("staying", JsonDocument.Parse(restarted.Data).RootElement.GetProperty("worker").GetString());
+        // Picked up right away, not after a lease timeout (10 s) had to expire.
+        Assert.True((restarted.OccurredAt - requeued.OccurredAt).TotalSeconds < 10, "the requeued job waited for the recovery sweep");
+        // The aborted attempt was not charged.
+        Assert.Equal(1, finished.UnchargedAttempts);
+        Assert.Single(timeline, e => e.Type == TimelineEventTypes.Completed);
+        await env.AssertAllTimelinesValidAsync();
+    }
+
+    private static string? Reason(Runtime.Timeline.JobEventRecord e) => JsonDocument.Parse(e.Data).RootElement.GetProperty("reason").GetString();
+
+    private static JobRequested Synthetic(string key, int durationMs) => new()
+    {
+        JobId = Guid.NewGuid(),
+        Stage = "synthetic",
+        OutputKey = key,
+        Parameters = new Dictionary<string, string> { ["durationMs"] = durationMs.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+    };
+}
