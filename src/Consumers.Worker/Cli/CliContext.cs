@@ -1,3 +1,4 @@
+using Consumers.Media;
 using Consumers.Runtime;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,6 +26,7 @@ public static class CliContext
         services.AddLogging(l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)
             .AddFilter("Microsoft.EntityFrameworkCore", LogLevel.None));
         services.AddConsumersCore(configuration);
+        services.AddMediaStages(configuration);
         return services.BuildServiceProvider();
     }
 

@@ -1,3 +1,4 @@
+using Consumers.Media;
 using Consumers.Runtime;
 using Consumers.Runtime.Flow;
 using Consumers.Runtime.Telemetry;
@@ -36,6 +37,7 @@ public static class WorkerHost
         builder.WebHost.UseUrls($"http://{telemetry.MetricsAddress}:{telemetry.MetricsPort}");
 
         builder.Services.AddConsumersWorker(builder.Configuration);
+        builder.Services.AddMediaStages(builder.Configuration);
         var flow = builder.Configuration.GetSection(FlowOptions.Section).Get<FlowOptions>() ?? new FlowOptions();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = flow.HostShutdownTimeout);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"]);

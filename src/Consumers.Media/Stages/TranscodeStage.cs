@@ -1,0 +1,58 @@
+using System.Globalization;
+using Consumers.Contracts;
+using Consumers.Media.Ffmpeg;
+using Consumers.Runtime.Failures;
+using Consumers.Runtime.Stages;
+
+namespace Consumers.Media.Stages;
+
+/// <summary><c>transcode</c>: an H.264/AAC MP4 proxy at <c>height</c> (240) and <c>videoBitrate</c> (500k), with progress.</summary>
+public sealed class TranscodeStage(FfmpegRunner ffmpeg) : IStage
+{
+    public string Name => "transcode";
+
+    public async Task<StageOutput> RunAsync(StageContext context, CancellationToken cancellationToken)
+    {
+        var height = StageParameters.Int(context, "height", 240, 16, 4320);
+        var bitrate = StageParameters.Bitrate(context, "videoBitrate", "500k");
+        var info = await MediaInfo.ProbeAsync(ffmpeg, context.SourcePath, cancellationToken);
+        if (info.Video is null)
+        {
+            throw new JobFailureException(ErrorCodes.UnsupportedMedia, "the source has no video stream to transcode");
+        }
+
+        var output = Path.Combine(context.ScratchDirectory, "proxy.mp4");
+        List<string> args =
+        [
+            .. ffmpeg.InputArguments(context.SourcePath),
+            "-map", "0:v:0", "-map", "0:a:0?",
+            "-vf", $"scale=-2:{height.ToString(CultureInfo.InvariantCulture)}",
+            "-c:v", "libx264", "-preset", "veryfast", "-b:v", bitrate, "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", "96k",
+            "-movflags", "+faststart", "-y", output,
+        ];
+        var result = await ffmpeg.EncodeAsync(args, context.Request.ClipDurationSeconds ?? info.DurationSeconds, context.Progress, cancellationToken);
+        if (result.ExitCode != 0)
+        {
+            throw FfmpegFailures.Classify("ffmpeg", result);
+        }
+
+        return new StageOutput(output);
+    }
+
+    public async Task ValidateAsync(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var info = await MediaInfo.ProbeAsync(ffmpeg, path, cancellationToken);
+            if (info.Video is not { Codec: "h264" })
+            {
+                throw new JobFailureException(ErrorCodes.ArtifactInvalid, "proxy has no H.264 video stream");
+            }
+        }
+        catch (JobFailureException ex) when (ex.Code != ErrorCodes.ArtifactInvalid)
+        {
+            throw new JobFailureException(ErrorCodes.ArtifactInvalid, "proxy cannot be read back: " + ex.Message, ex);
+        }
+    }
+}
