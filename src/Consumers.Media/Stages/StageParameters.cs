@@ -20,7 +20,7 @@ internal static class StageParameters
 
     public static string Bitrate(StageContext context, string name, string fallback) =>
         context.Parameter(name) is not { } text ? fallback
-        : System.Text.RegularExpressions.Regex.IsMatch(text, "^[0-9]{2,6}[kM]?$") ? text
+        : System.Text.RegularExpressions.Regex.IsMatch(text, "^[0-9]{1,6}[kM]?$") ? text
         : throw Invalid(name, "must look like 500k or 2M");
 
     private static JobFailureException Invalid(string name, string problem) =>
