@@ -59,6 +59,14 @@ for i in $(seq 1 "$DEMO_JOBS"); do
   head -c $(( 200000 + i * 150000 )) /dev/urandom >"$DEMO_DIR/media/file-$i.bin"
 done
 echo "  $DEMO_JOBS files of 0.35 to $(( (200000 + DEMO_JOBS * 150000) / 1000000 )) MB in $DEMO_DIR/media"
+# Real clips, made by ffmpeg from its test sources: colour bars with a clock, and a 440 Hz tone.
+for clip in "intro:8" "talk:20"; do
+  name="${clip%%:*}" seconds="${clip##*:}"
+  ffmpeg -nostdin -hide_banner -loglevel error -f lavfi -i "testsrc=size=640x360:rate=25:duration=$seconds" \
+    -f lavfi -i "sine=frequency=440:duration=$seconds" -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac \
+    -y "$DEMO_DIR/media/$name.mp4"
+done
+echo "  2 clips (8 s and 20 s, 640x360 with audio) in $DEMO_DIR/media"
 
 # ---- 4. workers ---------------------------------------------------------------------------------
 start_worker() {
@@ -84,6 +92,14 @@ for i in $(seq 1 "$DEMO_JOBS"); do
   submit --stage manifest --source "file-$i.bin" --output-key "manifests/file-$i.json" --param chunkBytes=65536 >/dev/null
 done
 echo "  $DEMO_JOBS x manifest (SHA-256 manifests of the files)"
+for name in intro talk; do
+  submit --stage probe --source "$name.mp4" --output-key "media/$name/probe.json" >/dev/null
+  submit --stage thumbnail --source "$name.mp4" --output-key "media/$name/thumb.jpg" --param width=320 >/dev/null
+  submit --stage waveform --source "$name.mp4" --output-key "media/$name/waveform.json" --param points=400 >/dev/null
+done
+TRANSCODE_JOB=$(submit --stage transcode --source talk.mp4 --output-key media/talk/proxy-240p.mp4 --param height=240)
+submit --stage transcode --source intro.mp4 --output-key media/intro/proxy-240p.mp4 --param height=240 >/dev/null
+echo "  2 x probe, thumbnail, waveform and transcode on the clips   (transcode of talk.mp4: $TRANSCODE_JOB)"
 LONG_JOB=$(submit --stage synthetic --output-key synthetic/long.json --param durationMs=12000 --param steps=24)
 echo "  1 x synthetic, 12 s with progress          $LONG_JOB"
 RETRY_JOB=$(submit --stage synthetic --output-key synthetic/flaky.json --param failCode=DEPENDENCY_UNAVAILABLE --param failAttempts=1)
@@ -124,6 +140,8 @@ step "consumers list"
 "${CONSUMERS[@]}" list --limit 30
 step "consumers show $LONG_JOB   (the job whose worker was killed)"
 "${CONSUMERS[@]}" show "$LONG_JOB"
+step "consumers show $TRANSCODE_JOB   (a real transcode, with its progress events)"
+"${CONSUMERS[@]}" show "$TRANSCODE_JOB"
 step "consumers show $RETRY_JOB   (failed once, retried after its backoff)"
 "${CONSUMERS[@]}" show "$RETRY_JOB"
 step "consumers show $BAD_JOB   (rejected at once with a code)"

@@ -306,6 +306,8 @@ rb_write_conf() {
       -e "s|^([[:space:]]*listeners\.tcp\.default[[:space:]]*=).*|\1 127.0.0.1:$CONSUMERS_AMQP_PORT|" \
       -e "s|^([[:space:]]*management\.tcp\.port[[:space:]]*=).*|\1 $CONSUMERS_MGMT_PORT|" \
       -e "s|^([[:space:]]*management\.tcp\.ip[[:space:]]*=).*|\1 127.0.0.1|" \
+      -e "s|^([[:space:]]*prometheus\.tcp\.port[[:space:]]*=).*|\1 $CONSUMERS_RABBIT_METRICS_PORT|" \
+      -e "s|^([[:space:]]*prometheus\.tcp\.ip[[:space:]]*=).*|\1 127.0.0.1|" \
       "$tmpl"
   } > "$RB_CONF"
   grep -q '^consumer_timeout' "$RB_CONF" || die "consumer_timeout missing from $tmpl"
@@ -333,10 +335,10 @@ rb_write_conf() {
     chown rabbitmq:rabbitmq "$RB_PLUGINS"
     chmod 640 "$RB_PLUGINS"
   fi
-  if ! as_rb "$RABBIT_BIN/rabbitmq-plugins" -n "$CONSUMERS_RABBIT_NODE" enable --offline rabbitmq_management \
+  if ! as_rb "$RABBIT_BIN/rabbitmq-plugins" -n "$CONSUMERS_RABBIT_NODE" enable --offline rabbitmq_management rabbitmq_prometheus \
         >"$RB_LOG_DIR/plugins.log" 2>&1; then
     show_log_tail "$RB_LOG_DIR/plugins.log" 30
-    die "rabbitmq: could not enable the management plugin"
+    die "rabbitmq: could not enable the management and prometheus plugins"
   fi
 }
 
@@ -457,6 +459,7 @@ export CONSUMERS_RABBIT_USER="$CONSUMERS_RABBIT_USER"
 export CONSUMERS_RABBIT_PASS="$CONSUMERS_RABBIT_PASS"
 export CONSUMERS_RABBIT_VHOST="/"
 export CONSUMERS_RABBIT_MGMT="$MGMT_URL"
+export CONSUMERS_RABBIT_METRICS="http://$RB_HOST:$CONSUMERS_RABBIT_METRICS_PORT/metrics"
 EOF
 }
 

@@ -34,6 +34,18 @@ public sealed class ConsumersMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
         ScratchBytesKept = meter.CreateCounter<long>("scratch_kept", unit: "By", description: "Bytes of scratch kept after failed attempts.");
         meter.CreateObservableGauge("worker_concurrent_jobs", () => Volatile.Read(ref concurrentJobs), description: "Jobs this worker is running now.");
+
+        // Series that only move when something goes wrong exist from the first scrape, so dashboards and
+        // alerts see a zero rather than nothing.
+        Heartbeats.Add(0);
+        HeartbeatFailures.Add(0);
+        LeasesLost.Add(0);
+        foreach (var reason in new[] { "stale", "hung", "exhausted", "quarantined" })
+        {
+            RecoveredJobs.Add(0, new KeyValuePair<string, object?>("reason", reason));
+        }
+
+        OutboxPublishFailures.Add(0, new KeyValuePair<string, object?>("type", "JobTimelineEvent"));
     }
 
     public Counter<long> Heartbeats { get; }
