@@ -46,6 +46,7 @@ public sealed class ConsumersMetrics : IDisposable
         }
 
         OutboxPublishFailures.Add(0, new KeyValuePair<string, object?>("type", "JobTimelineEvent"));
+        ScratchBytesKept.Add(0);
     }
 
     public Counter<long> Heartbeats { get; }
