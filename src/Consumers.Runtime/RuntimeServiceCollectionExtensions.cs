@@ -80,6 +80,8 @@ public static class RuntimeServiceCollectionExtensions
             services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
         }
 
+        services.AddHostedService<BackpressureMonitor>();
+
         // Last registered, first stopped: the drain runs before the relay and the bus shut down.
         services.AddHostedService<ShutdownDrain>();
         return services;

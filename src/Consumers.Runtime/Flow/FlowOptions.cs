@@ -14,6 +14,8 @@ public sealed class FlowOptions
     /// <summary>How long the relay gets, at the end of a shutdown, to publish what is left in the outbox.</summary>
     public TimeSpan OutboxFlushTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    public BackpressureOptions Backpressure { get; set; } = new();
+
     /// <summary>The host's own limit: everything above plus a margin, so the worker always exits by itself.</summary>
     public TimeSpan HostShutdownTimeout => DrainTimeout + AbortTimeout + OutboxFlushTimeout + TimeSpan.FromSeconds(15);
 }

@@ -32,6 +32,7 @@ public sealed class ConsumersMetrics : IDisposable
         OutboxPublishFailures = meter.CreateCounter<long>("outbox_publish_failures", description: "Outbox publishes that failed and will be retried.");
         OutboxPublishLatency = meter.CreateHistogram<double>("outbox_publish_latency", unit: "s", description: "Time from outbox commit to broker confirm.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+        Pauses = meter.CreateCounter<long>("worker_pauses", description: "Times backpressure paused this worker's job intake, by reason.");
         ScratchBytesKept = meter.CreateCounter<long>("scratch_kept", unit: "By", description: "Bytes of scratch kept after failed attempts.");
         meter.CreateObservableGauge("worker_concurrent_jobs", () => Volatile.Read(ref concurrentJobs), description: "Jobs this worker is running now.");
 
@@ -47,6 +48,10 @@ public sealed class ConsumersMetrics : IDisposable
 
         OutboxPublishFailures.Add(0, new KeyValuePair<string, object?>("type", "JobTimelineEvent"));
         ScratchBytesKept.Add(0);
+        foreach (var reason in new[] { "cpu", "queue" })
+        {
+            Pauses.Add(0, new KeyValuePair<string, object?>("reason", reason));
+        }
     }
 
     public Counter<long> Heartbeats { get; }
@@ -63,6 +68,7 @@ public sealed class ConsumersMetrics : IDisposable
     public Counter<long> OutboxPublishFailures { get; }
     public Histogram<double> OutboxPublishLatency { get; }
     public Counter<long> ScratchBytesKept { get; }
+    public Counter<long> Pauses { get; }
 
     /// <summary>Registers an observable gauge on this meter (for state owned elsewhere, such as the outbox backlog).</summary>
     public void ObserveGauge(string name, Func<long> read, string description) =>

@@ -40,7 +40,8 @@ public static class WorkerHost
         builder.Services.AddMediaStages(builder.Configuration);
         var flow = builder.Configuration.GetSection(FlowOptions.Section).Get<FlowOptions>() ?? new FlowOptions();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = flow.HostShutdownTimeout);
-        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"]);
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"])
+            .AddCheck<IntakeHealthCheck>("job-intake", tags: ["ready"]);
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddMeter(ConsumersMetrics.MeterName, "MassTransit")
