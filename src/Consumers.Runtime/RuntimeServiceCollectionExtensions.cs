@@ -81,6 +81,8 @@ public static class RuntimeServiceCollectionExtensions
         }
 
         services.AddHostedService<BackpressureMonitor>();
+        services.AddSingleton<ScratchJanitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<ScratchJanitor>());
 
         // Last registered, first stopped: the drain runs before the relay and the bus shut down.
         services.AddHostedService<ShutdownDrain>();

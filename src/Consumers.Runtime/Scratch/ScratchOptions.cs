@@ -10,4 +10,13 @@ public sealed class ScratchOptions
 
     /// <summary>Keep a failed attempt's folder for inspection (deleted later by the janitor's budgets).</summary>
     public bool KeepOnFailure { get; set; } = true;
+
+    /// <summary>Kept scratch older than this is removed by the janitor.</summary>
+    public TimeSpan MaxKeptAge { get; set; } = TimeSpan.FromDays(3);
+
+    /// <summary>When kept scratch grows above this, the janitor removes the oldest first.</summary>
+    public long MaxKeptBytes { get; set; } = 5L * 1024 * 1024 * 1024;
+
+    /// <summary>How often the janitor runs.</summary>
+    public TimeSpan JanitorInterval { get; set; } = TimeSpan.FromMinutes(10);
 }

@@ -1,0 +1,139 @@
+using Consumers.Runtime.Leases;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Consumers.Runtime.Scratch;
+
+/// <summary>
+/// Keeps kept scratch within its budgets (seed 10): folders of attempts that are not running here and whose job
+/// is not processing anywhere are either leftovers of a crash or scratch kept after a failure. Leftovers of a
+/// crash (the job went on, or finished, elsewhere) are removed; kept failure scratch is removed once older than
+/// <see cref="ScratchOptions.MaxKeptAge"/>, and oldest first while the total is above
+/// <see cref="ScratchOptions.MaxKeptBytes"/>.
+/// </summary>
+public sealed partial class ScratchJanitor(
+    ScratchSpace scratch,
+    ActiveJobRegistry activeJobs,
+    NpgsqlDataSource dataSource,
+    IOptions<ScratchOptions> options,
+    TimeProvider time,
+    ILogger<ScratchJanitor> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.JanitorInterval, time);
+        do
+        {
+            try
+            {
+                await SweepAsync(stoppingToken);
+            }
+            catch (Exception ex) when (ex is IOException or NpgsqlException or UnauthorizedAccessException)
+            {
+                LogFailed(ex.Message);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>One pass; returns the folders it removed.</summary>
+    public async Task<IReadOnlyList<string>> SweepAsync(CancellationToken cancellationToken)
+    {
+        var root = new DirectoryInfo(scratch.Root);
+        if (!root.Exists)
+        {
+            return [];
+        }
+
+        var running = activeJobs.Snapshot().Select(j => (j.Lease.JobId, j.Lease.Attempt)).ToHashSet();
+        var candidates = new List<(DirectoryInfo Folder, Guid JobId, int Attempt)>();
+        foreach (var jobFolder in root.EnumerateDirectories())
+        {
+            if (!Guid.TryParseExact(jobFolder.Name, "N", out var jobId))
+            {
+                continue;
+            }
+
+            foreach (var attemptFolder in jobFolder.EnumerateDirectories())
+            {
+                if (int.TryParse(attemptFolder.Name, out var attempt) && !running.Contains((jobId, attempt)))
+                {
+                    candidates.Add((attemptFolder, jobId, attempt));
+                }
+            }
+        }
+
+        if (candidates.Count == 0)
+        {
+            return [];
+        }
+
+        // What the database says of those jobs: the attempt that failed keeps its scratch; anything else is a leftover.
+        var failedAttempts = new Dictionary<Guid, (string Status, int Attempt)>();
+        await using (var command = dataSource.CreateCommand("SELECT id, status, attempt_count FROM jobs WHERE id = ANY(@ids)"))
+        {
+            command.Parameters.AddWithValue("ids", candidates.Select(c => c.JobId).Distinct().ToArray());
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                failedAttempts[reader.GetGuid(0)] = (reader.GetString(1), reader.GetInt32(2));
+            }
+        }
+
+        var removed = new List<string>();
+        var kept = new List<(DirectoryInfo Folder, long Bytes)>();
+        var now = time.GetUtcNow();
+        foreach (var (folder, jobId, attempt) in candidates)
+        {
+            var known = failedAttempts.TryGetValue(jobId, out var row);
+            var processingElsewhere = known && row.Status == "processing" && row.Attempt == attempt;
+            if (processingElsewhere)
+            {
+                continue;
+            }
+
+            var keptFailure = known && row.Status is "failed" or "queued";
+            if (!keptFailure || now - folder.LastWriteTimeUtc > options.Value.MaxKeptAge)
+            {
+                Remove(folder, removed);
+            }
+            else
+            {
+                kept.Add((folder, ScratchSpace.SizeOf(folder.FullName)));
+            }
+        }
+
+        var total = kept.Sum(k => k.Bytes);
+        foreach (var (folder, bytes) in kept.OrderBy(k => k.Folder.LastWriteTimeUtc))
+        {
+            if (total <= options.Value.MaxKeptBytes)
+            {
+                break;
+            }
+
+            Remove(folder, removed);
+            total -= bytes;
+        }
+
+        KeptBytes = total;
+        return removed;
+    }
+
+    /// <summary>Bytes of kept scratch after the last pass.</summary>
+    public long KeptBytes { get; private set; }
+
+    private void Remove(DirectoryInfo folder, List<string> removed)
+    {
+        ScratchSpace.Delete(folder.FullName);
+        removed.Add(folder.FullName);
+        LogRemoved(folder.FullName);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed scratch folder {Path}")]
+    private partial void LogRemoved(string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Scratch janitor pass failed: {Error}")]
+    private partial void LogFailed(string error);
+}

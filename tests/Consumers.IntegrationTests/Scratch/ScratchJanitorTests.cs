@@ -1,0 +1,77 @@
+using Consumers.Contracts;
+using Consumers.IntegrationTests.Infrastructure;
+using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Leases;
+using Consumers.Runtime.Scratch;
+using Consumers.Runtime.Timeline;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Consumers.IntegrationTests.Scratch;
+
+/// <summary>The janitor against the real jobs table: leftovers go, failure scratch stays within its budgets.</summary>
+public sealed class ScratchJanitorTests : IAsyncLifetime
+{
+    private TestEnvironment env = null!;
+
+    public async Task InitializeAsync() => env = await TestEnvironment.CreateAsync();
+
+    public async Task DisposeAsync() => await env.DisposeAsync();
+
+    [Fact]
+    public async Task Removes_crash_leftovers_and_old_or_excess_failure_scratch_but_keeps_the_rest()
+    {
+        var succeeded = await JobAsync(fail: false);
+        var failedRecent = await JobAsync(fail: true);
+        var failedOld = await JobAsync(fail: true);
+        var failedBig = await JobAsync(fail: true);
+        var processing = await JobAsync(fail: null);
+        var leftover = Folder(succeeded, 1, 100);
+        var keep = Folder(failedRecent, 1, 100);
+        var old = Folder(failedOld, 1, 100, age: TimeSpan.FromDays(4));
+        var big = Folder(failedBig, 1, 5000, age: TimeSpan.FromHours(2));
+        var live = Folder(processing, 1, 100);
+        var orphan = Folder(Guid.NewGuid(), 1, 100);
+
+        var options = Options.Create(new ScratchOptions { Root = env.ScratchRoot, MaxKeptAge = TimeSpan.FromDays(3), MaxKeptBytes = 1000 });
+        var janitor = new ScratchJanitor(new ScratchSpace(options), new ActiveJobRegistry(), env.DataSource, options, TimeProvider.System, NullLogger<ScratchJanitor>.Instance);
+
+        var removed = await janitor.SweepAsync(CancellationToken.None);
+
+        Assert.Equal(new[] { leftover, old, big, orphan }.Order(), removed.Order());
+        Assert.True(Directory.Exists(keep));
+        Assert.True(Directory.Exists(live), "the running attempt of a processing job is not the janitor's");
+        Assert.Equal(100, janitor.KeptBytes);
+    }
+
+    private string Folder(Guid jobId, int attempt, int bytes, TimeSpan? age = null)
+    {
+        var folder = Path.Combine(env.ScratchRoot, jobId.ToString("N"), attempt.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, "partial.bin"), new byte[bytes]);
+        if (age is { } a)
+        {
+            Directory.SetLastWriteTimeUtc(folder, DateTime.UtcNow - a);
+        }
+
+        return folder;
+    }
+
+    /// <summary>A job in its first attempt; then succeeded (false), failed (true) or left processing (null).</summary>
+    private async Task<Guid> JobAsync(bool? fail)
+    {
+        var request = new JobRequested { JobId = Guid.NewGuid(), Stage = "synthetic", OutputKey = Guid.NewGuid() + ".json" };
+        var lease = (await env.Store.AcquireAsync(request, new AcquireSettings("w", 10, 3600, 1), CancellationToken.None)).Lease!;
+        if (fail == true)
+        {
+            await env.Store.FailAsync(lease, ErrorCodes.CorruptMedia, "bad", [TimelineEntry.Of(TimelineEventTypes.Failed)], CancellationToken.None);
+        }
+        else if (fail == false)
+        {
+            await env.Store.SucceedAsync(lease, new Runtime.Artifacts.ArtifactRecord(request.OutputKey, 1, new string('0', 64)),
+                [TimelineEntry.Of(TimelineEventTypes.Completed)], CancellationToken.None);
+        }
+
+        return request.JobId;
+    }
+}
