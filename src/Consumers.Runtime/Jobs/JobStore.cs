@@ -269,6 +269,12 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
 
     private static void BindEvents(NpgsqlParameterCollection parameters, IReadOnlyList<TimelineEntry> events)
     {
+        // The outbox rows remember the trace of the work that wrote them, so their publish joins it.
+        if (!parameters.Contains("trace_parent"))
+        {
+            parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text) { Value = (object?)System.Diagnostics.Activity.Current?.Id ?? DBNull.Value });
+        }
+
         for (var i = 0; i < events.Count; i++)
         {
             var entry = events[i];

@@ -18,7 +18,7 @@ internal static class TransitionSql
     public const string Returning = " RETURNING " + ReturnedColumns + ", request";
 
     /// <param name="rowSource">A data-modifying statement on <c>jobs</c> ending in <see cref="Returning"/>.</param>
-    /// <param name="eventCount">How many events the caller binds as @type{i}, @data{i}, @attempt{i} (1-based).</param>
+    /// <param name="eventCount">How many events the caller binds as @type{i}, @data{i}, @attempt{i} (1-based); outbox rows also take @trace_parent.</param>
     /// <param name="dispatchRequest">Also queue the job's stored request, sent straight to the job queue bound as @job_queue.</param>
     public static string Build(string rowSource, int eventCount, bool dispatchRequest)
     {
@@ -41,10 +41,10 @@ internal static class TransitionSql
             }
 
             sql.Append(") AS v(ord, type, data, attempt) RETURNING job_id, seq, type, attempt, occurred_at, data)")
-               .Append(", o AS (INSERT INTO outbox_messages (message_id, job_id, message_type, body) ")
+               .Append(", o AS (INSERT INTO outbox_messages (message_id, job_id, message_type, body, trace_parent) ")
                .Append("SELECT gen_random_uuid(), e.job_id, 'JobTimelineEvent', jsonb_build_object(")
                .Append("'schemaVersion', 1, 'jobId', e.job_id, 'sequence', e.seq, 'type', e.type, 'attempt', e.attempt, ")
-               .Append("'stage', t.stage, 'occurredAt', e.occurred_at, 'data', e.data) ")
+               .Append("'stage', t.stage, 'occurredAt', e.occurred_at, 'data', e.data), @trace_parent ")
                .Append("FROM e, t ORDER BY e.seq RETURNING 1)");
         }
 
@@ -52,8 +52,8 @@ internal static class TransitionSql
         {
             // Sent to the queue rather than published: a send declares the queue, so the request is kept even
             // before any worker has bound it.
-            sql.Append(", r AS (INSERT INTO outbox_messages (message_id, job_id, message_type, destination, body) ")
-               .Append("SELECT gen_random_uuid(), t.id, 'JobRequested', @job_queue, t.request FROM t RETURNING 1)");
+            sql.Append(", r AS (INSERT INTO outbox_messages (message_id, job_id, message_type, destination, body, trace_parent) ")
+               .Append("SELECT gen_random_uuid(), t.id, 'JobRequested', @job_queue, t.request, @trace_parent FROM t RETURNING 1)");
         }
 
         sql.Append(" SELECT ").Append(ReturnedColumns).Append(" FROM t");

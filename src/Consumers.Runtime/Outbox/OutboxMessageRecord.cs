@@ -20,4 +20,6 @@ public sealed class OutboxMessageRecord
     public int Attempts { get; set; }
     public DateTimeOffset NextAttemptAt { get; set; }
     public string? LastError { get; set; }
+    /// <summary>W3C traceparent of the transaction that wrote the row, so the publish joins the job's trace.</summary>
+    public string? TraceParent { get; set; }
 }

@@ -30,7 +30,7 @@ public sealed partial class OutboxRelay(
     private const long LeaderLockKey = 0x636f6e73756d6572;
 
     private const string SelectDue =
-        "SELECT id, message_id, job_id, message_type, destination, body, created_at, attempts FROM outbox_messages o " +
+        "SELECT id, message_id, job_id, message_type, destination, body, created_at, attempts, trace_parent FROM outbox_messages o " +
         "WHERE o.next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM outbox_messages p " +
         "WHERE p.job_id = o.job_id AND p.id < o.id AND p.next_attempt_at > now()) ORDER BY o.id LIMIT @limit";
 
@@ -137,7 +137,8 @@ public sealed partial class OutboxRelay(
             while (await reader.ReadAsync(stoppingToken))
             {
                 rows.Add(new OutboxRow(reader.GetInt64(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3),
-                    reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetInt32(7)));
+                    reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetInt32(7),
+                    reader.IsDBNull(8) ? null : reader.GetString(8)));
             }
         }
 
@@ -220,7 +221,8 @@ public sealed partial class OutboxRelay(
             return $"unknown message type '{row.MessageType}'";
         }
 
-        using var span = ConsumersActivitySource.Source.StartActivity("outbox.publish", ActivityKind.Producer);
+        // Continue the trace of the transaction that wrote the row; MassTransit carries it on to subscribers.
+        using var span = ConsumersActivitySource.Source.StartActivity("outbox.publish", ActivityKind.Producer, row.TraceParent);
         span?.SetTag("messaging.message.id", row.MessageId);
         span?.SetTag("job.id", row.JobId);
         try
@@ -258,7 +260,7 @@ public sealed partial class OutboxRelay(
         Interlocked.Exchange(ref backlog, (long)(await count.ExecuteScalarAsync(cancellationToken))!);
     }
 
-    private sealed record OutboxRow(long Id, Guid MessageId, Guid JobId, string MessageType, string? Destination, string Body, DateTimeOffset CreatedAt, int Attempts);
+    private sealed record OutboxRow(long Id, Guid MessageId, Guid JobId, string MessageType, string? Destination, string Body, DateTimeOffset CreatedAt, int Attempts, string? TraceParent);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Outbox relay is the leader: publishing outbox messages")]
     private partial void LogLeader();

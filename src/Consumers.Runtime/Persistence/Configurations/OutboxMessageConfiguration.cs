@@ -13,6 +13,7 @@ internal sealed class OutboxMessageConfiguration : IEntityTypeConfiguration<Outb
         builder.Property(m => m.Id).UseIdentityAlwaysColumn();
         builder.Property(m => m.MessageType).HasMaxLength(128).IsRequired();
         builder.Property(m => m.Destination).HasMaxLength(256);
+        builder.Property(m => m.TraceParent).HasMaxLength(128);
         builder.Property(m => m.Body).HasColumnType("jsonb").IsRequired();
         builder.Property(m => m.CreatedAt).HasDefaultValueSql("now()");
         builder.Property(m => m.Attempts).HasDefaultValue(0);

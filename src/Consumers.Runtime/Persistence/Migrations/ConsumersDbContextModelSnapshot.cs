@@ -250,6 +250,11 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnName("next_attempt_at")
                         .HasDefaultValueSql("now()");
 
+                    b.Property<string>("TraceParent")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("trace_parent");
+
                     b.HasKey("Id");
 
                     b.HasIndex("MessageId")
