@@ -67,6 +67,7 @@ public static class RuntimeServiceCollectionExtensions
         // The bus first: hosted services start in order, and the loops below use it.
         services.AddOptions<FlowOptions>().Bind(configuration.GetSection(FlowOptions.Section));
         services.AddSingleton<JobIntake>();
+        services.AddSingleton<JobLanes>();
         services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<JobIntake>());
         services.AddConsumersMessaging(configuration, consumeJobs: true);
         services.AddSingleton<ActiveJobRegistry>();
@@ -81,6 +82,7 @@ public static class RuntimeServiceCollectionExtensions
         }
 
         services.AddHostedService<BackpressureMonitor>();
+        services.AddHostedService<AdaptiveConcurrencyController>();
         services.AddSingleton<ScratchJanitor>();
         services.AddHostedService(sp => sp.GetRequiredService<ScratchJanitor>());
 

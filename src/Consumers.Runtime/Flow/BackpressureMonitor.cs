@@ -23,7 +23,7 @@ public sealed partial class BackpressureMonitor(
     TimeProvider time,
     ILogger<BackpressureMonitor> logger) : BackgroundService
 {
-    private (long Busy, long Total)? lastCpu;
+    private readonly CpuSampler cpuSampler = new();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -42,7 +42,7 @@ public sealed partial class BackpressureMonitor(
         using var timer = new PeriodicTimer(options.SampleInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            var cpu = SampleCpu();
+            var cpu = cpuSampler.Sample();
             var deepest = await DeepestQueueAsync(http, rabbit.VirtualHost, options.WatchQueues, stoppingToken);
             if (!gate.Evaluate(cpu, deepest))
             {
@@ -60,24 +60,6 @@ public sealed partial class BackpressureMonitor(
                 LogResumed(cpu ?? 0, deepest ?? 0);
                 await intake.OpenAsync("backpressure", stoppingToken);
             }
-        }
-    }
-
-    // Busy fraction of all CPUs since the previous sample.
-    private double? SampleCpu()
-    {
-        try
-        {
-            var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
-            var idle = fields[3] + (fields.Length > 4 ? fields[4] : 0);
-            var total = fields.Sum();
-            var previous = lastCpu;
-            lastCpu = (total - idle, total);
-            return previous is { } p && total > p.Total ? (double)(total - idle - p.Busy) / (total - p.Total) : null;
-        }
-        catch (IOException)
-        {
-            return null;
         }
     }
 

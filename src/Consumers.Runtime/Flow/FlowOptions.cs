@@ -16,6 +16,18 @@ public sealed class FlowOptions
 
     public BackpressureOptions Backpressure { get; set; } = new();
 
+    /// <summary>
+    /// Stages that run in a lane of their own: a queue (<c>&lt;JobQueue&gt;.&lt;stage&gt;</c>) and slots of their own
+    /// inside the worker's <c>ConcurrentJobs</c>, so long jobs of one stage cannot take every slot. Transcodes
+    /// have a lane of two slots unless configured otherwise.
+    /// </summary>
+    public Dictionary<string, StageSlotOptions> Stages { get; set; } = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["transcode"] = new() { Slots = 2 },
+    };
+
+    public AdaptiveConcurrencyOptions Adaptive { get; set; } = new();
+
     /// <summary>The host's own limit: everything above plus a margin, so the worker always exits by itself.</summary>
     public TimeSpan HostShutdownTimeout => DrainTimeout + AbortTimeout + OutboxFlushTimeout + TimeSpan.FromSeconds(15);
 }

@@ -7,17 +7,36 @@ namespace Consumers.Runtime.Flow;
 /// Opens and closes the job receive endpoint. Several parts may want it closed at once (shutdown, self-fencing
 /// after failing heartbeats, backpressure); it is open only while none of them does. Closing cancels the
 /// broker consumer, so deliveries that were prefetched but not started go back to the queue for other workers;
-/// running jobs are not touched.
+/// running jobs are not touched. It controls every lane's endpoint together.
 /// </summary>
-public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpointObserver
+public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpointObserver, IDisposable
 {
     private readonly Lock gate = new();
     private readonly HashSet<string> closedBy = [];
-    private IReceiveEndpoint? endpoint;
-    private string? jobQueue;
+    private readonly HashSet<string> queues = new(StringComparer.Ordinal);
+    private readonly List<IReceiveEndpoint> endpoints = [];
+    private CancellationTokenSource open = new();
 
-    /// <summary>The queue whose endpoint this controls; set before the bus starts.</summary>
-    public void Watch(string queue) => jobQueue = queue;
+    /// <summary>A queue whose endpoint this controls; set before the bus starts.</summary>
+    public void Watch(string queue)
+    {
+        lock (gate)
+        {
+            queues.Add(queue);
+        }
+    }
+
+    /// <summary>Cancelled when the intake closes: deliveries still waiting for a slot then go back to their queue.</summary>
+    public CancellationToken Closing
+    {
+        get
+        {
+            lock (gate)
+            {
+                return open.Token;
+            }
+        }
+    }
 
     public bool IsOpen
     {
@@ -44,20 +63,25 @@ public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpo
     /// <summary>Stops taking new deliveries for <paramref name="reason"/>. Returns without waiting for running jobs.</summary>
     public void Close(string reason)
     {
-        IReceiveEndpoint? toStop = null;
+        IReceiveEndpoint[] toStop = [];
         lock (gate)
         {
             if (closedBy.Add(reason) && closedBy.Count == 1)
             {
-                toStop = endpoint;
+                toStop = [.. endpoints];
+                open.Cancel();
             }
         }
 
-        if (toStop is not null)
+        if (toStop.Length > 0)
         {
             LogClosed(reason);
+        }
+
+        foreach (var endpoint in toStop)
+        {
             // Stop waits for in-flight deliveries, which may take a whole job: let it finish in the background.
-            _ = toStop.Stop(CancellationToken.None).ContinueWith(
+            _ = endpoint.Stop(CancellationToken.None).ContinueWith(
                 t => LogStopFailed(t.Exception!.GetBaseException().Message), CancellationToken.None,
                 TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
@@ -66,31 +90,48 @@ public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpo
     /// <summary>Withdraws <paramref name="reason"/>; the endpoint starts again when no reason is left.</summary>
     public async Task OpenAsync(string reason, CancellationToken cancellationToken)
     {
-        IReceiveEndpoint? toStart = null;
+        IReceiveEndpoint[] toStart = [];
         lock (gate)
         {
             if (closedBy.Remove(reason) && closedBy.Count == 0)
             {
-                toStart = endpoint;
+                toStart = [.. endpoints];
+                open.Dispose();
+                open = new CancellationTokenSource();
             }
         }
 
-        if (toStart is not null)
+        foreach (var endpoint in toStart)
         {
-            var handle = toStart.Start(cancellationToken);
+            var handle = endpoint.Start(cancellationToken);
             await handle.Ready.WaitAsync(cancellationToken);
+        }
+
+        if (toStart.Length > 0)
+        {
             LogOpened(reason);
         }
     }
 
     public Task Ready(ReceiveEndpointReady ready)
     {
-        if (jobQueue is not null && ready.InputAddress.AbsolutePath.EndsWith("/" + jobQueue, StringComparison.Ordinal))
+        var queue = ready.InputAddress.AbsolutePath[(ready.InputAddress.AbsolutePath.LastIndexOf('/') + 1)..];
+        var closed = false;
+        lock (gate)
         {
-            lock (gate)
+            if (!queues.Contains(queue) || endpoints.Contains(ready.ReceiveEndpoint))
             {
-                endpoint = ready.ReceiveEndpoint;
+                return Task.CompletedTask;
             }
+
+            endpoints.Add(ready.ReceiveEndpoint);
+            closed = closedBy.Count > 0;
+        }
+
+        // Closed before this endpoint came up (a lane that started late): it must not take work either.
+        if (closed)
+        {
+            _ = Task.Run(() => ready.ReceiveEndpoint.Stop(CancellationToken.None));
         }
 
         return Task.CompletedTask;
@@ -101,6 +142,14 @@ public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpo
     public Task Completed(ReceiveEndpointCompleted completed) => Task.CompletedTask;
 
     public Task Faulted(ReceiveEndpointFaulted faulted) => Task.CompletedTask;
+
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            open.Dispose();
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job intake closed ({Reason}): no new deliveries; prefetched ones go back to the queue")]
     private partial void LogClosed(string reason);

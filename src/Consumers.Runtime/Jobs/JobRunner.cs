@@ -67,7 +67,7 @@ public sealed partial class JobRunner(
 
         var lease = outcome.Lease!;
         var job = activeJobs.Register(lease);
-        metrics.JobStarted();
+        metrics.JobStarted(stageLabel);
         var started = time.GetTimestamp();
         using var scope = logger.BeginScope("job {JobId} attempt {Attempt}", lease.JobId, lease.Attempt);
         var result = "unknown";
@@ -78,7 +78,7 @@ public sealed partial class JobRunner(
         finally
         {
             activeJobs.Unregister(job);
-            metrics.JobEnded();
+            metrics.JobEnded(stageLabel);
             var tags = new TagList { { "stage", stageLabel }, { "outcome", result } };
             metrics.JobOutcomes.Add(1, tags);
             metrics.JobDuration.Record(time.GetElapsedTime(started).TotalSeconds, tags);

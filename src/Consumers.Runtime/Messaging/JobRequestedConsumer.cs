@@ -1,14 +1,18 @@
 using Consumers.Contracts;
+using Consumers.Runtime.Flow;
 using Consumers.Runtime.Jobs;
 using MassTransit;
+using Microsoft.Extensions.Logging;
 
 namespace Consumers.Runtime.Messaging;
 
 /// <summary>
 /// Holds the delivery for the whole attempt and returns (acknowledges) once the outcome is committed, so a
-/// worker that dies mid-job leaves the message to be delivered again.
+/// worker that dies mid-job leaves the message to be delivered again. A job that arrived on a queue other than
+/// its lane's is sent on to that lane first; a job runs only once it holds a slot of its lane and of the worker.
 /// </summary>
-public sealed class JobRequestedConsumer(JobRunner runner) : IConsumer<JobRequested>
+public sealed partial class JobRequestedConsumer(JobRunner runner, JobLanes lanes, JobIntake intake, ILogger<JobRequestedConsumer> logger)
+    : IConsumer<JobRequested>
 {
     public async Task Consume(ConsumeContext<JobRequested> context)
     {
@@ -18,6 +22,35 @@ public sealed class JobRequestedConsumer(JobRunner runner) : IConsumer<JobReques
             throw new InvalidJobMessageException($"{ErrorCodes.InvalidRequest}: jobId is missing or empty, so the message cannot be tied to a job");
         }
 
+        var lane = lanes.For(request.Stage);
+        var arrivedOn = context.ReceiveContext.InputAddress.AbsolutePath;
+        if (!arrivedOn.EndsWith("/" + lane.Queue, StringComparison.Ordinal))
+        {
+            LogForwarded(request.JobId, lane.Name);
+            await SendToLaneAsync(context, lane);
+            return;
+        }
+
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, intake.Closing);
+        using var slot = await lanes.EnterAsync(lane, waiting.Token);
+        if (slot is null)
+        {
+            context.CancellationToken.ThrowIfCancellationRequested();
+            // The intake closed while this delivery waited for a slot: put it back for whoever takes work next.
+            await SendToLaneAsync(context, lane);
+            return;
+        }
+
         await runner.RunAsync(request, context.CancellationToken);
     }
+
+    // Acknowledged only after the broker confirmed the copy; a duplicate from a crash in between is skipped on acquire.
+    private static async Task SendToLaneAsync(ConsumeContext<JobRequested> context, JobLane lane)
+    {
+        var endpoint = await context.GetSendEndpoint(new Uri("queue:" + lane.Queue));
+        await endpoint.Send(context.Message, context.CancellationToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} sent on to its lane {Lane}")]
+    private partial void LogForwarded(Guid jobId, string lane);
 }

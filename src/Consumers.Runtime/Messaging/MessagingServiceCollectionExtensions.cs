@@ -12,7 +12,7 @@ public static class MessagingServiceCollectionExtensions
     /// <summary>
     /// MassTransit on RabbitMQ. With <paramref name="consumeJobs"/> the job queue is consumed: plain JSON and
     /// MassTransit envelopes are both accepted, ConcurrentMessageLimit is the slot count and the prefetch only a
-    /// small buffer above it. Short infrastructure blips (database or socket errors) are retried in-process;
+    /// small buffer above it; each lane (see Flow.JobLanes) has its own endpoint. Short infrastructure blips (database or socket errors) are retried in-process;
     /// everything else about a job's failure is the job runner's business, not the broker's.
     /// </summary>
     public static IServiceCollection AddConsumersMessaging(this IServiceCollection services, IConfiguration configuration, bool consumeJobs)
@@ -42,27 +42,32 @@ public static class MessagingServiceCollectionExtensions
                     return;
                 }
 
-                context.GetService<Flow.JobIntake>()?.Watch(rabbit.JobQueue);
-                cfg.ReceiveEndpoint(rabbit.JobQueue, e =>
+                var intake = context.GetRequiredService<Flow.JobIntake>();
+                foreach (var lane in context.GetRequiredService<Flow.JobLanes>().All)
                 {
-                    e.PrefetchCount = rabbit.PrefetchCount;
-                    e.ConcurrentMessageLimit = rabbit.ConcurrentJobs;
-                    if (string.Equals(rabbit.QueueType, "quorum", StringComparison.OrdinalIgnoreCase))
+                    intake.Watch(lane.Queue);
+                    cfg.ReceiveEndpoint(lane.Queue, e =>
                     {
-                        e.SetQuorumQueue();
-                    }
+                        // Prefetch follows the lane's configured slots, so a lane never holds much more than it can run.
+                        e.PrefetchCount = lane.MaxSlots + rabbit.PrefetchBuffer;
+                        e.ConcurrentMessageLimit = lane.MaxSlots;
+                        if (string.Equals(rabbit.QueueType, "quorum", StringComparison.OrdinalIgnoreCase))
+                        {
+                            e.SetQuorumQueue();
+                        }
 
-                    // Producers in any language may publish plain JSON; envelopes still work.
-                    e.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
-                    e.UseMessageRetry(r =>
-                    {
-                        r.Intervals(200, 1000, 3000, 5000, 10000);
-                        r.Handle<NpgsqlException>(ex => ex.IsTransient);
-                        r.Handle<SocketException>();
-                        r.Handle<TimeoutException>();
+                        // Producers in any language may publish plain JSON; envelopes still work.
+                        e.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+                        e.UseMessageRetry(r =>
+                        {
+                            r.Intervals(200, 1000, 3000, 5000, 10000);
+                            r.Handle<NpgsqlException>(ex => ex.IsTransient);
+                            r.Handle<SocketException>();
+                            r.Handle<TimeoutException>();
+                        });
+                        e.ConfigureConsumer<JobRequestedConsumer>(context);
                     });
-                    e.ConfigureConsumer<JobRequestedConsumer>(context);
-                });
+                }
             });
         });
         return services;

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 
 namespace Consumers.Runtime.Telemetry;
 
@@ -12,7 +14,7 @@ public sealed class ConsumersMetrics : IDisposable
     public const string MeterName = "Consumers";
 
     private readonly Meter meter;
-    private int concurrentJobs;
+    private readonly ConcurrentDictionary<string, StrongBox<int>> runningByStage = new(StringComparer.Ordinal);
 
     public ConsumersMetrics(IMeterFactory meterFactory)
     {
@@ -34,7 +36,9 @@ public sealed class ConsumersMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
         Pauses = meter.CreateCounter<long>("worker_pauses", description: "Times backpressure paused this worker's job intake, by reason.");
         ScratchBytesKept = meter.CreateCounter<long>("scratch_kept", unit: "By", description: "Bytes of scratch kept after failed attempts.");
-        meter.CreateObservableGauge("worker_concurrent_jobs", () => Volatile.Read(ref concurrentJobs), description: "Jobs this worker is running now.");
+        meter.CreateObservableGauge("worker_concurrent_jobs",
+            () => runningByStage.Select(s => new Measurement<int>(Volatile.Read(ref s.Value.Value), new KeyValuePair<string, object?>("stage", s.Key))),
+            description: "Jobs this worker is running now, by stage.");
 
         // Series that only move when something goes wrong exist from the first scrape, so dashboards and
         // alerts see a zero rather than nothing.
@@ -74,9 +78,22 @@ public sealed class ConsumersMetrics : IDisposable
     public void ObserveGauge(string name, Func<long> read, string description) =>
         meter.CreateObservableGauge(name, read, description: description);
 
-    public void JobStarted() => Interlocked.Increment(ref concurrentJobs);
+    /// <summary>Registers an observable gauge with one series per label set (for example one per lane).</summary>
+    public void ObserveGauges(string name, Func<IEnumerable<Measurement<int>>> read, string description) =>
+        meter.CreateObservableGauge(name, read, description: description);
 
-    public void JobEnded() => Interlocked.Decrement(ref concurrentJobs);
+    /// <summary>Gives these stages a running-jobs series at zero before their first job.</summary>
+    public void TrackStages(IEnumerable<string> stages)
+    {
+        foreach (var stage in stages)
+        {
+            runningByStage.GetOrAdd(stage, _ => new StrongBox<int>());
+        }
+    }
+
+    public void JobStarted(string stage) => Interlocked.Increment(ref runningByStage.GetOrAdd(stage, _ => new StrongBox<int>()).Value);
+
+    public void JobEnded(string stage) => Interlocked.Decrement(ref runningByStage.GetOrAdd(stage, _ => new StrongBox<int>()).Value);
 
     public void Dispose() => meter.Dispose();
 }

@@ -43,11 +43,9 @@ public sealed partial class ConcurrencyLimitTests : IAsyncLifetime
         {
             samples++;
             maxInDatabase = Math.Max(maxInDatabase, (int)await env.CountAsync("SELECT count(*) FROM jobs WHERE status = 'processing' AND lease_owner = 'limited'"));
-            var gauge = GaugeLine().Match(await worker.ScrapeAsync());
-            if (gauge.Success)
-            {
-                maxInGauge = Math.Max(maxInGauge, double.Parse(gauge.Groups[1].Value, CultureInfo.InvariantCulture));
-            }
+            // One series per stage: the worker's total is their sum.
+            var running = GaugeLine().Matches(await worker.ScrapeAsync()).Sum(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+            maxInGauge = Math.Max(maxInGauge, running);
 
             var consumers = await env.Rabbit.ConsumersAsync(env.VirtualHost);
             foreach (var consumer in consumers)
@@ -66,6 +64,80 @@ public sealed partial class ConcurrencyLimitTests : IAsyncLifetime
         Assert.InRange(maxInGauge, 1, slots);
     }
 
+    [Fact]
+    public async Task A_stage_in_its_own_lane_never_takes_more_than_its_slots_and_cannot_starve_other_stages()
+    {
+        // Long synthetic jobs stand in for transcodes: one lane slot of three for the whole worker.
+        await using var worker = await WorkerProcess.StartAsync(env, "laned", new Dictionary<string, string?>
+        {
+            ["Consumers:RabbitMq:ConcurrentJobs"] = "3",
+            ["Consumers:RabbitMq:PrefetchBuffer"] = "1",
+            ["Consumers:Flow:Stages:synthetic:Slots"] = "1",
+        });
+        var longJobs = Enumerable.Range(0, 4).Select(i => new JobRequested
+        {
+            JobId = Guid.NewGuid(),
+            Stage = "synthetic",
+            OutputKey = $"lane/long-{i}.json",
+            Parameters = new Dictionary<string, string> { ["durationMs"] = "2500" },
+        }).ToList();
+        foreach (var job in longJobs)
+        {
+            await env.Store.SubmitAsync(job, 3, CancellationToken.None);
+        }
+
+        // Short jobs submitted behind the whole backlog of long ones.
+        var shortJobs = Enumerable.Range(0, 6).Select(i =>
+        {
+            env.CreateMediaFile($"lane/short-{i}.bin", 1024);
+            return TestEnvironment.ManifestJob($"lane/short-{i}.bin", $"lane/short-{i}.json");
+        }).ToList();
+        foreach (var job in shortJobs)
+        {
+            await env.Store.SubmitAsync(job, 3, CancellationToken.None);
+        }
+
+        var maxLongRunning = 0;
+        var maxLongGauge = 0.0;
+        var samples = 0;
+        while (await env.CountAsync("SELECT count(*) FROM jobs WHERE status <> 'succeeded'") > 0 && samples < 2000)
+        {
+            samples++;
+            maxLongRunning = Math.Max(maxLongRunning, (int)await env.CountAsync(
+                "SELECT count(*) FROM jobs WHERE status = 'processing' AND stage = 'synthetic' AND lease_owner = 'laned'"));
+            var gauge = SyntheticGaugeLine().Match(await worker.ScrapeAsync());
+            if (gauge.Success)
+            {
+                maxLongGauge = Math.Max(maxLongGauge, double.Parse(gauge.Groups[1].Value, CultureInfo.InvariantCulture));
+            }
+
+            foreach (var consumer in await env.Rabbit.ConsumersAsync(env.VirtualHost))
+            {
+                if (consumer?["queue"]?["name"]?.GetValue<string>() == "consumers.jobs.synthetic")
+                {
+                    Assert.InRange(consumer["prefetch_count"]!.GetValue<int>(), 1, 2);
+                }
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.All(longJobs.Concat(shortJobs), j => Assert.Equal(JobStatuses.Succeeded, env.JobAsync(j.JobId).Result!.Status));
+        Assert.Equal(1, maxLongRunning);
+        Assert.Equal(1, maxLongGauge);
+
+        // The short jobs did not queue behind the long ones: all of them were done before the last long one started.
+        var lastLongStarted = await env.CountAsync(
+            "SELECT (extract(epoch FROM max(processing_started_at)) * 1000)::bigint FROM jobs WHERE stage = 'synthetic'");
+        var lastShortFinished = await env.CountAsync(
+            "SELECT (extract(epoch FROM max(finished_at)) * 1000)::bigint FROM jobs WHERE stage = 'manifest'");
+        Assert.True(lastShortFinished < lastLongStarted,
+            $"short jobs finished at {lastShortFinished}, after the last long job started at {lastLongStarted}");
+    }
+
     [GeneratedRegex(@"^worker_concurrent_jobs\{[^}]*\} ([0-9.]+)", RegexOptions.Multiline)]
     private static partial Regex GaugeLine();
+
+    [GeneratedRegex(@"^worker_concurrent_jobs\{[^}]*stage=""synthetic""[^}]*\} ([0-9.]+)", RegexOptions.Multiline)]
+    private static partial Regex SyntheticGaugeLine();
 }

@@ -1,0 +1,65 @@
+using Consumers.Runtime.Messaging;
+using Microsoft.Extensions.Options;
+
+namespace Consumers.Runtime.Flow;
+
+/// <summary>
+/// The worker's lanes: the shared one on the job queue, where every job arrives, and one per stage configured
+/// under <c>Consumers:Flow:Stages</c>. A job holds a slot of its lane and one of the whole worker
+/// (<c>ConcurrentJobs</c>) while it runs, so a lane caps its stage and the worker caps everything.
+/// </summary>
+public sealed class JobLanes
+{
+    private readonly Dictionary<string, JobLane> byStage = new(StringComparer.OrdinalIgnoreCase);
+
+    public JobLanes(IOptions<RabbitMqOptions> rabbitOptions, IOptions<FlowOptions> flowOptions)
+    {
+        var rabbit = rabbitOptions.Value;
+        var flow = flowOptions.Value;
+        Worker = new SlotLimiter(rabbit.ConcurrentJobs);
+        Shared = new JobLane(JobLane.SharedName, rabbit.JobQueue, rabbit.ConcurrentJobs, flow.Adaptive.SharedMinSlots);
+        var all = new List<JobLane> { Shared };
+        foreach (var (stage, options) in flow.Stages.OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            if (options.Slots <= 0)
+            {
+                continue;
+            }
+
+            // Never more than the whole worker may run.
+            var lane = new JobLane(stage.ToLowerInvariant(), $"{rabbit.JobQueue}.{stage.ToLowerInvariant()}",
+                Math.Min(options.Slots, rabbit.ConcurrentJobs), options.MinSlots);
+            byStage[stage] = lane;
+            all.Add(lane);
+        }
+
+        All = all;
+    }
+
+    /// <summary>The whole worker's slots (<c>ConcurrentJobs</c>).</summary>
+    public SlotLimiter Worker { get; }
+
+    public JobLane Shared { get; }
+
+    public IReadOnlyList<JobLane> All { get; }
+
+    /// <summary>The lane a job of <paramref name="stage"/> runs in; unknown and missing stages run (and fail) in the shared lane.</summary>
+    public JobLane For(string? stage) => stage is not null && byStage.TryGetValue(stage, out var lane) ? lane : Shared;
+
+    /// <summary>Waits for a slot of <paramref name="lane"/> and then of the worker; null when cancelled first.</summary>
+    public async Task<LaneSlot?> EnterAsync(JobLane lane, CancellationToken cancellationToken)
+    {
+        if (!await lane.Slots.EnterAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        if (!await Worker.EnterAsync(cancellationToken))
+        {
+            lane.Slots.Exit();
+            return null;
+        }
+
+        return new LaneSlot(lane, Worker);
+    }
+}

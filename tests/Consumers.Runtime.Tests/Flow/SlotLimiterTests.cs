@@ -1,0 +1,81 @@
+using Consumers.Runtime.Flow;
+
+namespace Consumers.Runtime.Tests.Flow;
+
+public sealed class SlotLimiterTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Holds_no_more_than_its_capacity_and_serves_waiters_in_order()
+    {
+        var limiter = new SlotLimiter(2);
+        Assert.True(await limiter.EnterAsync(CancellationToken.None));
+        Assert.True(limiter.TryEnter());
+        Assert.False(limiter.TryEnter());
+
+        var first = limiter.EnterAsync(CancellationToken.None);
+        var second = limiter.EnterAsync(CancellationToken.None);
+        Assert.False(first.IsCompleted);
+
+        limiter.Exit();
+        Assert.True(await first.WaitAsync(Patience));
+        Assert.False(second.IsCompleted);
+        Assert.Equal(2, limiter.InUse);
+
+        limiter.Exit();
+        Assert.True(await second.WaitAsync(Patience));
+    }
+
+    [Fact]
+    public async Task A_cancelled_wait_returns_false_and_holds_nothing()
+    {
+        var limiter = new SlotLimiter(1);
+        Assert.True(limiter.TryEnter());
+        using var cancel = new CancellationTokenSource();
+        var waiting = limiter.EnterAsync(cancel.Token);
+
+        await cancel.CancelAsync();
+
+        Assert.False(await waiting.WaitAsync(Patience));
+        limiter.Exit();
+        Assert.Equal(0, limiter.InUse);
+        Assert.True(limiter.TryEnter());
+    }
+
+    [Fact]
+    public async Task Raising_the_capacity_lets_waiters_in_and_lowering_it_lets_holders_finish()
+    {
+        var limiter = new SlotLimiter(1);
+        Assert.True(limiter.TryEnter());
+        var waiting = limiter.EnterAsync(CancellationToken.None);
+
+        limiter.SetCapacity(3);
+        Assert.True(await waiting.WaitAsync(Patience));
+        Assert.True(limiter.TryEnter());
+        Assert.Equal(3, limiter.InUse);
+
+        limiter.SetCapacity(1);
+        Assert.Equal(3, limiter.InUse);
+        limiter.Exit();
+        limiter.Exit();
+        Assert.False(limiter.TryEnter());
+        limiter.Exit();
+        Assert.True(limiter.TryEnter());
+    }
+
+    [Fact]
+    public async Task Peak_reports_the_most_held_at_once_since_the_last_look()
+    {
+        var limiter = new SlotLimiter(4);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(await limiter.EnterAsync(CancellationToken.None));
+        }
+
+        limiter.Exit();
+        limiter.Exit();
+        Assert.Equal(3, limiter.TakePeak());
+        Assert.Equal(1, limiter.TakePeak());
+    }
+}
