@@ -5,7 +5,7 @@ namespace Consumers.Bench;
 /// <summary>Sizes and settings of one run; the defaults finish in well under ten minutes on two cores.</summary>
 public sealed record BenchOptions
 {
-    public static readonly IReadOnlyList<string> AllSections = ["baseline", "throughput", "latency", "recovery", "cost"];
+    public static readonly IReadOnlyList<string> AllSections = ["baseline", "throughput", "latency", "recovery", "cost", "adaptive"];
 
     public IReadOnlySet<string> Sections { get; init; } = AllSections.ToHashSet();
 
@@ -48,6 +48,14 @@ public sealed record BenchOptions
     public int BacklogJobs { get; init; } = 10_000;
 
     public int BacklogSampleSeconds { get; init; } = 15;
+
+    /// <summary>CPU-heavy jobs of the adaptive section's mixed workload, and the CPU each burns.</summary>
+    public int AdaptiveHeavyJobs { get; init; } = 16;
+
+    public int AdaptiveHeavyCpuMs { get; init; } = 1000;
+
+    /// <summary>No-op jobs of the adaptive section's mixed workload.</summary>
+    public int AdaptiveLightJobs { get; init; } = 400;
 
     /// <summary>Max Auto Prepare of the workers' connection string (the shipped appsettings.json says 64; 0 turns it off).</summary>
     public int MaxAutoPrepare { get; init; } = 64;

@@ -161,6 +161,7 @@ namespace Consumers.Bench
                     ("latency", LatencySection.RunAsync),
                     ("recovery", RecoverySection.RunAsync),
                     ("cost", CostSection.RunAsync),
+                    ("adaptive", AdaptiveSection.RunAsync),
                 };
                 foreach (var (name, run) in sections.Where(s => options.Sections.Contains(s.Name)))
                 {

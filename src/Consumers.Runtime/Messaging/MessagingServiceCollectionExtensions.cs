@@ -43,7 +43,8 @@ public static class MessagingServiceCollectionExtensions
                 }
 
                 var intake = context.GetRequiredService<Flow.JobIntake>();
-                foreach (var lane in context.GetRequiredService<Flow.JobLanes>().All)
+                var lanes = context.GetRequiredService<Flow.JobLanes>();
+                foreach (var lane in lanes.All)
                 {
                     intake.Watch(lane.Queue);
                     cfg.ReceiveEndpoint(lane.Queue, e =>
@@ -51,6 +52,8 @@ public static class MessagingServiceCollectionExtensions
                         // Prefetch follows the lane's configured slots, so a lane never holds much more than it can run.
                         e.PrefetchCount = lane.MaxSlots + rabbit.PrefetchBuffer;
                         e.ConcurrentMessageLimit = lane.MaxSlots;
+                        // Published requests reach the job queue only; a lane's queue gets what the worker sends on to it.
+                        e.ConfigureConsumeTopology = lane == lanes.Shared;
                         if (string.Equals(rabbit.QueueType, "quorum", StringComparison.OrdinalIgnoreCase))
                         {
                             e.SetQuorumQueue();

@@ -6,7 +6,8 @@ namespace Consumers.Runtime.Stages;
 
 /// <summary>
 /// A stand-in for real work, for tests, demos and the benchmark: it waits <c>durationMs</c> (in
-/// <c>steps</c> progress steps) and writes a small JSON file. <c>failCode</c> makes it fail with that error
+/// <c>steps</c> progress steps), keeps one CPU busy for <c>cpuMs</c> (a stand-in for an encoder), and writes a
+/// small JSON file. <c>failCode</c> makes it fail with that error
 /// code on attempts up to <c>failAttempts</c> (default: every attempt). It reads no source.
 /// </summary>
 public sealed class SyntheticStage : IStage
@@ -27,6 +28,12 @@ public sealed class SyntheticStage : IStage
             context.Progress.Report(100.0 * step / steps);
         }
 
+        var cpuMs = Int(context, "cpuMs", 0);
+        if (cpuMs > 0)
+        {
+            await Task.Run(() => BurnCpu(TimeSpan.FromMilliseconds(cpuMs), cancellationToken), cancellationToken);
+        }
+
         var failCode = context.Parameter("failCode");
         var failAttempts = Int(context, "failAttempts", int.MaxValue);
         if (!string.IsNullOrEmpty(failCode) && context.Attempt <= failAttempts)
@@ -37,6 +44,41 @@ public sealed class SyntheticStage : IStage
         var output = Path.Combine(context.ScratchDirectory, "synthetic.json");
         await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new { context.JobId, durationMs }, ContractJson.Options), cancellationToken);
         return new StageOutput(output);
+    }
+
+    // Spins for this much of its own thread's CPU time (Linux; wall time elsewhere), so a crowded machine
+    // stretches the job as it would an encoder.
+    private static void BurnCpu(TimeSpan cpu, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var start = ThreadCpuTime();
+        var x = 1.0;
+        while ((start is { } s && ThreadCpuTime() is { } now ? now - s : clock.Elapsed) < cpu)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            for (var i = 0; i < 20_000; i++)
+            {
+                x = Math.Sqrt(x + i);
+            }
+        }
+
+        GC.KeepAlive(x);
+    }
+
+    // utime + stime of the calling thread, from /proc/thread-self/stat (in clock ticks of 10 ms).
+    private static TimeSpan? ThreadCpuTime()
+    {
+        try
+        {
+            var stat = File.ReadAllText("/proc/thread-self/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromMilliseconds(ticks * 10);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
     }
 
     private static int Int(StageContext context, string name, int fallback) =>
