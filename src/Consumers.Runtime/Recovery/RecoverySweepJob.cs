@@ -23,7 +23,18 @@ public sealed partial class RecoverySweepJob(
 
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
-        await SweepAsync(cancellationToken);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var outcome = "failed";
+        try
+        {
+            await SweepAsync(cancellationToken);
+            outcome = "ok";
+        }
+        finally
+        {
+            metrics.RecoverySweeps.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+            metrics.RecoverySweepDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
     }
 
     /// <summary>One full sweep; returns what it did (or, in dry-run mode, would do).</summary>

@@ -34,6 +34,9 @@ public sealed class ConsumersMetrics : IDisposable
         OutboxPublishFailures = meter.CreateCounter<long>("outbox_publish_failures", description: "Outbox publishes that failed and will be retried.");
         OutboxPublishLatency = meter.CreateHistogram<double>("outbox_publish_latency", unit: "s", description: "Time from outbox commit to broker confirm.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+        RecoverySweeps = meter.CreateCounter<long>("recovery_sweeps", description: "Recovery sweeps this worker ran (Quartz runs each on one worker of the cluster), by outcome.");
+        RecoverySweepDuration = meter.CreateHistogram<double>("recovery_sweep_duration", unit: "s", description: "How long one recovery sweep took.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         Pauses = meter.CreateCounter<long>("worker_pauses", description: "Times backpressure paused this worker's job intake, by reason.");
         ScratchBytesKept = meter.CreateCounter<long>("scratch_kept", unit: "By", description: "Bytes of scratch kept after failed attempts.");
         meter.CreateObservableGauge("worker_concurrent_jobs",
@@ -48,6 +51,11 @@ public sealed class ConsumersMetrics : IDisposable
         foreach (var reason in new[] { "stale", "hung", "exhausted", "quarantined" })
         {
             RecoveredJobs.Add(0, new KeyValuePair<string, object?>("reason", reason));
+        }
+
+        foreach (var outcome in new[] { "ok", "failed" })
+        {
+            RecoverySweeps.Add(0, new KeyValuePair<string, object?>("outcome", outcome));
         }
 
         OutboxPublishFailures.Add(0, new KeyValuePair<string, object?>("type", "JobTimelineEvent"));
@@ -73,6 +81,8 @@ public sealed class ConsumersMetrics : IDisposable
     public Histogram<double> OutboxPublishLatency { get; }
     public Counter<long> ScratchBytesKept { get; }
     public Counter<long> Pauses { get; }
+    public Counter<long> RecoverySweeps { get; }
+    public Histogram<double> RecoverySweepDuration { get; }
 
     /// <summary>Registers an observable gauge on this meter (for state owned elsewhere, such as the outbox backlog).</summary>
     public void ObserveGauge(string name, Func<long> read, string description) =>
