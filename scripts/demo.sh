@@ -151,7 +151,7 @@ step "consumers check-timeline   (every timeline against the ordering rules)"
 step "A few metrics from the surviving worker"
 for port in 9464 9465; do
   if metrics=$(curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null); then
-    grep -E '^(jobs_finished_total|duplicate_skips_total|acquire_conflicts_total|retry_attempts_total|recovered_jobs_total|heartbeats_total|outbox_published_total)' <<<"$metrics" | head -20
+    grep -E '^(jobs_finished_total|duplicate_skips_total|acquire_conflicts_total|retry_attempts_total|recovered_jobs_total|heartbeats_total|outbox_published_total|worker_job_slots)' <<<"$metrics" | head -30
     break
   fi
 done
@@ -169,7 +169,7 @@ cat <<EOT
 
 ${_c_ok}Done.${_c_off}
   RabbitMQ management UI  $CONSUMERS_RABBIT_MGMT   (login $CONSUMERS_RABBIT_USER / $CONSUMERS_RABBIT_PASS, virtual host '$DEMO_VHOST':
-                          queue consumers.jobs, exchange consumers.timeline)
+                          queues consumers.jobs and consumers.jobs.transcode, exchange consumers.timeline)
   Artifacts               $DEMO_DIR/artifacts
   Worker logs             $DEMO_DIR/logs
   Look again              ${CONSUMERS[*]} list      (with the Consumers__ variables above, or --set)
