@@ -54,6 +54,60 @@ public sealed class DeployTests : IAsyncLifetime
         await env.AssertAllTimelinesValidAsync();
     }
 
+    [Fact]
+    public async Task Sigterm_hands_a_delivery_still_waiting_for_a_slot_straight_back_to_the_queue()
+    {
+        // Two slots, both taken by long jobs of a lane that may use them all: the next job waits for a worker slot.
+        await using var leaving = await WorkerProcess.StartAsync(env, "leaving", new Dictionary<string, string?>
+        {
+            ["Consumers:RabbitMq:ConcurrentJobs"] = "2",
+            ["Consumers:Flow:Stages:synthetic:Slots"] = "2",
+            ["Consumers:Flow:DrainTimeout"] = "00:00:04",
+        });
+        // Far longer than everything before the SIGTERM plus the drain, so the drain always ends by aborting them.
+        var longJobs = new[] { Synthetic("long-1.json", 60000), Synthetic("long-2.json", 60000) };
+        foreach (var job in longJobs)
+        {
+            await env.Store.SubmitAsync(job, 3, CancellationToken.None);
+        }
+
+        await Eventually.WaitAsync(async () => await env.CountAsync("SELECT count(*) FROM jobs WHERE status = 'processing' AND lease_owner = 'leaving'") == 2,
+            TimeSpan.FromSeconds(60), () => "the leaving worker did not start both long jobs");
+        env.CreateMediaFile("waiting.bin", 1024);
+        var waiting = TestEnvironment.ManifestJob("waiting.bin", "waiting.json");
+        await env.Store.SubmitAsync(waiting, 3, CancellationToken.None);
+        await Eventually.WaitAsync(async () => (await env.Rabbit.QueueAsync(env.VirtualHost, "consumers.jobs"))?["messages_unacknowledged"]?.GetValue<int>() == 1,
+            TimeSpan.FromSeconds(30), () => "the waiting job was not delivered to the leaving worker");
+        Assert.Equal(JobStatuses.Queued, (await env.JobAsync(waiting.JobId))!.Status);
+        await using var staying = await WorkerProcess.StartAsync(env, "staying");
+
+        leaving.Terminate();
+
+        var done = await env.WaitForTerminalAsync(waiting.JobId, TimeSpan.FromSeconds(60));
+        Assert.Equal(JobStatuses.Succeeded, done.Status);
+        var timeline = await env.TimelineAsync(waiting.JobId);
+        var started = Assert.Single(timeline, e => e.Type == TimelineEventTypes.Started);
+        Assert.Equal("staying", JsonDocument.Parse(started.Data).RootElement.GetProperty("worker").GetString());
+        Assert.DoesNotContain(timeline, e => e.Type is TimelineEventTypes.Aborted or TimelineEventTypes.Requeued);
+
+        using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            await leaving.WaitForExitAsync(exit.Token);
+        }
+
+        Assert.Equal(0, leaving.ExitCode);
+        // It did not sit out the drain: it ran before the long jobs were aborted at the end of it.
+        foreach (var job in longJobs)
+        {
+            var longTimeline = await env.TimelineAsync(job.JobId);
+            var aborted = Assert.Single(longTimeline, e => e.Type == TimelineEventTypes.Aborted);
+            Assert.True(started.OccurredAt < aborted.OccurredAt, $"the waiting job started at {started.OccurredAt:O}, after the drain ended at {aborted.OccurredAt:O}");
+            Assert.Single(longTimeline, e => e.Type == TimelineEventTypes.Requeued);
+        }
+
+        await env.AssertAllTimelinesValidAsync();
+    }
+
     private static string? Reason(Runtime.Timeline.JobEventRecord e) => JsonDocument.Parse(e.Data).RootElement.GetProperty("reason").GetString();
 
     private static JobRequested Synthetic(string key, int durationMs) => new()
