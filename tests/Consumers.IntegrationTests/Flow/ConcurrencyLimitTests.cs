@@ -24,40 +24,14 @@ public sealed partial class ConcurrencyLimitTests : IAsyncLifetime
             ["Consumers:RabbitMq:ConcurrentJobs"] = slots.ToString(CultureInfo.InvariantCulture),
             ["Consumers:RabbitMq:PrefetchBuffer"] = buffer.ToString(CultureInfo.InvariantCulture),
         });
-        var jobs = Enumerable.Range(0, 12).Select(i => new JobRequested
-        {
-            JobId = Guid.NewGuid(),
-            Stage = "synthetic",
-            OutputKey = $"limit/{i}.json",
-            Parameters = new Dictionary<string, string> { ["durationMs"] = "700" },
-        }).ToList();
+        var jobs = Enumerable.Range(0, 12).Select(i => TestEnvironment.SyntheticJob($"limit/{i}.json", ("durationMs", "700"))).ToList();
         foreach (var job in jobs)
         {
             await env.Store.SubmitAsync(job, 3, CancellationToken.None);
         }
 
-        var maxInDatabase = 0;
-        var maxInGauge = 0.0;
-        var samples = 0;
-        while (await env.CountAsync("SELECT count(*) FROM jobs WHERE status <> 'succeeded'") > 0 && samples < 2000)
-        {
-            samples++;
-            maxInDatabase = Math.Max(maxInDatabase, (int)await env.CountAsync("SELECT count(*) FROM jobs WHERE status = 'processing' AND lease_owner = 'limited'"));
-            // One series per stage: the worker's total is their sum.
-            var running = GaugeLine().Matches(await worker.ScrapeAsync()).Sum(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
-            maxInGauge = Math.Max(maxInGauge, running);
-
-            var consumers = await env.Rabbit.ConsumersAsync(env.VirtualHost);
-            foreach (var consumer in consumers)
-            {
-                if (consumer?["queue"]?["name"]?.GetValue<string>() == "consumers.jobs")
-                {
-                    Assert.InRange(consumer["prefetch_count"]!.GetValue<int>(), 1, slots + buffer);
-                }
-            }
-
-            await Task.Delay(50);
-        }
+        var (maxInDatabase, maxInGauge) = await SampleUntilAllSucceededAsync(worker,
+            "SELECT count(*) FROM jobs WHERE status = 'processing' AND lease_owner = 'limited'", stage: null, "consumers.jobs", slots + buffer);
 
         Assert.All(jobs, j => Assert.Equal(JobStatuses.Succeeded, env.JobAsync(j.JobId).Result!.Status));
         Assert.InRange(maxInDatabase, 1, slots);
@@ -74,13 +48,7 @@ public sealed partial class ConcurrencyLimitTests : IAsyncLifetime
             ["Consumers:RabbitMq:PrefetchBuffer"] = "1",
             ["Consumers:Flow:Stages:synthetic:Slots"] = "1",
         });
-        var longJobs = Enumerable.Range(0, 4).Select(i => new JobRequested
-        {
-            JobId = Guid.NewGuid(),
-            Stage = "synthetic",
-            OutputKey = $"lane/long-{i}.json",
-            Parameters = new Dictionary<string, string> { ["durationMs"] = "2500" },
-        }).ToList();
+        var longJobs = Enumerable.Range(0, 4).Select(i => TestEnvironment.SyntheticJob($"lane/long-{i}.json", ("durationMs", "2500"))).ToList();
         foreach (var job in longJobs)
         {
             await env.Store.SubmitAsync(job, 3, CancellationToken.None);
@@ -97,30 +65,8 @@ public sealed partial class ConcurrencyLimitTests : IAsyncLifetime
             await env.Store.SubmitAsync(job, 3, CancellationToken.None);
         }
 
-        var maxLongRunning = 0;
-        var maxLongGauge = 0.0;
-        var samples = 0;
-        while (await env.CountAsync("SELECT count(*) FROM jobs WHERE status <> 'succeeded'") > 0 && samples < 2000)
-        {
-            samples++;
-            maxLongRunning = Math.Max(maxLongRunning, (int)await env.CountAsync(
-                "SELECT count(*) FROM jobs WHERE status = 'processing' AND stage = 'synthetic' AND lease_owner = 'laned'"));
-            var gauge = SyntheticGaugeLine().Match(await worker.ScrapeAsync());
-            if (gauge.Success)
-            {
-                maxLongGauge = Math.Max(maxLongGauge, double.Parse(gauge.Groups[1].Value, CultureInfo.InvariantCulture));
-            }
-
-            foreach (var consumer in await env.Rabbit.ConsumersAsync(env.VirtualHost))
-            {
-                if (consumer?["queue"]?["name"]?.GetValue<string>() == "consumers.jobs.synthetic")
-                {
-                    Assert.InRange(consumer["prefetch_count"]!.GetValue<int>(), 1, 2);
-                }
-            }
-
-            await Task.Delay(50);
-        }
+        var (maxLongRunning, maxLongGauge) = await SampleUntilAllSucceededAsync(worker,
+            "SELECT count(*) FROM jobs WHERE status = 'processing' AND stage = 'synthetic' AND lease_owner = 'laned'", "synthetic", "consumers.jobs.synthetic", 2);
 
         Assert.All(longJobs.Concat(shortJobs), j => Assert.Equal(JobStatuses.Succeeded, env.JobAsync(j.JobId).Result!.Status));
         Assert.Equal(1, maxLongRunning);
@@ -135,9 +81,37 @@ public sealed partial class ConcurrencyLimitTests : IAsyncLifetime
             $"short jobs finished at {lastShortFinished}, after the last long job started at {lastLongStarted}");
     }
 
-    [GeneratedRegex(@"^worker_concurrent_jobs\{[^}]*\} ([0-9.]+)", RegexOptions.Multiline)]
-    private static partial Regex GaugeLine();
+    /// <summary>
+    /// Until every job succeeded: the most jobs running by the database (<paramref name="runningSql"/>) and by the
+    /// gauge (one stage, or the sum over stages), while checking the broker's prefetch on <paramref name="queue"/>.
+    /// </summary>
+    private async Task<(int Database, double Gauge)> SampleUntilAllSucceededAsync(WorkerProcess worker, string runningSql, string? stage, string queue, int maxPrefetch)
+    {
+        var maxInDatabase = 0;
+        var maxInGauge = 0.0;
+        for (var samples = 0; samples < 2000 && await env.CountAsync("SELECT count(*) FROM jobs WHERE status <> 'succeeded'") > 0; samples++)
+        {
+            maxInDatabase = Math.Max(maxInDatabase, (int)await env.CountAsync(runningSql));
+            var running = GaugeLine().Matches(await worker.ScrapeAsync())
+                .Where(m => stage is null || m.Groups["stage"].Value == stage)
+                .Sum(m => double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture));
+            maxInGauge = Math.Max(maxInGauge, running);
 
-    [GeneratedRegex(@"^worker_concurrent_jobs\{[^}]*stage=""synthetic""[^}]*\} ([0-9.]+)", RegexOptions.Multiline)]
-    private static partial Regex SyntheticGaugeLine();
+            foreach (var consumer in await env.Rabbit.ConsumersAsync(env.VirtualHost))
+            {
+                if (consumer?["queue"]?["name"]?.GetValue<string>() == queue)
+                {
+                    Assert.InRange(consumer["prefetch_count"]!.GetValue<int>(), 1, maxPrefetch);
+                }
+            }
+
+            await Task.Delay(50);
+        }
+
+        return (maxInDatabase, maxInGauge);
+    }
+
+    // One series per stage.
+    [GeneratedRegex(@"^worker_concurrent_jobs\{[^}]*stage=""(?<stage>[^""]*)""[^}]*\} (?<value>[0-9.]+)", RegexOptions.Multiline)]
+    private static partial Regex GaugeLine();
 }

@@ -17,8 +17,8 @@ public sealed class DeployTests : IAsyncLifetime
     public async Task Sigterm_finishes_short_jobs_requeues_long_ones_at_once_and_exits_zero()
     {
         await using var leaving = await WorkerProcess.StartAsync(env, "leaving", new Dictionary<string, string?> { ["Consumers:Flow:DrainTimeout"] = "00:00:04" });
-        var shortJob = Synthetic("short.json", 2000);
-        var longJob = Synthetic("long.json", 15000);
+        var shortJob = TestEnvironment.SyntheticJob("short.json", ("durationMs", "2000"));
+        var longJob = TestEnvironment.SyntheticJob("long.json", ("durationMs", "15000"));
         await env.Store.SubmitAsync(shortJob, 3, CancellationToken.None);
         await env.Store.SubmitAsync(longJob, 3, CancellationToken.None);
         await Eventually.WaitAsync(async () =>
@@ -65,7 +65,7 @@ public sealed class DeployTests : IAsyncLifetime
             ["Consumers:Flow:DrainTimeout"] = "00:00:04",
         });
         // Far longer than everything before the SIGTERM plus the drain, so the drain always ends by aborting them.
-        var longJobs = new[] { Synthetic("long-1.json", 60000), Synthetic("long-2.json", 60000) };
+        var longJobs = new[] { TestEnvironment.SyntheticJob("long-1.json", ("durationMs", "60000")), TestEnvironment.SyntheticJob("long-2.json", ("durationMs", "60000")) };
         foreach (var job in longJobs)
         {
             await env.Store.SubmitAsync(job, 3, CancellationToken.None);
@@ -109,12 +109,4 @@ public sealed class DeployTests : IAsyncLifetime
     }
 
     private static string? Reason(Runtime.Timeline.JobEventRecord e) => JsonDocument.Parse(e.Data).RootElement.GetProperty("reason").GetString();
-
-    private static JobRequested Synthetic(string key, int durationMs) => new()
-    {
-        JobId = Guid.NewGuid(),
-        Stage = "synthetic",
-        OutputKey = key,
-        Parameters = new Dictionary<string, string> { ["durationMs"] = durationMs.ToString(System.Globalization.CultureInfo.InvariantCulture) },
-    };
 }

@@ -131,6 +131,15 @@ public sealed class TestEnvironment : IAsyncDisposable
         OutputKey = outputKey,
     };
 
+    /// <summary>A job of the synthetic stage (parameters such as <c>durationMs</c>, <c>failCode</c>, <c>cpuMs</c>).</summary>
+    public static JobRequested SyntheticJob(string outputKey, params (string Key, string Value)[] parameters) => new()
+    {
+        JobId = Guid.NewGuid(),
+        Stage = "synthetic",
+        OutputKey = outputKey,
+        Parameters = parameters.ToDictionary(p => p.Key, p => p.Value),
+    };
+
     public async Task<JobRecord?> JobAsync(Guid jobId)
     {
         await using var db = NewDbContext();

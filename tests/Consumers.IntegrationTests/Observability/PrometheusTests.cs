@@ -47,8 +47,8 @@ public sealed partial class PrometheusTests : IAsyncLifetime
 
         env.CreateMediaFile("ok.bin", 2000);
         var good = TestEnvironment.ManifestJob("ok.bin", "ok.json");
-        var flaky = Synthetic("flaky.json", ("failCode", ErrorCodes.DependencyUnavailable), ("failAttempts", "1"));
-        var broken = Synthetic("broken.json", ("failCode", ErrorCodes.CorruptMedia));
+        var flaky = TestEnvironment.SyntheticJob("flaky.json", ("failCode", ErrorCodes.DependencyUnavailable), ("failAttempts", "1"));
+        var broken = TestEnvironment.SyntheticJob("broken.json", ("failCode", ErrorCodes.CorruptMedia));
         foreach (var job in new[] { good, flaky, broken })
         {
             await env.Store.SubmitAsync(job, 3, CancellationToken.None);
@@ -69,7 +69,7 @@ public sealed partial class PrometheusTests : IAsyncLifetime
         }
 
         await env.Rabbit.PublishToQueueAsync(env.VirtualHost, "consumers.jobs", duplicate);
-        var running = Synthetic("running.json", ("durationMs", "20000"));
+        var running = TestEnvironment.SyntheticJob("running.json", ("durationMs", "20000"));
         await env.Store.SubmitAsync(running, 3, CancellationToken.None);
         await Eventually.WaitAsync(async () => (await env.JobAsync(running.JobId))?.Status == JobStatuses.Processing,
             TimeSpan.FromSeconds(60), () => "the long job never started");
@@ -142,14 +142,6 @@ public sealed partial class PrometheusTests : IAsyncLifetime
             return 0;
         }
     }
-
-    private static JobRequested Synthetic(string key, params (string Key, string Value)[] parameters) => new()
-    {
-        JobId = Guid.NewGuid(),
-        Stage = "synthetic",
-        OutputKey = key,
-        Parameters = parameters.ToDictionary(p => p.Key, p => p.Value),
-    };
 
     private static int FreePort()
     {
