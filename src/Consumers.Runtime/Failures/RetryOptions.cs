@@ -10,5 +10,29 @@ public sealed class RetryOptions
     /// <summary>Per-code policies overriding <see cref="Default"/> (for example a longer backoff for DEPENDENCY_UNAVAILABLE).</summary>
     public Dictionary<string, RetryPolicy> Codes { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>Attempts of any kind, charged or not, after which a job fails with RETRIES_EXHAUSTED all the same.</summary>
+    public int MaxTotalAttempts { get; set; } = 50;
+
     public RetryPolicy For(string code) => Codes.TryGetValue(code, out var policy) ? policy : Default;
+
+    /// <summary>What a transient failure with <paramref name="code"/> on attempt <paramref name="attempt"/> leads to.</summary>
+    /// <param name="chargedAttempts">Attempts charged so far, this one included (it was charged when acquired).</param>
+    /// <param name="jobMaxAttempts">The job's own limit.</param>
+    public RetryDecision Decide(string code, int attempt, int chargedAttempts, int jobMaxAttempts)
+    {
+        var policy = For(code);
+        var used = policy.CountsAttempt ? chargedAttempts : chargedAttempts - 1;
+        var limit = Math.Min(jobMaxAttempts, policy.MaxAttempts ?? jobMaxAttempts);
+        var retry = used < limit && attempt < MaxTotalAttempts;
+        var delayExponent = policy.CountsAttempt ? chargedAttempts : attempt;
+        return new RetryDecision(retry, policy.CountsAttempt, used, limit, policy, Math.Max(1, delayExponent));
+    }
 }
+
+/// <param name="Retry">Retried (after a backoff) rather than failed with RETRIES_EXHAUSTED.</param>
+/// <param name="ChargesAttempt">The failed attempt counts against the limit.</param>
+/// <param name="AttemptsUsed">Charged attempts once this failure is recorded.</param>
+/// <param name="Limit">The attempts the job may use for this code.</param>
+/// <param name="Policy">The policy that decided, for the backoff.</param>
+/// <param name="BackoffStep">The n of the backoff's base·2^(n-1).</param>
+public sealed record RetryDecision(bool Retry, bool ChargesAttempt, int AttemptsUsed, int Limit, RetryPolicy Policy, int BackoffStep);

@@ -266,17 +266,19 @@ public sealed partial class JobRunner(
         var scratchData = keptBytes > 0 ? keptBytes.ToString(CultureInfo.InvariantCulture) : null;
         bool written;
         string result;
-        if (!error.IsFatal && lease.HasAttemptsLeft)
+        var decision = retryOptions.Value.Decide(error.Code, lease.Attempt, lease.ChargedAttempts, lease.MaxAttempts);
+        if (!error.IsFatal && decision.Retry)
         {
-            var delay = retryOptions.Value.For(error.Code).DelayFor(lease.ChargedAttempts, Random.Shared);
+            var delay = decision.Policy.DelayFor(decision.BackoffStep, Random.Shared);
             var notBefore = time.GetUtcNow() + delay;
-            written = await store.ScheduleRetryAsync(lease, error.Code, error.Message, notBefore,
+            written = await store.ScheduleRetryAsync(lease, error.Code, error.Message, notBefore, decision.ChargesAttempt,
             [
                 TimelineEntry.Of(TimelineEventTypes.RetryScheduled,
                     ("code", error.Code),
                     ("message", error.Message),
                     ("attempt", lease.Attempt.ToString(CultureInfo.InvariantCulture)),
                     ("notBefore", notBefore.ToString("O", CultureInfo.InvariantCulture)),
+                    ("charged", decision.ChargesAttempt ? null : "false"),
                     ("scratchBytes", scratchData)),
             ], CancellationToken.None);
             metrics.RetryAttempts.Add(1, new KeyValuePair<string, object?>("code", error.Code));
@@ -286,7 +288,10 @@ public sealed partial class JobRunner(
         else
         {
             var code = error.IsFatal ? error.Code : ErrorCodes.RetriesExhausted;
-            var message = error.IsFatal ? error.Message : $"{lease.ChargedAttempts} of {lease.MaxAttempts} attempts failed; last error {error.Code}: {error.Message}";
+            var message = error.IsFatal ? error.Message
+                : lease.Attempt >= retryOptions.Value.MaxTotalAttempts && decision.AttemptsUsed < decision.Limit
+                    ? $"{lease.Attempt} attempts in all (the most any job may make); last error {error.Code}: {error.Message}"
+                    : $"{decision.AttemptsUsed} of {decision.Limit} attempts failed; last error {error.Code}: {error.Message}";
             written = await store.FailAsync(lease, code, message,
             [
                 TimelineEntry.Of(TimelineEventTypes.Failed,

@@ -144,12 +144,14 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
 
     /// <summary>
     /// Puts the job back to <c>queued</c> until <paramref name="notBefore"/>; the dispatcher sends it again
-    /// then (no broker-side delay exists on this RabbitMQ).
+    /// then (no broker-side delay exists on this RabbitMQ). An uncharged retry does not count against the attempts.
     /// </summary>
-    public Task<bool> ScheduleRetryAsync(JobLease lease, string code, string message, DateTimeOffset notBefore, IReadOnlyList<TimelineEntry> events, CancellationToken cancellationToken) =>
+    public Task<bool> ScheduleRetryAsync(JobLease lease, string code, string message, DateTimeOffset notBefore, bool chargeAttempt,
+        IReadOnlyList<TimelineEntry> events, CancellationToken cancellationToken) =>
         FencedAsync(lease,
             "status = 'queued', not_before = @not_before, dispatched = false, dispatched_at = NULL, " +
-            "last_error_code = @code, last_error_message = @message, lease_owner = NULL, progress_percent = NULL",
+            "last_error_code = @code, last_error_message = @message, lease_owner = NULL, progress_percent = NULL" +
+            (chargeAttempt ? "" : ", uncharged_attempts = uncharged_attempts + 1"),
             events, dispatchRequest: false, p =>
             {
                 BindError(p, code, message);

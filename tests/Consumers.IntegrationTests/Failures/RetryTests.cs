@@ -60,6 +60,40 @@ public sealed class RetryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Per_code_policies_can_retry_without_charging_the_attempt_or_allow_fewer_attempts()
+    {
+        var worker = await env.StartWorkerAsync(overrides: new Dictionary<string, string?>
+        {
+            ["Consumers:Retry:Default:BaseDelay"] = "00:00:00.200",
+            ["Consumers:Retry:Codes:DEPENDENCY_UNAVAILABLE:BaseDelay"] = "00:00:00.200",
+            ["Consumers:Retry:Codes:DEPENDENCY_UNAVAILABLE:CountsAttempt"] = "false",
+            ["Consumers:Retry:Codes:TIMEOUT:BaseDelay"] = "00:00:00.200",
+            ["Consumers:Retry:Codes:TIMEOUT:MaxAttempts"] = "2",
+        });
+        // One attempt allowed, but the dependency outage on the first two does not use it up.
+        var outage = TestEnvironment.SyntheticJob("outage.json", ("failCode", ErrorCodes.DependencyUnavailable), ("failAttempts", "2")) with { MaxAttempts = 1 };
+        // Five allowed by the job, two by its code.
+        var slow = TestEnvironment.SyntheticJob("slow.json", ("failCode", ErrorCodes.Timeout)) with { MaxAttempts = 5 };
+        await worker.Get<IBus>().Publish(outage);
+        await worker.Get<IBus>().Publish(slow);
+
+        var survived = await env.WaitForTerminalAsync(outage.JobId);
+        Assert.Equal(JobStatuses.Succeeded, survived.Status);
+        Assert.Equal(3, survived.AttemptCount);
+        Assert.Equal(2, survived.UnchargedAttempts);
+        var retries = (await env.TimelineAsync(outage.JobId)).Where(e => e.Type == TimelineEventTypes.RetryScheduled).ToList();
+        Assert.Equal(2, retries.Count);
+        Assert.All(retries, r => Assert.Equal("false", Data(r).GetProperty("charged").GetString()));
+
+        var exhausted = await env.WaitForTerminalAsync(slow.JobId);
+        Assert.Equal(JobStatuses.Failed, exhausted.Status);
+        Assert.Equal(ErrorCodes.RetriesExhausted, exhausted.LastErrorCode);
+        Assert.Equal(2, exhausted.AttemptCount);
+        Assert.StartsWith("2 of 2 attempts failed", exhausted.LastErrorMessage, StringComparison.Ordinal);
+        await env.AssertAllTimelinesValidAsync();
+    }
+
+    [Fact]
     public async Task A_fatal_failure_ends_the_job_after_one_attempt()
     {
         var worker = await env.StartWorkerAsync();

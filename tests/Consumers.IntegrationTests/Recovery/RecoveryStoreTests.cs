@@ -103,7 +103,7 @@ public sealed class RecoveryStoreTests : IAsyncLifetime
     public async Task A_due_retry_is_dispatched_exactly_once()
     {
         var job = await AcquireAsync(maxAttempts: 3);
-        Assert.True(await env.Store.ScheduleRetryAsync(job, ErrorCodes.Timeout, "slow", DateTimeOffset.UtcNow.AddSeconds(-1),
+        Assert.True(await env.Store.ScheduleRetryAsync(job, ErrorCodes.Timeout, "slow", DateTimeOffset.UtcNow.AddSeconds(-1), chargeAttempt: true,
             [Runtime.Timeline.TimelineEntry.Of(TimelineEventTypes.RetryScheduled, ("code", ErrorCodes.Timeout))], CancellationToken.None));
 
         var first = await store.DispatchDueAsync(options, dryRun: false, CancellationToken.None);
@@ -118,7 +118,7 @@ public sealed class RecoveryStoreTests : IAsyncLifetime
     public async Task A_retry_that_is_not_due_yet_waits()
     {
         var job = await AcquireAsync(maxAttempts: 3);
-        await env.Store.ScheduleRetryAsync(job, ErrorCodes.Timeout, "slow", DateTimeOffset.UtcNow.AddMinutes(5),
+        await env.Store.ScheduleRetryAsync(job, ErrorCodes.Timeout, "slow", DateTimeOffset.UtcNow.AddMinutes(5), chargeAttempt: true,
             [Runtime.Timeline.TimelineEntry.Of(TimelineEventTypes.RetryScheduled, ("code", ErrorCodes.Timeout))], CancellationToken.None);
 
         Assert.Empty(await store.DispatchDueAsync(options, dryRun: false, CancellationToken.None));
