@@ -3,6 +3,7 @@ using Consumers.Runtime.Flow;
 using Consumers.Runtime.Jobs;
 using MassTransit;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Consumers.Runtime.Messaging;
 
@@ -11,7 +12,8 @@ namespace Consumers.Runtime.Messaging;
 /// worker that dies mid-job leaves the message to be delivered again. A job that arrived on a queue other than
 /// its lane's is sent on to that lane first; a job runs only once it holds a slot of its lane and of the worker.
 /// </summary>
-public sealed partial class JobRequestedConsumer(JobRunner runner, JobLanes lanes, JobIntake intake, ILogger<JobRequestedConsumer> logger)
+public sealed partial class JobRequestedConsumer(
+    JobRunner runner, JobLanes lanes, JobIntake intake, IOptions<RabbitMqOptions> rabbitOptions, ILogger<JobRequestedConsumer> logger)
     : IConsumer<JobRequested>
 {
     public async Task Consume(ConsumeContext<JobRequested> context)
@@ -45,9 +47,9 @@ public sealed partial class JobRequestedConsumer(JobRunner runner, JobLanes lane
     }
 
     // Acknowledged only after the broker confirmed the copy; a duplicate from a crash in between is skipped on acquire.
-    private static async Task SendToLaneAsync(ConsumeContext<JobRequested> context, JobLane lane)
+    private async Task SendToLaneAsync(ConsumeContext<JobRequested> context, JobLane lane)
     {
-        var endpoint = await context.GetSendEndpoint(new Uri("queue:" + lane.Queue));
+        var endpoint = await context.GetSendEndpoint(rabbitOptions.Value.SendAddress(lane.Queue));
         await endpoint.Send(context.Message, context.CancellationToken);
     }
 

@@ -54,7 +54,7 @@ public static class MessagingServiceCollectionExtensions
                         e.ConcurrentMessageLimit = lane.MaxSlots;
                         // Published requests reach the job queue only; a lane's queue gets what the worker sends on to it.
                         e.ConfigureConsumeTopology = lane == lanes.Shared;
-                        if (string.Equals(rabbit.QueueType, "quorum", StringComparison.OrdinalIgnoreCase))
+                        if (rabbit.UsesQuorumQueues)
                         {
                             e.SetQuorumQueue();
                         }

@@ -30,4 +30,14 @@ public sealed class RabbitMqOptions
     public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(5);
 
     public int PrefetchCount => ConcurrentJobs + PrefetchBuffer;
+
+    public bool UsesQuorumQueues => string.Equals(QueueType, "quorum", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Where to send to one of the job queues. A <c>queue:</c> send declares the queue, so a request is kept even
+    /// before any worker bound it; but it declares a classic queue, which RabbitMQ refuses for an existing quorum
+    /// queue. With quorum queues the send goes to the queue's own exchange instead, which the worker that sends
+    /// (relay or lane forward) has already bound to the queue when its endpoints started.
+    /// </summary>
+    public Uri SendAddress(string queue) => new(UsesQuorumQueues ? "exchange:" + queue : "queue:" + queue);
 }

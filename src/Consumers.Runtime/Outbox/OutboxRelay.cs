@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.Hosting;
@@ -22,6 +23,7 @@ public sealed partial class OutboxRelay(
     IBusControl bus,
     ConsumersMetrics metrics,
     IOptions<OutboxOptions> options,
+    IOptions<RabbitMqOptions> rabbitOptions,
     ILogger<OutboxRelay> logger) : BackgroundService
 {
     public const string Channel = "consumers_outbox";
@@ -237,7 +239,7 @@ public sealed partial class OutboxRelay(
             }
             else
             {
-                var endpoint = await bus.GetSendEndpoint(new Uri("queue:" + row.Destination));
+                var endpoint = await bus.GetSendEndpoint(rabbitOptions.Value.SendAddress(row.Destination));
                 await endpoint.Send(message, type, context => context.MessageId = row.MessageId, timeout.Token);
             }
 
