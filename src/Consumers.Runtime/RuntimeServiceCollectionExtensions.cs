@@ -35,14 +35,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddOptions<RabbitMqOptions>().Bind(configuration.GetSection(RabbitMqOptions.Section));
 
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(sp =>
-        {
-            var database = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
-            var builder = new NpgsqlDataSourceBuilder(database.ConnectionString);
-            builder.ConnectionStringBuilder.CommandTimeout = database.CommandTimeoutSeconds;
-            builder.ConnectionStringBuilder.ApplicationName ??= "consumers";
-            return builder.Build();
-        });
+        services.AddConsumersDataSources();
         services.AddDbContext<ConsumersDbContext>((sp, options) =>
             options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton<JobStore>();

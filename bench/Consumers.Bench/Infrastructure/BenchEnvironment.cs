@@ -43,7 +43,8 @@ public sealed class BenchEnvironment : IAsyncDisposable
             MaxAutoPrepare = 64,
             ApplicationName = "consumers-bench",
         }.ConnectionString;
-        DataSource = NpgsqlDataSource.Create(ConnectionString);
+        // Like the runtime's own pool: no session reset on every return.
+        DataSource = NpgsqlDataSource.Create(ConnectionString + ";No Reset On Close=true");
         Store = new JobStore(DataSource, Microsoft.Extensions.Options.Options.Create(new RabbitMqOptions()));
     }
 

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Consumers.Runtime.Messaging;
+using Consumers.Runtime.Persistence;
+using Microsoft.Extensions.DependencyInjection;
 using Consumers.Runtime.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.Hosting;
@@ -19,7 +21,7 @@ namespace Consumers.Runtime.Outbox;
 /// the later messages of its own job, never the rest.
 /// </summary>
 public sealed partial class OutboxRelay(
-    NpgsqlDataSource dataSource,
+    [FromKeyedServices(DataSources.Session)] NpgsqlDataSource dataSource,
     IBusControl bus,
     ConsumersMetrics metrics,
     IOptions<OutboxOptions> options,

@@ -42,19 +42,19 @@ public static class WorkerHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = flow.HostShutdownTimeout);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"])
             .AddCheck<IntakeHealthCheck>("job-intake", tags: ["ready"]);
-        builder.Services.AddOpenTelemetry()
+        var openTelemetry = builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddMeter(ConsumersMetrics.MeterName, "MassTransit")
                 .AddRuntimeInstrumentation()
-                .AddPrometheusExporter())
-            .WithTracing(tracing =>
-            {
-                tracing.AddSource(ConsumersActivitySource.Name, "MassTransit").AddNpgsql();
-                if (!string.IsNullOrWhiteSpace(telemetry.OtlpEndpoint))
-                {
-                    tracing.AddOtlpExporter(o => o.Endpoint = new Uri(telemetry.OtlpEndpoint));
-                }
-            });
+                .AddPrometheusExporter());
+        if (!string.IsNullOrWhiteSpace(telemetry.OtlpEndpoint))
+        {
+            // Only with somewhere to send them: recording spans nobody exports costs CPU on every message and statement.
+            openTelemetry.WithTracing(tracing => tracing
+                .AddSource(ConsumersActivitySource.Name, "MassTransit")
+                .AddNpgsql()
+                .AddOtlpExporter(o => o.Endpoint = new Uri(telemetry.OtlpEndpoint)));
+        }
 
         customize?.Invoke(builder);
         var app = builder.Build();
