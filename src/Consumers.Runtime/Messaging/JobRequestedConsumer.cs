@@ -50,7 +50,11 @@ public sealed partial class JobRequestedConsumer(
     private async Task SendToLaneAsync(ConsumeContext<JobRequested> context, JobLane lane)
     {
         var endpoint = await context.GetSendEndpoint(rabbitOptions.Value.SendAddress(lane.Queue));
-        await endpoint.Send(context.Message, context.CancellationToken);
+        await endpoint.Send(context.Message, send =>
+        {
+            send.MessageId = context.MessageId;
+            RabbitMqOptions.Mandatory(send);
+        }, context.CancellationToken);
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} sent on to its lane {Lane}")]

@@ -40,4 +40,16 @@ public sealed class RabbitMqOptions
     /// (relay or lane forward) has already bound to the queue when its endpoints started.
     /// </summary>
     public Uri SendAddress(string queue) => new(UsesQuorumQueues ? "exchange:" + queue : "queue:" + queue);
+
+    /// <summary>
+    /// Makes a send to a job queue mandatory: if no queue is bound to its exchange (quorum mode before the first
+    /// worker, a deleted queue) the broker returns it and the send fails, instead of confirming a dropped message.
+    /// </summary>
+    public static void Mandatory(MassTransit.SendContext context)
+    {
+        if (context.TryGetPayload<MassTransit.RabbitMqSendContext>(out var rabbit))
+        {
+            rabbit.Mandatory = true;
+        }
+    }
 }

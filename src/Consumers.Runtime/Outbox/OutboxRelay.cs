@@ -242,7 +242,11 @@ public sealed partial class OutboxRelay(
             else
             {
                 var endpoint = await bus.GetSendEndpoint(rabbitOptions.Value.SendAddress(row.Destination));
-                await endpoint.Send(message, type, context => context.MessageId = row.MessageId, timeout.Token);
+                await endpoint.Send(message, type, context =>
+                {
+                    context.MessageId = row.MessageId;
+                    RabbitMqOptions.Mandatory(context);
+                }, timeout.Token);
             }
 
             metrics.OutboxPublished.Add(1, new KeyValuePair<string, object?>("type", row.MessageType));

@@ -1,5 +1,7 @@
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
+using Consumers.Runtime.Messaging;
+using MassTransit;
 
 namespace Consumers.IntegrationTests.Flow;
 
@@ -32,5 +34,16 @@ public sealed class QuorumQueueTests : IAsyncLifetime
         {
             Assert.Equal("quorum", (await env.Rabbit.QueueAsync(env.VirtualHost, queue))?["type"]?.GetValue<string>());
         }
+    }
+
+    [Fact]
+    public async Task A_send_to_a_job_queue_that_nothing_is_bound_to_fails_instead_of_vanishing()
+    {
+        var worker = await env.StartWorkerAsync(overrides: new Dictionary<string, string?> { ["Consumers:RabbitMq:QueueType"] = "quorum" });
+        var options = new RabbitMqOptions { QueueType = "quorum" };
+        var endpoint = await worker.Get<IBus>().GetSendEndpoint(options.SendAddress("consumers.jobs.nobody"));
+
+        await Assert.ThrowsAnyAsync<Exception>(() =>
+            endpoint.Send(TestEnvironment.SyntheticJob("lost.json"), (SendContext<JobRequested> send) => RabbitMqOptions.Mandatory(send)));
     }
 }
