@@ -10,7 +10,10 @@ public sealed class RetryOptions
     /// <summary>Per-code policies overriding <see cref="Default"/> (for example a longer backoff for DEPENDENCY_UNAVAILABLE).</summary>
     public Dictionary<string, RetryPolicy> Codes { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>Attempts of any kind, charged or not, after which a job fails with RETRIES_EXHAUSTED all the same.</summary>
+    /// <summary>
+    /// Attempts of any kind, charged or not, after which a failure with a code that does not count the attempt
+    /// ends the job with RETRIES_EXHAUSTED all the same (so it cannot retry forever).
+    /// </summary>
     public int MaxTotalAttempts { get; set; } = 50;
 
     public RetryPolicy For(string code) => Codes.TryGetValue(code, out var policy) ? policy : Default;
@@ -23,7 +26,7 @@ public sealed class RetryOptions
         var policy = For(code);
         var used = policy.CountsAttempt ? chargedAttempts : chargedAttempts - 1;
         var limit = Math.Min(jobMaxAttempts, policy.MaxAttempts ?? jobMaxAttempts);
-        var retry = used < limit && attempt < MaxTotalAttempts;
+        var retry = used < limit && (policy.CountsAttempt || attempt < MaxTotalAttempts);
         var delayExponent = policy.CountsAttempt ? chargedAttempts : attempt;
         return new RetryDecision(retry, policy.CountsAttempt, used, limit, policy, Math.Max(1, delayExponent));
     }

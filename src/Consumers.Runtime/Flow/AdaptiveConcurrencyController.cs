@@ -51,7 +51,7 @@ public sealed partial class AdaptiveConcurrencyController(
             {
                 var current = lane.Slots.Capacity;
                 var finished = lane.TakeFinished();
-                var sample = new LaneSample(busy, lane.Slots.TakePeak(), finished, previous[lane].Finished, previous[lane].Change);
+                var sample = new LaneSample(busy, lane.Slots.TakePeak(), lane.Slots.InUse, finished, previous[lane].Finished, previous[lane].Change);
                 var next = AdaptiveSlotPolicy.Next(current, lane.MinSlots, lane.MaxSlots, sample, options);
                 if (next != current)
                 {

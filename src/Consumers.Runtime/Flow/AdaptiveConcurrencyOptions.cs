@@ -15,6 +15,9 @@ public sealed class AdaptiveConcurrencyOptions
     /// <summary>Busy fraction of all CPUs above which a lane's slots are cut.</summary>
     public double CpuHigh { get; set; } = 0.9;
 
+    /// <summary>Busy fraction of all CPUs below which a busy lane may get a slot more.</summary>
+    public double CpuLow { get; set; } = 0.75;
+
     /// <summary>The factor a cut multiplies the slots by.</summary>
     public double DecreaseFactor { get; set; } = 0.75;
 

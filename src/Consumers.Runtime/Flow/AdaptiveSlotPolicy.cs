@@ -3,15 +3,17 @@ namespace Consumers.Runtime.Flow;
 /// <summary>What a lane did during one controller interval.</summary>
 /// <param name="Cpu">Busy fraction of all CPUs, or null when it could not be read.</param>
 /// <param name="PeakInUse">The most slots held at once.</param>
+/// <param name="InUse">Slots held now (above the capacity while a cut is still draining).</param>
 /// <param name="Finished">Deliveries finished in the interval.</param>
 /// <param name="PreviousFinished">The same for the interval before.</param>
 /// <param name="LastChange">The controller's previous decision: +1 raised, -1 cut, 0 held.</param>
-public readonly record struct LaneSample(double? Cpu, int PeakInUse, long Finished, long PreviousFinished, int LastChange);
+public readonly record struct LaneSample(double? Cpu, int PeakInUse, int InUse, long Finished, long PreviousFinished, int LastChange);
 
 /// <summary>
 /// Additive increase, multiplicative decrease, between a lane's floor and its configured slots: cut when the CPU
-/// is saturated; step back when the previous raise cost throughput; raise by one when every slot was busy and
-/// the CPU has room; otherwise hold.
+/// is saturated (but not again while the previous cut is still draining); step back when the previous raise
+/// cost throughput; raise by one when every slot was busy and the CPU is below the low mark; otherwise hold.
+/// The gap between the two CPU marks keeps it from flapping.
 /// </summary>
 public static class AdaptiveSlotPolicy
 {
@@ -24,7 +26,9 @@ public static class AdaptiveSlotPolicy
 
         if (cpu >= options.CpuHigh)
         {
-            return Math.Max(floor, Math.Min(current - 1, (int)Math.Floor(current * options.DecreaseFactor)));
+            return sample.InUse > current
+                ? current
+                : Math.Max(floor, Math.Min(current - 1, (int)Math.Floor(current * options.DecreaseFactor)));
         }
 
         if (sample.LastChange > 0 && sample.Finished < sample.PreviousFinished * 0.9)
@@ -32,7 +36,7 @@ public static class AdaptiveSlotPolicy
             return Math.Max(floor, current - 1);
         }
 
-        if (sample.PeakInUse >= current && current < ceiling)
+        if (cpu < options.CpuLow && sample.PeakInUse >= current && sample.InUse <= current && current < ceiling)
         {
             return current + 1;
         }

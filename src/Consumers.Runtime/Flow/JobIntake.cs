@@ -64,27 +64,25 @@ public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpo
     public void Close(string reason)
     {
         IReceiveEndpoint[] toStop = [];
+        CancellationTokenSource? closing = null;
         lock (gate)
         {
             if (closedBy.Add(reason) && closedBy.Count == 1)
             {
                 toStop = [.. endpoints];
-                open.Cancel();
+                closing = open;
             }
         }
 
-        if (toStop.Length > 0)
+        if (closing is null)
         {
-            LogClosed(reason);
+            return;
         }
 
-        foreach (var endpoint in toStop)
-        {
-            // Stop waits for in-flight deliveries, which may take a whole job: let it finish in the background.
-            _ = endpoint.Stop(CancellationToken.None).ContinueWith(
-                t => LogStopFailed(t.Exception!.GetBaseException().Message), CancellationToken.None,
-                TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-        }
+        LogClosed(reason);
+        // Outside the lock: waiting deliveries react to this at once.
+        closing.Cancel();
+        StopInBackground(toStop);
     }
 
     /// <summary>Withdraws <paramref name="reason"/>; the endpoint starts again when no reason is left.</summary>
@@ -96,42 +94,57 @@ public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpo
             if (closedBy.Remove(reason) && closedBy.Count == 0)
             {
                 toStart = [.. endpoints];
-                open.Dispose();
+                // The old source is left to the collector: a racing Close may still be cancelling it.
                 open = new CancellationTokenSource();
             }
         }
 
-        foreach (var endpoint in toStart)
+        if (toStart.Length == 0)
         {
-            var handle = endpoint.Start(cancellationToken);
-            await handle.Ready.WaitAsync(cancellationToken);
+            return;
         }
 
-        if (toStart.Length > 0)
+        await Task.WhenAll(toStart.Select(endpoint => endpoint.Start(cancellationToken).Ready.WaitAsync(cancellationToken)));
+
+        // A close that came while the endpoints were starting stopped them before they ran: stop them again.
+        bool closedMeanwhile;
+        lock (gate)
         {
-            LogOpened(reason);
+            closedMeanwhile = closedBy.Count > 0;
         }
+
+        if (closedMeanwhile)
+        {
+            StopInBackground(toStart);
+            return;
+        }
+
+        LogOpened(reason);
     }
 
     public Task Ready(ReceiveEndpointReady ready)
     {
         var queue = ready.InputAddress.AbsolutePath[(ready.InputAddress.AbsolutePath.LastIndexOf('/') + 1)..];
-        var closed = false;
+        bool closed;
         lock (gate)
         {
-            if (!queues.Contains(queue) || endpoints.Contains(ready.ReceiveEndpoint))
+            if (!queues.Contains(queue))
             {
                 return Task.CompletedTask;
             }
 
-            endpoints.Add(ready.ReceiveEndpoint);
+            if (!endpoints.Contains(ready.ReceiveEndpoint))
+            {
+                endpoints.Add(ready.ReceiveEndpoint);
+            }
+
             closed = closedBy.Count > 0;
         }
 
-        // Closed before this endpoint came up (a lane that started late): it must not take work either.
+        // Closed before this endpoint came up (a lane that started late, a start racing a close): no work for it.
         if (closed)
         {
-            _ = Task.Run(() => ready.ReceiveEndpoint.Stop(CancellationToken.None));
+            StopInBackground([ready.ReceiveEndpoint]);
         }
 
         return Task.CompletedTask;
@@ -142,6 +155,17 @@ public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpo
     public Task Completed(ReceiveEndpointCompleted completed) => Task.CompletedTask;
 
     public Task Faulted(ReceiveEndpointFaulted faulted) => Task.CompletedTask;
+
+    private void StopInBackground(IReceiveEndpoint[] toStop)
+    {
+        foreach (var endpoint in toStop)
+        {
+            // Stop waits for in-flight deliveries, which may take a whole job: let it finish in the background.
+            _ = Task.Run(() => endpoint.Stop(CancellationToken.None)).ContinueWith(
+                t => LogStopFailed(t.Exception!.GetBaseException().Message), CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+    }
 
     public void Dispose()
     {

@@ -10,7 +10,8 @@ namespace Consumers.Runtime.Flow;
 /// </summary>
 public sealed class JobLanes
 {
-    private readonly Dictionary<string, JobLane> byStage = new(StringComparer.OrdinalIgnoreCase);
+    // Stage names are matched exactly, as the stage registry does: "Transcode" is not a transcode.
+    private readonly Dictionary<string, JobLane> byStage = new(StringComparer.Ordinal);
 
     public JobLanes(IOptions<RabbitMqOptions> rabbitOptions, IOptions<FlowOptions> flowOptions)
     {
@@ -26,9 +27,13 @@ public sealed class JobLanes
                 continue;
             }
 
+            if (stage is JobLane.SharedName or AdaptiveConcurrencyController.WorkerLabel)
+            {
+                throw new InvalidOperationException($"Consumers:Flow:Stages:{stage}: '{stage}' names a lane of its own and cannot be a stage's lane");
+            }
+
             // Never more than the whole worker may run.
-            var lane = new JobLane(stage.ToLowerInvariant(), $"{rabbit.JobQueue}.{stage.ToLowerInvariant()}",
-                Math.Min(options.Slots, rabbit.ConcurrentJobs), options.MinSlots);
+            var lane = new JobLane(stage, $"{rabbit.JobQueue}.{stage}", Math.Min(options.Slots, rabbit.ConcurrentJobs), options.MinSlots);
             byStage[stage] = lane;
             all.Add(lane);
         }

@@ -16,6 +16,7 @@ namespace Consumers.Runtime.Flow;
 public sealed partial class ShutdownDrain(
     JobIntake intake,
     ActiveJobRegistry activeJobs,
+    JobLanes lanes,
     NpgsqlDataSource dataSource,
     IOptions<FlowOptions> options,
     ILogger<ShutdownDrain> logger) : IHostedService, IDisposable
@@ -55,17 +56,12 @@ public sealed partial class ShutdownDrain(
         }
 
         var left = activeJobs.Snapshot();
-        if (left.Count > 0)
+        if (left.Count > 0 || lanes.Worker.InUse > 0)
         {
             LogAborting(left.Count);
-            foreach (var job in left)
-            {
-                job.Stop(StopReason.Shutdown);
-            }
-
             using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             abort.CancelAfter(settings.AbortTimeout);
-            await WaitUntilIdleAsync(abort.Token);
+            await WaitUntilIdleAsync(abort.Token, stopWhatRuns: true);
         }
 
         await FlushOutboxAsync(settings.OutboxFlushTimeout, cancellationToken);
@@ -82,10 +78,27 @@ public sealed partial class ShutdownDrain(
         hurry.Dispose();
     }
 
-    private async Task WaitUntilIdleAsync(CancellationToken cancellationToken)
+    // Idle counts deliveries that hold a slot but are still acquiring, not only registered jobs; while aborting,
+    // those that register late are stopped as they appear.
+    private async Task WaitUntilIdleAsync(CancellationToken cancellationToken, bool stopWhatRuns = false)
     {
-        while (activeJobs.Count > 0 && !cancellationToken.IsCancellationRequested)
+        while ((activeJobs.Count > 0 || lanes.Worker.InUse > 0) && !cancellationToken.IsCancellationRequested)
         {
+            if (stopWhatRuns)
+            {
+                foreach (var job in activeJobs.Snapshot())
+                {
+                    try
+                    {
+                        job.Stop(StopReason.Shutdown);
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // It finished between the snapshot and now.
+                    }
+                }
+            }
+
             await Task.Delay(100, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }

@@ -70,6 +70,11 @@ public sealed class SlotLimiter
     /// <summary>Waits for a slot; false when <paramref name="cancellationToken"/> fires first (no slot is then held).</summary>
     public async Task<bool> EnterAsync(CancellationToken cancellationToken)
     {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+
         TaskCompletionSource waiter;
         LinkedListNode<TaskCompletionSource> node;
         lock (gate)

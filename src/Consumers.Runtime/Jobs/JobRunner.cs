@@ -289,9 +289,9 @@ public sealed partial class JobRunner(
         {
             var code = error.IsFatal ? error.Code : ErrorCodes.RetriesExhausted;
             var message = error.IsFatal ? error.Message
-                : lease.Attempt >= retryOptions.Value.MaxTotalAttempts && decision.AttemptsUsed < decision.Limit
-                    ? $"{lease.Attempt} attempts in all (the most any job may make); last error {error.Code}: {error.Message}"
-                    : $"{decision.AttemptsUsed} of {decision.Limit} attempts failed; last error {error.Code}: {error.Message}";
+                : decision.AttemptsUsed < decision.Limit
+                    ? $"{lease.Attempt} attempts in all, the most a job may make for {error.Code}; last error {error.Code}: {error.Message}"
+                    : $"{decision.AttemptsUsed} attempts failed, {decision.Limit} allowed; last error {error.Code}: {error.Message}";
             written = await store.FailAsync(lease, code, message,
             [
                 TimelineEntry.Of(TimelineEventTypes.Failed,

@@ -274,7 +274,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
         // The outbox rows remember the trace of the work that wrote them, so their publish joins it.
         if (!parameters.Contains("trace_parent"))
         {
-            parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text) { Value = (object?)System.Diagnostics.Activity.Current?.Id ?? DBNull.Value });
+            parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text) { Value = System.Diagnostics.Activity.Current is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } current ? current.Id! : DBNull.Value });
         }
 
         for (var i = 0; i < events.Count; i++)

@@ -31,7 +31,9 @@ public sealed class SyntheticStage : IStage
         var cpuMs = Int(context, "cpuMs", 0);
         if (cpuMs > 0)
         {
-            await Task.Run(() => BurnCpu(TimeSpan.FromMilliseconds(cpuMs), cancellationToken), cancellationToken);
+            // Its own thread, so a burst of them cannot starve the thread pool the heartbeat runs on.
+            await Task.Factory.StartNew(() => BurnCpu(TimeSpan.FromMilliseconds(cpuMs), cancellationToken), cancellationToken,
+                TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
 
         var failCode = context.Parameter("failCode");

@@ -89,7 +89,7 @@ public sealed class RetryTests : IAsyncLifetime
         Assert.Equal(JobStatuses.Failed, exhausted.Status);
         Assert.Equal(ErrorCodes.RetriesExhausted, exhausted.LastErrorCode);
         Assert.Equal(2, exhausted.AttemptCount);
-        Assert.StartsWith("2 of 2 attempts failed", exhausted.LastErrorMessage, StringComparison.Ordinal);
+        Assert.StartsWith("2 attempts failed, 2 allowed", exhausted.LastErrorMessage, StringComparison.Ordinal);
         await env.AssertAllTimelinesValidAsync();
     }
 

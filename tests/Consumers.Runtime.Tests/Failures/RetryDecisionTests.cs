@@ -47,4 +47,11 @@ public sealed class RetryDecisionTests
 
         Assert.False(options.Decide(ErrorCodes.DependencyUnavailable, attempt: 10, chargedAttempts: 1, jobMaxAttempts: 1).Retry);
     }
+
+    [Fact]
+    public void The_total_cap_does_not_touch_counted_codes()
+    {
+        // A job an operator requeued late in life still gets its fresh attempts.
+        Assert.True(options.Decide(ErrorCodes.Internal, attempt: 60, chargedAttempts: 1, jobMaxAttempts: 3).Retry);
+    }
 }

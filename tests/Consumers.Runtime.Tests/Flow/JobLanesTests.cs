@@ -12,7 +12,8 @@ public sealed class JobLanesTests
         var lanes = Lanes(new FlowOptions());
 
         Assert.Equal("consumers.jobs.transcode", lanes.For("transcode").Queue);
-        Assert.Equal(2, lanes.For("TRANSCODE").MaxSlots);
+        Assert.Equal(2, lanes.For("transcode").MaxSlots);
+        Assert.Same(lanes.Shared, lanes.For("TRANSCODE"));
         Assert.Same(lanes.Shared, lanes.For("probe"));
         Assert.Same(lanes.Shared, lanes.For(null));
         Assert.Equal("consumers.jobs", lanes.Shared.Queue);
