@@ -160,8 +160,9 @@ namespace Consumers.Bench
                     ("throughput", ThroughputSection.RunAsync),
                     ("latency", LatencySection.RunAsync),
                     ("recovery", RecoverySection.RunAsync),
-                    ("cost", CostSection.RunAsync),
+                    // Before cost, which leaves a backlog of long jobs behind in the run's queue.
                     ("adaptive", AdaptiveSection.RunAsync),
+                    ("cost", CostSection.RunAsync),
                 };
                 foreach (var (name, run) in sections.Where(s => options.Sections.Contains(s.Name)))
                 {
