@@ -30,6 +30,12 @@ public sealed partial class RecoverySweepJob(
             await SweepAsync(cancellationToken);
             outcome = "ok";
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutdown, not a failure: the next sweep (on whichever worker) picks up where this one stopped.
+            outcome = "cancelled";
+            throw;
+        }
         finally
         {
             metrics.RecoverySweeps.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
