@@ -143,7 +143,7 @@ namespace Consumers.Bench
             {
                 environment = await BenchEnvironment.CreateAsync(options.MaxAutoPrepare);
             }
-            catch (BenchUnavailableException ex)
+            catch (StackUnavailableException ex)
             {
                 await Console.Error.WriteLineAsync("error: " + ex.Message);
                 return 4;

@@ -1,15 +1,13 @@
 using System.Globalization;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Messaging;
-using Consumers.Runtime.Persistence;
-using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
 namespace Consumers.Bench.Infrastructure;
 
 /// <summary>
-/// The run's private corner of the shared stack: a fresh database with the schema migrated (and
-/// <c>pg_stat_statements</c> when the server preloads it), a fresh RabbitMQ virtual host and its own folders.
+/// The run's private corner of the shared stack (a <see cref="StackSandbox"/>: its own database, virtual host and
+/// folders), with <c>pg_stat_statements</c> when the server preloads it, and the worker processes it started.
 /// Everything but the worker logs is removed afterwards.
 /// </summary>
 public sealed class BenchEnvironment : IAsyncDisposable
@@ -17,49 +15,38 @@ public sealed class BenchEnvironment : IAsyncDisposable
     /// <summary>Marks the benchmark's own statements so that per-job statement counts leave them out.</summary>
     public const string OwnStatementMarker = "/* bench */ ";
 
+    private readonly StackSandbox sandbox;
     private readonly List<WorkerProcess> workers = [];
 
-    private BenchEnvironment(string name, int maxAutoPrepare)
+    private BenchEnvironment(StackSandbox sandbox, int maxAutoPrepare)
     {
-        Name = name;
-        Root = Path.Combine(Path.GetTempPath(), "consumers-bench", name);
-        LogRoot = Path.Combine(Path.GetTempPath(), "consumers-bench", "logs", name);
-        Directory.CreateDirectory(ArtifactRoot);
-        Directory.CreateDirectory(ScratchRoot);
-        Directory.CreateDirectory(MediaRoot);
-        Directory.CreateDirectory(LogRoot);
-        var admin = new NpgsqlConnectionStringBuilder(StackSettings.AdminConnectionString);
+        this.sandbox = sandbox;
         // The worker's connection string is the shipped appsettings.json one, pointed at this run's database.
-        WorkerConnectionString = new NpgsqlConnectionStringBuilder(admin.ConnectionString)
+        WorkerConnectionString = sandbox.ConnectionString(b =>
         {
-            Database = name,
-            MaxPoolSize = 40,
-            MaxAutoPrepare = maxAutoPrepare,
-        }.ConnectionString;
-        ConnectionString = new NpgsqlConnectionStringBuilder(admin.ConnectionString)
+            b.MaxPoolSize = 40;
+            b.MaxAutoPrepare = maxAutoPrepare;
+        });
+        ConnectionString = sandbox.ConnectionString(b =>
         {
-            Database = name,
-            MaxPoolSize = 60,
-            MaxAutoPrepare = 64,
-            ApplicationName = "consumers-bench",
-        }.ConnectionString;
-        // Like the runtime's own pool: no session reset on every return.
-        DataSource = NpgsqlDataSource.Create(ConnectionString + ";No Reset On Close=true");
+            b.MaxPoolSize = 60;
+            b.MaxAutoPrepare = 64;
+            b.ApplicationName = "consumers-bench";
+            // Like the runtime's own pool: no session reset on every return.
+            b.NoResetOnClose = true;
+        });
+        DataSource = NpgsqlDataSource.Create(ConnectionString);
         Store = new JobStore(DataSource, Microsoft.Extensions.Options.Options.Create(new RabbitMqOptions()));
     }
 
-    public string Name { get; }
-    public string VirtualHost => Name;
-    public string Root { get; }
-    public string LogRoot { get; }
-    public string ArtifactRoot => Path.Combine(Root, "artifacts");
-    public string ScratchRoot => Path.Combine(Root, "scratch");
-    public string MediaRoot => Path.Combine(Root, "media");
+    public string Name => sandbox.Name;
+    public string VirtualHost => sandbox.VirtualHost;
+    public string LogRoot => sandbox.LogRoot;
+    public RabbitManagement Rabbit => sandbox.Rabbit;
     public string ConnectionString { get; }
     public string WorkerConnectionString { get; }
     public NpgsqlDataSource DataSource { get; }
     public JobStore Store { get; }
-    public RabbitManagement Rabbit { get; } = new();
 
     /// <summary>PostgreSQL's postmaster and the broker's OS process, when they run on this machine (for CPU accounting).</summary>
     public int? PostgresPid { get; private set; }
@@ -74,34 +61,12 @@ public sealed class BenchEnvironment : IAsyncDisposable
 
     private long ownTransactions;
 
+    /// <exception cref="StackUnavailableException">PostgreSQL or RabbitMQ of the local stack is not there.</exception>
     public static async Task<BenchEnvironment> CreateAsync(int maxAutoPrepare)
     {
-        var name = "cb_" + Guid.NewGuid().ToString("N")[..12];
-        await using (var admin = new NpgsqlConnection(StackSettings.AdminConnectionString))
-        {
-            try
-            {
-                await admin.OpenAsync();
-            }
-            catch (NpgsqlException ex)
-            {
-                throw new BenchUnavailableException(
-                    $"PostgreSQL of the local stack is not reachable ({ex.Message}). Start it with: scripts/stack.sh up", ex);
-            }
-
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", admin);
-            await create.ExecuteNonQueryAsync();
-        }
-
-        var environment = new BenchEnvironment(name, maxAutoPrepare);
+        var environment = new BenchEnvironment(await StackSandbox.CreateAsync("cb_", "consumers-bench"), maxAutoPrepare);
         try
         {
-            var options = new DbContextOptionsBuilder<ConsumersDbContext>().UseNpgsql(environment.ConnectionString).Options;
-            await using (var db = new ConsumersDbContext(options))
-            {
-                await db.Database.MigrateAsync();
-            }
-
             try
             {
                 await environment.ExecuteAsync("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
@@ -115,15 +80,6 @@ public sealed class BenchEnvironment : IAsyncDisposable
 
             environment.PostgresPid = ProcessCpu.ParentOf(await environment.ScalarAsync<int>("SELECT pg_backend_pid()"));
             environment.BrokerPid = await environment.Rabbit.BrokerPidAsync();
-            try
-            {
-                await environment.Rabbit.CreateVirtualHostAsync(environment.VirtualHost);
-            }
-            catch (HttpRequestException ex)
-            {
-                throw new BenchUnavailableException(
-                    $"RabbitMQ management at {StackSettings.ManagementUri} refused the virtual host ({ex.Message}). Is the stack up, are CONSUMERS_RABBIT_USER/PASS right?", ex);
-            }
         }
         catch
         {
@@ -137,20 +93,8 @@ public sealed class BenchEnvironment : IAsyncDisposable
     /// <summary>Settings of a worker process in this environment (as Consumers:... keys); <paramref name="overrides"/> win.</summary>
     public Dictionary<string, string?> WorkerSettings(string workerId, int concurrency, IReadOnlyDictionary<string, string?>? overrides = null)
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["Consumers:Database:ConnectionString"] = WorkerConnectionString,
-            ["Consumers:RabbitMq:Host"] = StackSettings.RabbitHost,
-            ["Consumers:RabbitMq:Port"] = StackSettings.RabbitPort.ToString(CultureInfo.InvariantCulture),
-            ["Consumers:RabbitMq:VirtualHost"] = VirtualHost,
-            ["Consumers:RabbitMq:Username"] = StackSettings.RabbitUser,
-            ["Consumers:RabbitMq:Password"] = StackSettings.RabbitPassword,
-            ["Consumers:RabbitMq:ConcurrentJobs"] = concurrency.ToString(CultureInfo.InvariantCulture),
-            ["Consumers:Artifacts:Root"] = ArtifactRoot,
-            ["Consumers:Artifacts:MediaRoots:0"] = MediaRoot,
-            ["Consumers:Scratch:Root"] = ScratchRoot,
-            ["Consumers:Worker:WorkerId"] = workerId,
-        };
+        var settings = sandbox.WorkerSettings(workerId, WorkerConnectionString);
+        settings["Consumers:RabbitMq:ConcurrentJobs"] = concurrency.ToString(CultureInfo.InvariantCulture);
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
             settings[key] = value;
@@ -220,31 +164,6 @@ public sealed class BenchEnvironment : IAsyncDisposable
     {
         await StopWorkersAsync();
         await DataSource.DisposeAsync();
-        try
-        {
-            await Rabbit.DeleteVirtualHostAsync(VirtualHost);
-        }
-        catch (HttpRequestException)
-        {
-        }
-
-        Rabbit.Dispose();
-        await using (var admin = new NpgsqlConnection(StackSettings.AdminConnectionString))
-        {
-            await admin.OpenAsync();
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", admin);
-            await drop.ExecuteNonQueryAsync();
-        }
-
-        try
-        {
-            Directory.Delete(Root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        await sandbox.DisposeAsync();
     }
 }
-
-/// <summary>The stack is not there or refuses us: exit code 4 with one clear line.</summary>
-public sealed class BenchUnavailableException(string message, Exception inner) : Exception(message, inner);

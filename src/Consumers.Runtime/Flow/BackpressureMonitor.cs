@@ -51,9 +51,10 @@ public sealed partial class BackpressureMonitor(
 
             if (gate.IsPaused)
             {
+                // Closed first, so whoever sees the pause counted finds the intake already closed.
+                intake.Close("backpressure");
                 metrics.Pauses.Add(1, new KeyValuePair<string, object?>("reason", gate.Reason));
                 LogPaused(gate.Reason!, cpu ?? 0, deepest ?? 0);
-                intake.Close("backpressure");
             }
             else
             {

@@ -19,7 +19,7 @@ public sealed partial class ConcurrencyLimitTests : IAsyncLifetime
     {
         const int slots = 2;
         const int buffer = 1;
-        await using var worker = await WorkerProcess.StartAsync(env, "limited", new Dictionary<string, string?>
+        await using var worker = await env.StartWorkerProcessAsync("limited", new Dictionary<string, string?>
         {
             ["Consumers:RabbitMq:ConcurrentJobs"] = slots.ToString(CultureInfo.InvariantCulture),
             ["Consumers:RabbitMq:PrefetchBuffer"] = buffer.ToString(CultureInfo.InvariantCulture),
@@ -42,7 +42,7 @@ public sealed partial class ConcurrencyLimitTests : IAsyncLifetime
     public async Task A_stage_in_its_own_lane_never_takes_more_than_its_slots_and_cannot_starve_other_stages()
     {
         // Long synthetic jobs stand in for transcodes: one lane slot of three for the whole worker.
-        await using var worker = await WorkerProcess.StartAsync(env, "laned", new Dictionary<string, string?>
+        await using var worker = await env.StartWorkerProcessAsync("laned", new Dictionary<string, string?>
         {
             ["Consumers:RabbitMq:ConcurrentJobs"] = "3",
             ["Consumers:RabbitMq:PrefetchBuffer"] = "1",

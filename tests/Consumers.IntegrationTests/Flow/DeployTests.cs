@@ -16,7 +16,7 @@ public sealed class DeployTests : IAsyncLifetime
     [Fact]
     public async Task Sigterm_finishes_short_jobs_requeues_long_ones_at_once_and_exits_zero()
     {
-        await using var leaving = await WorkerProcess.StartAsync(env, "leaving", new Dictionary<string, string?> { ["Consumers:Flow:DrainTimeout"] = "00:00:04" });
+        await using var leaving = await env.StartWorkerProcessAsync("leaving", new Dictionary<string, string?> { ["Consumers:Flow:DrainTimeout"] = "00:00:04" });
         var shortJob = TestEnvironment.SyntheticJob("short.json", ("durationMs", "2000"));
         var longJob = TestEnvironment.SyntheticJob("long.json", ("durationMs", "15000"));
         await env.Store.SubmitAsync(shortJob, 3, CancellationToken.None);
@@ -24,7 +24,7 @@ public sealed class DeployTests : IAsyncLifetime
         await Eventually.WaitAsync(async () =>
                 (await env.JobAsync(shortJob.JobId))?.LeaseOwner == "leaving" && (await env.JobAsync(longJob.JobId))?.LeaseOwner == "leaving",
             TimeSpan.FromSeconds(60), () => "the leaving worker did not start both jobs");
-        await using var staying = await WorkerProcess.StartAsync(env, "staying");
+        await using var staying = await env.StartWorkerProcessAsync("staying");
 
         leaving.Terminate();
         using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
@@ -58,7 +58,7 @@ public sealed class DeployTests : IAsyncLifetime
     public async Task Sigterm_hands_a_delivery_still_waiting_for_a_slot_straight_back_to_the_queue()
     {
         // Two slots, both taken by long jobs of a lane that may use them all: the next job waits for a worker slot.
-        await using var leaving = await WorkerProcess.StartAsync(env, "leaving", new Dictionary<string, string?>
+        await using var leaving = await env.StartWorkerProcessAsync("leaving", new Dictionary<string, string?>
         {
             ["Consumers:RabbitMq:ConcurrentJobs"] = "2",
             ["Consumers:Flow:Stages:synthetic:Slots"] = "2",
@@ -79,7 +79,7 @@ public sealed class DeployTests : IAsyncLifetime
         await Eventually.WaitAsync(async () => (await env.Rabbit.QueueAsync(env.VirtualHost, "consumers.jobs"))?["messages_unacknowledged"]?.GetValue<int>() == 1,
             TimeSpan.FromSeconds(30), () => "the waiting job was not delivered to the leaving worker");
         Assert.Equal(JobStatuses.Queued, (await env.JobAsync(waiting.JobId))!.Status);
-        await using var staying = await WorkerProcess.StartAsync(env, "staying");
+        await using var staying = await env.StartWorkerProcessAsync("staying");
 
         leaving.Terminate();
 

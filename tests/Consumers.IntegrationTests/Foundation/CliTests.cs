@@ -16,7 +16,7 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task Submit_show_list_and_check_timeline_work_together()
     {
-        await using var worker = await WorkerProcess.StartAsync(env, "cli-worker");
+        await using var worker = await env.StartWorkerProcessAsync("cli-worker");
         env.CreateMediaFile("cli.bin", 3000);
 
         var submit = await Cli.RunAsync(env, "submit", "--stage", "manifest", "--source", "cli.bin", "--output-key", "cli.json");

@@ -15,7 +15,7 @@ public sealed class WorkerProcessTests : IAsyncLifetime
     [Fact]
     public async Task Worker_process_runs_a_submitted_job_serves_metrics_and_exits_zero_on_sigterm()
     {
-        await using var worker = await WorkerProcess.StartAsync(env, "proc-a");
+        await using var worker = await env.StartWorkerProcessAsync("proc-a");
         env.CreateMediaFile("p.bin", 5000);
         var request = TestEnvironment.ManifestJob("p.bin", "p.json");
 

@@ -10,92 +10,42 @@ using Npgsql;
 namespace Consumers.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// One test's private corner of the real stack: a fresh PostgreSQL database with the schema migrated, a fresh
-/// RabbitMQ virtual host, and its own media, artifact and scratch folders. Nothing is shared between tests,
-/// and everything is removed afterwards.
+/// One test's private corner of the real stack (a <see cref="StackSandbox"/>: its own database, virtual host and
+/// folders) with the test's view of it: the job store, queries, and workers in or out of the test process.
+/// Nothing is shared between tests, and everything but the logs is removed afterwards.
 /// </summary>
 public sealed class TestEnvironment : IAsyncDisposable
 {
+    private readonly StackSandbox sandbox;
     private readonly List<IAsyncDisposable> workers = [];
 
-    private TestEnvironment(string name)
+    private TestEnvironment(StackSandbox sandbox)
     {
-        Name = name;
-        Root = Path.Combine(Path.GetTempPath(), "consumers-tests", name);
-        Directory.CreateDirectory(MediaRoot);
-        Directory.CreateDirectory(ArtifactRoot);
-        Directory.CreateDirectory(ScratchRoot);
-        Directory.CreateDirectory(LogRoot);
-        ConnectionString = new NpgsqlConnectionStringBuilder(StackSettings.AdminConnectionString)
-        {
-            Database = name,
-            MaxPoolSize = 50,
-        }.ConnectionString;
+        this.sandbox = sandbox;
+        ConnectionString = sandbox.ConnectionString(b => b.MaxPoolSize = 50);
         DataSource = NpgsqlDataSource.Create(ConnectionString);
         Store = new JobStore(DataSource, Microsoft.Extensions.Options.Options.Create(new RabbitMqOptions()));
     }
 
-    public string Name { get; }
-    public string VirtualHost => Name;
-    public string Root { get; }
-    public string MediaRoot => Path.Combine(Root, "media");
-    public string ArtifactRoot => Path.Combine(Root, "artifacts");
-    public string ScratchRoot => Path.Combine(Root, "scratch");
+    public string VirtualHost => sandbox.VirtualHost;
+    public string MediaRoot => sandbox.MediaRoot;
+    public string ArtifactRoot => sandbox.ArtifactRoot;
+    public string ScratchRoot => sandbox.ScratchRoot;
 
     /// <summary>Worker logs; kept after the test (under the system temp folder) so a failure can be read.</summary>
-    public string LogRoot => Path.Combine(Path.GetTempPath(), "consumers-tests", "logs", Name);
+    public string LogRoot => sandbox.LogRoot;
+    public RabbitManagement Rabbit => sandbox.Rabbit;
     public string ConnectionString { get; }
     public NpgsqlDataSource DataSource { get; }
     public JobStore Store { get; }
-    public RabbitManagement Rabbit { get; } = new();
 
-    public static async Task<TestEnvironment> CreateAsync()
-    {
-        var name = "ct_" + Guid.NewGuid().ToString("N")[..12];
-        await using (var admin = new NpgsqlConnection(StackSettings.AdminConnectionString))
-        {
-            try
-            {
-                await admin.OpenAsync();
-            }
-            catch (NpgsqlException ex)
-            {
-                throw new InvalidOperationException(
-                    $"PostgreSQL of the local stack is not reachable ({ex.Message}). Start it with: scripts/stack.sh up", ex);
-            }
-
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", admin);
-            await create.ExecuteNonQueryAsync();
-        }
-
-        var environment = new TestEnvironment(name);
-        var options = new DbContextOptionsBuilder<ConsumersDbContext>().UseNpgsql(environment.ConnectionString).Options;
-        await using (var db = new ConsumersDbContext(options))
-        {
-            await db.Database.MigrateAsync();
-        }
-
-        await environment.Rabbit.CreateVirtualHostAsync(environment.VirtualHost);
-        return environment;
-    }
+    public static async Task<TestEnvironment> CreateAsync() => new(await StackSandbox.CreateAsync("ct_", "consumers-tests"));
 
     /// <summary>Configuration for a worker in this environment; <paramref name="overrides"/> win.</summary>
     public Dictionary<string, string?> WorkerSettings(string workerId, IDictionary<string, string?>? overrides = null)
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["Consumers:Database:ConnectionString"] = ConnectionString,
-            ["Consumers:RabbitMq:Host"] = StackSettings.RabbitHost,
-            ["Consumers:RabbitMq:Port"] = StackSettings.RabbitPort.ToString(CultureInfo.InvariantCulture),
-            ["Consumers:RabbitMq:VirtualHost"] = VirtualHost,
-            ["Consumers:RabbitMq:Username"] = StackSettings.RabbitUser,
-            ["Consumers:RabbitMq:Password"] = StackSettings.RabbitPassword,
-            ["Consumers:Artifacts:Root"] = ArtifactRoot,
-            ["Consumers:Artifacts:MediaRoots:0"] = MediaRoot,
-            ["Consumers:Scratch:Root"] = ScratchRoot,
-            ["Consumers:Telemetry:MetricsPort"] = "0",
-            ["Consumers:Worker:WorkerId"] = workerId,
-        };
+        var settings = sandbox.WorkerSettings(workerId, ConnectionString);
+        settings["Consumers:Telemetry:MetricsPort"] = "0";
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
             settings[key] = value;
@@ -108,6 +58,17 @@ public sealed class TestEnvironment : IAsyncDisposable
     public async Task<InProcessWorker> StartWorkerAsync(string workerId = "worker-a", IDictionary<string, string?>? overrides = null)
     {
         var worker = await InProcessWorker.StartAsync(WorkerSettings(workerId, overrides), Path.Combine(LogRoot, workerId + ".log"));
+        workers.Add(worker);
+        return worker;
+    }
+
+    /// <summary>
+    /// Starts <c>consumers run</c> as its own process, for tests that kill, freeze or terminate it with real signals;
+    /// its output goes to <c>&lt;workerId&gt;.process.log</c> in <see cref="LogRoot"/>. Killed at the latest when the environment goes.
+    /// </summary>
+    public async Task<WorkerProcess> StartWorkerProcessAsync(string workerId, IDictionary<string, string?>? overrides = null)
+    {
+        var worker = await WorkerProcess.StartAsync(WorkerSettings(workerId, overrides), workerId, LogRoot);
         workers.Add(worker);
         return worker;
     }
@@ -190,21 +151,6 @@ public sealed class TestEnvironment : IAsyncDisposable
         }
 
         await DataSource.DisposeAsync();
-        await Rabbit.DeleteVirtualHostAsync(VirtualHost);
-        Rabbit.Dispose();
-        await using (var admin = new NpgsqlConnection(StackSettings.AdminConnectionString))
-        {
-            await admin.OpenAsync();
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", admin);
-            await drop.ExecuteNonQueryAsync();
-        }
-
-        try
-        {
-            Directory.Delete(Root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        await sandbox.DisposeAsync();
     }
 }

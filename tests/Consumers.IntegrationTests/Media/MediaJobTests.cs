@@ -52,7 +52,7 @@ public sealed class MediaJobTests : IAsyncLifetime
     public async Task A_worker_killed_mid_transcode_leaves_no_partial_artifact_and_no_ffmpeg_behind()
     {
         await TestClips.CreateAsync(env.MediaRoot, "long.mp4", 90, size: "640x480");
-        await using var worker = await WorkerProcess.StartAsync(env, "transcoder");
+        await using var worker = await env.StartWorkerProcessAsync("transcoder");
         var job = Transcode("long.mp4", "proxies/long.mp4") with { Parameters = new Dictionary<string, string> { ["height"] = "480", ["videoBitrate"] = "2000k" } };
         await env.Store.SubmitAsync(job, 3, CancellationToken.None);
         await Eventually.WaitAsync(async () => (await env.JobAsync(job.JobId))?.ProgressPercent > 0 || FfmpegUnder(env.ScratchRoot).Count > 0,

@@ -42,7 +42,7 @@ public sealed partial class PrometheusTests : IAsyncLifetime
     [Fact]
     public async Task Every_dashboard_query_and_every_documented_metric_has_data_from_a_real_worker()
     {
-        await using var worker = await WorkerProcess.StartAsync(env, "observed");
+        await using var worker = await env.StartWorkerProcessAsync("observed");
         var prometheusUri = StartPrometheus(worker.MetricsPort);
 
         env.CreateMediaFile("ok.bin", 2000);

@@ -23,8 +23,8 @@ public sealed class CrashTests : IAsyncLifetime
     {
         var workers = new List<WorkerProcess>
         {
-            await WorkerProcess.StartAsync(env, "crash-a"),
-            await WorkerProcess.StartAsync(env, "crash-b"),
+            await env.StartWorkerProcessAsync("crash-a"),
+            await env.StartWorkerProcessAsync("crash-b"),
         };
         var jobs = Enumerable.Range(0, 8).Select(i => new JobRequested
         {
@@ -46,7 +46,7 @@ public sealed class CrashTests : IAsyncLifetime
             await victim.KillAsync();
             killed.Add(victim.WorkerId);
             workers.Remove(victim);
-            workers.Add(await WorkerProcess.StartAsync(env, $"crash-r{round}"));
+            workers.Add(await env.StartWorkerProcessAsync($"crash-r{round}"));
         }
 
         foreach (var job in jobs)
@@ -83,7 +83,7 @@ public sealed class CrashTests : IAsyncLifetime
     [Fact]
     public async Task A_frozen_attempt_resumed_after_a_takeover_changes_nothing()
     {
-        await using var zombie = await WorkerProcess.StartAsync(env, "zombie");
+        await using var zombie = await env.StartWorkerProcessAsync("zombie");
         var job = new JobRequested
         {
             JobId = Guid.NewGuid(),
@@ -96,7 +96,7 @@ public sealed class CrashTests : IAsyncLifetime
             TimeSpan.FromSeconds(60), () => "the zombie never started the job");
         zombie.Freeze();
 
-        await using var rescuer = await WorkerProcess.StartAsync(env, "rescuer");
+        await using var rescuer = await env.StartWorkerProcessAsync("rescuer");
         var finished = await env.WaitForTerminalAsync(job.JobId, TimeSpan.FromSeconds(120));
         Assert.Equal(JobStatuses.Succeeded, finished.Status);
         var path = Path.Combine(env.ArtifactRoot, "zombie.json");
@@ -135,7 +135,7 @@ public sealed class CrashTests : IAsyncLifetime
 
         for (var attempt = 1; attempt <= 2; attempt++)
         {
-            var worker = await WorkerProcess.StartAsync(env, $"doomed-{attempt}");
+            var worker = await env.StartWorkerProcessAsync($"doomed-{attempt}");
             await Eventually.WaitAsync(async () => (await env.JobAsync(job.JobId)) is { Status: JobStatuses.Processing } row && row.AttemptCount == attempt,
                 TimeSpan.FromSeconds(120), () => $"attempt {attempt} never started");
             await worker.KillAsync();
@@ -143,7 +143,7 @@ public sealed class CrashTests : IAsyncLifetime
         }
 
         // Someone has to run the sweep: a worker that will never see this job again, because it has failed.
-        await using var sweeper = await WorkerProcess.StartAsync(env, "sweeper");
+        await using var sweeper = await env.StartWorkerProcessAsync("sweeper");
         var failed = await env.WaitForTerminalAsync(job.JobId, TimeSpan.FromSeconds(120));
 
         Assert.Equal(JobStatuses.Failed, failed.Status);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -5,7 +6,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Consumers.IntegrationTests.Infrastructure;
+namespace Consumers.Testing.Stack;
 
 /// <summary>The RabbitMQ management HTTP API, as an operator (or a producer in another language) would use it.</summary>
 public sealed class RabbitManagement : IDisposable
@@ -19,16 +20,19 @@ public sealed class RabbitManagement : IDisposable
             Convert.ToBase64String(Encoding.UTF8.GetBytes($"{StackSettings.RabbitUser}:{StackSettings.RabbitPassword}")));
     }
 
+    /// <summary>Creates a virtual host and gives the stack's user every permission on it.</summary>
     public async Task CreateVirtualHostAsync(string vhost)
     {
-        (await http.PutAsync($"api/vhosts/{Escape(vhost)}", null)).EnsureSuccessStatusCode();
-        var permissions = JsonContent.Create(new { configure = ".*", write = ".*", read = ".*" });
-        (await http.PutAsync($"api/permissions/{Escape(vhost)}/{Escape(StackSettings.RabbitUser)}", permissions)).EnsureSuccessStatusCode();
+        using var created = await http.PutAsync(Api($"vhosts/{Escape(vhost)}"), null);
+        created.EnsureSuccessStatusCode();
+        using var permissions = JsonContent.Create(new { configure = ".*", write = ".*", read = ".*" });
+        using var granted = await http.PutAsync(Api($"permissions/{Escape(vhost)}/{Escape(StackSettings.RabbitUser)}"), permissions);
+        granted.EnsureSuccessStatusCode();
     }
 
     public async Task DeleteVirtualHostAsync(string vhost)
     {
-        var response = await http.DeleteAsync($"api/vhosts/{Escape(vhost)}");
+        using var response = await http.DeleteAsync(Api($"vhosts/{Escape(vhost)}"));
         if (response.StatusCode != HttpStatusCode.NotFound)
         {
             response.EnsureSuccessStatusCode();
@@ -37,18 +41,24 @@ public sealed class RabbitManagement : IDisposable
 
     public async Task DeclareQueueAsync(string vhost, string queue)
     {
-        var body = JsonContent.Create(new { durable = true, auto_delete = false });
-        (await http.PutAsync($"api/queues/{Escape(vhost)}/{Escape(queue)}", body)).EnsureSuccessStatusCode();
+        using var body = JsonContent.Create(new { durable = true, auto_delete = false });
+        using var response = await http.PutAsync(Api($"queues/{Escape(vhost)}/{Escape(queue)}"), body);
+        response.EnsureSuccessStatusCode();
     }
 
-    /// <summary>Binds <paramref name="queue"/> to a fanout exchange, declaring the exchange if needed.</summary>
+    /// <summary>Binds <paramref name="queue"/> to a fanout exchange, declaring both if needed.</summary>
     public async Task BindToFanoutAsync(string vhost, string exchange, string queue)
     {
-        var declare = JsonContent.Create(new { type = "fanout", durable = true });
-        (await http.PutAsync($"api/exchanges/{Escape(vhost)}/{Escape(exchange)}", declare)).EnsureSuccessStatusCode();
+        using var declare = JsonContent.Create(new { type = "fanout", durable = true });
+        using (var declared = await http.PutAsync(Api($"exchanges/{Escape(vhost)}/{Escape(exchange)}"), declare))
+        {
+            declared.EnsureSuccessStatusCode();
+        }
+
         await DeclareQueueAsync(vhost, queue);
-        var bind = JsonContent.Create(new { routing_key = "" });
-        (await http.PostAsync($"api/bindings/{Escape(vhost)}/e/{Escape(exchange)}/q/{Escape(queue)}", bind)).EnsureSuccessStatusCode();
+        using var bind = JsonContent.Create(new { routing_key = "" });
+        using var bound = await http.PostAsync(Api($"bindings/{Escape(vhost)}/e/{Escape(exchange)}/q/{Escape(queue)}"), bind);
+        bound.EnsureSuccessStatusCode();
     }
 
     /// <summary>Publishes a raw body (no MassTransit envelope) to a queue through the default exchange.</summary>
@@ -67,8 +77,8 @@ public sealed class RabbitManagement : IDisposable
             ["payload"] = body,
             ["payload_encoding"] = "string",
         };
-        var response = await http.PostAsync($"api/exchanges/{Escape(vhost)}/amq.default/publish",
-            new StringContent(request.ToJsonString(), Encoding.UTF8, "application/json"));
+        using var content = new StringContent(request.ToJsonString(), Encoding.UTF8, "application/json");
+        using var response = await http.PostAsync(Api($"exchanges/{Escape(vhost)}/amq.default/publish"), content);
         response.EnsureSuccessStatusCode();
         var routed = await response.Content.ReadFromJsonAsync<JsonObject>();
         if (routed?["routed"]?.GetValue<bool>() != true)
@@ -80,8 +90,8 @@ public sealed class RabbitManagement : IDisposable
     /// <summary>Takes up to <paramref name="count"/> messages off a queue (acknowledged: they are gone afterwards).</summary>
     public async Task<IReadOnlyList<QueuedMessage>> TakeAsync(string vhost, string queue, int count)
     {
-        var body = JsonContent.Create(new { count, ackmode = "ack_requeue_false", encoding = "auto", truncate = 1_000_000 });
-        var response = await http.PostAsync($"api/queues/{Escape(vhost)}/{Escape(queue)}/get", body);
+        using var body = JsonContent.Create(new { count, ackmode = "ack_requeue_false", encoding = "auto", truncate = 1_000_000 });
+        using var response = await http.PostAsync(Api($"queues/{Escape(vhost)}/{Escape(queue)}/get"), body);
         if (response.StatusCode == HttpStatusCode.NotFound)
         {
             return [];
@@ -94,20 +104,49 @@ public sealed class RabbitManagement : IDisposable
             m["properties"]?["headers"] as JsonObject ?? new JsonObject()))];
     }
 
+    /// <summary>A queue as the management API describes it (messages, consumers, ...), or null when it does not exist.</summary>
     public async Task<JsonObject?> QueueAsync(string vhost, string queue)
     {
-        var response = await http.GetAsync($"api/queues/{Escape(vhost)}/{Escape(queue)}");
-        return response.StatusCode == HttpStatusCode.NotFound ? null : await response.Content.ReadFromJsonAsync<JsonObject>();
+        using var response = await http.GetAsync(Api($"queues/{Escape(vhost)}/{Escape(queue)}"));
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<JsonObject>();
     }
+
+    /// <summary>Messages in a queue (ready + unacknowledged), or null when it does not exist yet.</summary>
+    public async Task<long?> QueueDepthAsync(string vhost, string queue) =>
+        (await QueueAsync(vhost, queue))?["messages"]?.GetValue<long>();
 
     public async Task<JsonArray> ConsumersAsync(string vhost)
     {
-        var response = await http.GetAsync($"api/consumers/{Escape(vhost)}");
+        using var response = await http.GetAsync(Api($"consumers/{Escape(vhost)}"));
         response.EnsureSuccessStatusCode();
         return await response.Content.ReadFromJsonAsync<JsonArray>() ?? [];
     }
 
+    /// <summary>The operating-system pid of the broker node, when the management API tells it (for CPU accounting).</summary>
+    public async Task<int?> BrokerPidAsync()
+    {
+        try
+        {
+            var nodes = await http.GetFromJsonAsync<JsonArray>(Api("nodes"));
+            return nodes?.FirstOrDefault()?["os_pid"]?.ToString() is { } text && int.TryParse(text, CultureInfo.InvariantCulture, out var pid)
+                ? pid
+                : null;
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+
     public void Dispose() => http.Dispose();
+
+    private static Uri Api(string path) => new("api/" + path, UriKind.Relative);
 
     private static string Escape(string value) => Uri.EscapeDataString(value);
 }
