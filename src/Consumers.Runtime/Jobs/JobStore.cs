@@ -272,10 +272,11 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
     private static void BindEvents(NpgsqlParameterCollection parameters, IReadOnlyList<TimelineEntry> events)
     {
         // The outbox rows remember the trace of the work that wrote them, so their publish joins it.
-        if (!parameters.Contains("trace_parent"))
+        var trace = System.Diagnostics.Activity.Current;
+        parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text)
         {
-            parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text) { Value = System.Diagnostics.Activity.Current is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } current ? current.Id! : DBNull.Value });
-        }
+            Value = trace is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } ? trace.Id! : DBNull.Value,
+        });
 
         for (var i = 0; i < events.Count; i++)
         {

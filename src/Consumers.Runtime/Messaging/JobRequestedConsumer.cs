@@ -47,15 +47,8 @@ public sealed partial class JobRequestedConsumer(
     }
 
     // Acknowledged only after the broker confirmed the copy; a duplicate from a crash in between is skipped on acquire.
-    private async Task SendToLaneAsync(ConsumeContext<JobRequested> context, JobLane lane)
-    {
-        var endpoint = await context.GetSendEndpoint(rabbitOptions.Value.SendAddress(lane.Queue));
-        await endpoint.Send(context.Message, send =>
-        {
-            send.MessageId = context.MessageId;
-            RabbitMqOptions.Mandatory(send);
-        }, context.CancellationToken);
-    }
+    private Task SendToLaneAsync(ConsumeContext<JobRequested> context, JobLane lane) =>
+        context.SendToJobQueueAsync(rabbitOptions.Value, lane.Queue, context.Message, typeof(JobRequested), context.MessageId, context.CancellationToken);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} sent on to its lane {Lane}")]
     private partial void LogForwarded(Guid jobId, string lane);

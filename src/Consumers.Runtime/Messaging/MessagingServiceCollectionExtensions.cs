@@ -11,9 +11,10 @@ public static class MessagingServiceCollectionExtensions
 {
     /// <summary>
     /// MassTransit on RabbitMQ. With <paramref name="consumeJobs"/> the job queue is consumed: plain JSON and
-    /// MassTransit envelopes are both accepted, ConcurrentMessageLimit is the slot count and the prefetch only a
-    /// small buffer above it; each lane (see Flow.JobLanes) has its own endpoint. Short infrastructure blips (database or socket errors) are retried in-process;
-    /// everything else about a job's failure is the job runner's business, not the broker's.
+    /// MassTransit envelopes are both accepted; each lane (see Flow.JobLanes) has its own endpoint, whose
+    /// ConcurrentMessageLimit is the lane's slot count and whose prefetch only a small buffer above it. Short
+    /// infrastructure blips (database or socket errors) are retried in-process; everything else about a job's
+    /// failure is the job runner's business, not the broker's.
     /// </summary>
     public static IServiceCollection AddConsumersMessaging(this IServiceCollection services, IConfiguration configuration, bool consumeJobs)
     {
@@ -50,7 +51,7 @@ public static class MessagingServiceCollectionExtensions
                     cfg.ReceiveEndpoint(lane.Queue, e =>
                     {
                         // Prefetch follows the lane's configured slots, so a lane never holds much more than it can run.
-                        e.PrefetchCount = lane.MaxSlots + rabbit.PrefetchBuffer;
+                        e.PrefetchCount = rabbit.PrefetchFor(lane.MaxSlots);
                         e.ConcurrentMessageLimit = lane.MaxSlots;
                         // Published requests reach the job queue only; a lane's queue gets what the worker sends on to it.
                         e.ConfigureConsumeTopology = lane == lanes.Shared;

@@ -29,7 +29,10 @@ public sealed class RabbitMqOptions
     /// </summary>
     public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(5);
 
-    public int PrefetchCount => ConcurrentJobs + PrefetchBuffer;
+    public int PrefetchCount => PrefetchFor(ConcurrentJobs);
+
+    /// <summary>What a receive endpoint with <paramref name="slots"/> slots may hold: the slots plus the buffer.</summary>
+    public int PrefetchFor(int slots) => slots + PrefetchBuffer;
 
     public bool UsesQuorumQueues => string.Equals(QueueType, "quorum", StringComparison.OrdinalIgnoreCase);
 
@@ -40,16 +43,4 @@ public sealed class RabbitMqOptions
     /// (relay or lane forward) has already bound to the queue when its endpoints started.
     /// </summary>
     public Uri SendAddress(string queue) => new(UsesQuorumQueues ? "exchange:" + queue : "queue:" + queue);
-
-    /// <summary>
-    /// Makes a send to a job queue mandatory: if no queue is bound to its exchange (quorum mode before the first
-    /// worker, a deleted queue) the broker returns it and the send fails, instead of confirming a dropped message.
-    /// </summary>
-    public static void Mandatory(MassTransit.SendContext context)
-    {
-        if (context.TryGetPayload<MassTransit.RabbitMqSendContext>(out var rabbit))
-        {
-            rabbit.Mandatory = true;
-        }
-    }
 }

@@ -241,12 +241,7 @@ public sealed partial class OutboxRelay(
             }
             else
             {
-                var endpoint = await bus.GetSendEndpoint(rabbitOptions.Value.SendAddress(row.Destination));
-                await endpoint.Send(message, type, context =>
-                {
-                    context.MessageId = row.MessageId;
-                    RabbitMqOptions.Mandatory(context);
-                }, timeout.Token);
+                await bus.SendToJobQueueAsync(rabbitOptions.Value, row.Destination, message, type, row.MessageId, timeout.Token);
             }
 
             metrics.OutboxPublished.Add(1, new KeyValuePair<string, object?>("type", row.MessageType));

@@ -41,9 +41,8 @@ public sealed class QuorumQueueTests : IAsyncLifetime
     {
         var worker = await env.StartWorkerAsync(overrides: new Dictionary<string, string?> { ["Consumers:RabbitMq:QueueType"] = "quorum" });
         var options = new RabbitMqOptions { QueueType = "quorum" };
-        var endpoint = await worker.Get<IBus>().GetSendEndpoint(options.SendAddress("consumers.jobs.nobody"));
 
-        await Assert.ThrowsAnyAsync<Exception>(() =>
-            endpoint.Send(TestEnvironment.SyntheticJob("lost.json"), (SendContext<JobRequested> send) => RabbitMqOptions.Mandatory(send)));
+        await Assert.ThrowsAnyAsync<Exception>(() => worker.Get<IBus>().SendToJobQueueAsync(options, "consumers.jobs.nobody",
+            TestEnvironment.SyntheticJob("lost.json"), typeof(JobRequested), Guid.NewGuid(), CancellationToken.None));
     }
 }
