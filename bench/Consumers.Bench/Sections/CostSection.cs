@@ -48,6 +48,12 @@ public static class CostSection
         await SyntheticJobs.SubmitAsync(environment, "cost-warmup", WarmupJobs, durationMs: 0);
         await SyntheticJobs.WaitFinishedAsync(environment, "cost-warmup", WarmupJobs, TimeSpan.FromSeconds(120), "cost warm-up");
         await SyntheticJobs.WaitOutboxEmptyAsync(environment, TimeSpan.FromSeconds(30));
+        var afterBurst = await SampleIdleAsync(worker);
+
+        // An idle worker compacts its heap once after IdleTrimAfter without a job; idle memory is what it keeps then.
+        var trimAfter = IdleTrimAfter(options);
+        Progress.Line($"cost: waiting {trimAfter.TotalSeconds:F0}s of idleness (Consumers:Worker:IdleTrimAfter), then sampling idle memory");
+        await Task.Delay(trimAfter);
         var idle = await SampleIdleAsync(worker);
 
         Progress.Line($"cost: submitting a backlog of {options.BacklogJobs} jobs and sampling memory");
@@ -79,7 +85,10 @@ public static class CostSection
         var idleBytes = Stats.Median(idle);
         var mib = 1024.0 * 1024;
         result.Add("worker RSS idle, cold", Stats.Median(cold) / mib, "MiB", $"median of {cold.Count} samples right after start-up").WithTarget("< 150 MiB", v => v < 150);
-        result.Add("worker RSS idle, warm", idleBytes / mib, "MiB", $"median of {idle.Count} samples after {WarmupJobs} no-op jobs").WithTarget("< 150 MiB", v => v < 150);
+        result.Add("worker RSS right after a burst", Stats.Median(afterBurst) / mib, "MiB", $"median of {afterBurst.Count} samples 2-5 s after {WarmupJobs} no-op jobs");
+        result.Add("worker RSS idle, warm", idleBytes / mib, "MiB",
+            string.Create(CultureInfo.InvariantCulture, $"median of {idle.Count} samples after {WarmupJobs} no-op jobs and {trimAfter.TotalSeconds:F0} s more without work"))
+            .WithTarget("< 150 MiB", v => v < 150);
         var backlogFigure = result.Add("worker RSS with backlog (peak)", peak / mib, "MiB",
             string.Create(CultureInfo.InvariantCulture, $"{samples} samples; at the end {queued} in the queue, {outbox} JobRequested still in the outbox, {running} running; submitted at {submitRate:F0}/s"));
         if (idleBytes is { } idleValue && idleValue > 0)
@@ -89,6 +98,15 @@ public static class CostSection
         }
 
         return result;
+    }
+
+    private static TimeSpan IdleTrimAfter(BenchOptions options)
+    {
+        var configured = options.WorkerSettings.TryGetValue("Consumers:Worker:IdleTrimAfter", out var value)
+                         && TimeSpan.TryParse(value, CultureInfo.InvariantCulture, out var parsed)
+            ? parsed
+            : new Consumers.Runtime.Jobs.WorkerOptions().IdleTrimAfter;
+        return configured > TimeSpan.Zero ? configured : TimeSpan.Zero;
     }
 
     private static async Task<List<double>> SampleIdleAsync(WorkerProcess worker)

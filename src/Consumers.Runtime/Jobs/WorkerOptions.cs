@@ -16,4 +16,7 @@ public sealed class WorkerOptions
 
     /// <summary>...or when this much time passed and it grew at all.</summary>
     public TimeSpan ProgressMinInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>After this long without a job, the worker compacts its heap once and returns the free memory. Zero: never.</summary>
+    public TimeSpan IdleTrimAfter { get; set; } = TimeSpan.FromSeconds(10);
 }

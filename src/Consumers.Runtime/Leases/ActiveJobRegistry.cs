@@ -7,11 +7,16 @@ namespace Consumers.Runtime.Leases;
 public sealed class ActiveJobRegistry
 {
     private readonly ConcurrentDictionary<Guid, ActiveJob> jobs = new();
+    private long registered;
 
     public int Count => jobs.Count;
 
+    /// <summary>Attempts registered since start; unchanged between two looks means no job started in between.</summary>
+    public long Registered => Interlocked.Read(ref registered);
+
     public ActiveJob Register(JobLease lease)
     {
+        Interlocked.Increment(ref registered);
         var job = new ActiveJob(lease);
         jobs[lease.JobId] = job;
         return job;
