@@ -23,24 +23,13 @@ public sealed partial class IdleMemoryTrim(
             return;
         }
 
-        var seen = activeJobs.Registered;
-        var idleSince = time.GetTimestamp();
-        var trimmed = false;
+        var idle = new IdlePeriod(idleAfter, time);
+        idle.Observe(activeJobs.Registered, activeJobs.Count);
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            var registered = activeJobs.Registered;
-            if (registered != seen || activeJobs.Count > 0)
+            if (idle.Observe(activeJobs.Registered, activeJobs.Count))
             {
-                seen = registered;
-                idleSince = time.GetTimestamp();
-                trimmed = false;
-                continue;
-            }
-
-            if (!trimmed && time.GetElapsedTime(idleSince) >= idleAfter)
-            {
-                trimmed = true;
                 Trim();
             }
         }
