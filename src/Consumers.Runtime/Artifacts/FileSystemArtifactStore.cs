@@ -4,9 +4,10 @@ using Microsoft.Extensions.Options;
 namespace Consumers.Runtime.Artifacts;
 
 /// <summary>
-/// Artifacts as files under a root. A commit copies the output into <c>.staging/</c> on the same filesystem,
-/// flushes it, then links it into place with a no-replace move (link + unlink, which fails if the target
-/// exists), and flushes the directory: a reader sees no file or the whole file, and the first commit wins.
+/// Artifacts as files under a root. A commit moves the output into <c>.staging/</c> (a rename when scratch is on
+/// the same filesystem, a copy otherwise), flushes it, then links it into place with a no-replace move (link +
+/// unlink, which fails if the target exists), and flushes the directory: a reader sees no file or the whole
+/// file, and the first commit wins.
 /// </summary>
 public sealed class FileSystemArtifactStore(IOptions<ArtifactOptions> options) : IArtifactStore
 {
@@ -40,17 +41,13 @@ public sealed class FileSystemArtifactStore(IOptions<ArtifactOptions> options) :
         var staging = Path.Combine(Root, StagingFolder);
         Directory.CreateDirectory(staging);
         var staged = Path.Combine(staging, Guid.NewGuid().ToString("N"));
+        var committed = false;
         try
         {
-            await using (var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true))
-            await using (var output = new FileStream(staged, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-            {
-                await input.CopyToAsync(output, cancellationToken);
-                await output.FlushAsync(cancellationToken);
-                output.Flush(flushToDisk: true);
-            }
-
-            var (size, sha256) = await HashAsync(staged, cancellationToken);
+            // On the artifact filesystem this is a rename: no bytes copied, no new file. From another filesystem
+            // File.Move copies and deletes; staging is private, so a partial copy is never seen.
+            File.Move(file, staged, overwrite: false);
+            var (size, sha256) = await FlushAndHashAsync(staged, cancellationToken);
             var directory = Path.GetDirectoryName(target)!;
             Directory.CreateDirectory(directory);
             try
@@ -63,11 +60,18 @@ public sealed class FileSystemArtifactStore(IOptions<ArtifactOptions> options) :
                 return null;
             }
 
+            committed = true;
             FlushDirectory(directory);
             return new ArtifactRecord(key, size, sha256);
         }
         finally
         {
+            if (!committed && File.Exists(staged) && !File.Exists(file))
+            {
+                // Put the output back where the stage left it, for a retry or for inspection of kept scratch.
+                TryMove(staged, file);
+            }
+
             File.Delete(staged);
         }
     }
@@ -87,6 +91,29 @@ public sealed class FileSystemArtifactStore(IOptions<ArtifactOptions> options) :
         await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
         var hash = await SHA256.HashDataAsync(stream, cancellationToken);
         return (stream.Length, Convert.ToHexStringLower(hash));
+    }
+
+    // One open for both: the data reaches the disk before its name is linked into place.
+    private static async Task<(long Size, string Sha256)> FlushAndHashAsync(string path, CancellationToken cancellationToken)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        RandomAccess.FlushToDisk(stream.SafeFileHandle);
+        var hash = await SHA256.HashDataAsync(stream, cancellationToken);
+        return (stream.Length, Convert.ToHexStringLower(hash));
+    }
+
+    private static void TryMove(string from, string to)
+    {
+        try
+        {
+            File.Move(from, to, overwrite: false);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
     }
 
     private static void FlushDirectory(string directory)

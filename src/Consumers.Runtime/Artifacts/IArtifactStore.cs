@@ -15,7 +15,7 @@ public interface IArtifactStore
 
     /// <summary>
     /// Moves <paramref name="file"/> into place under <paramref name="key"/>. Returns the committed record, or
-    /// null when an artifact already exists under that key (the file is then discarded).
+    /// null when an artifact already exists under that key (the file then stays where it was).
     /// </summary>
     Task<ArtifactRecord?> CommitAsync(string file, string key, CancellationToken cancellationToken);
 

@@ -30,6 +30,50 @@ public sealed class FileSystemArtifactStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task On_the_artifact_filesystem_the_output_is_moved_not_copied()
+    {
+        var file = Write("big.bin", 1 << 20, seed: 5);
+        var inode = Inode(file);
+
+        var committed = await store.CommitAsync(file, "moved.bin", CancellationToken.None);
+
+        Assert.NotNull(committed);
+        Assert.False(File.Exists(file));
+        Assert.Equal(inode, Inode(Path.Combine(root, "moved.bin")));
+    }
+
+    [Fact]
+    public async Task From_another_filesystem_the_output_is_copied_whole_and_the_source_removed()
+    {
+        // /dev/shm is tmpfs and the artifact root is under the temp folder: two filesystems on the Linux machines
+        // this runs on. Where they are one, there is no other filesystem to copy from.
+        if (!Directory.Exists("/dev/shm") || Device("/dev/shm") == Device(root))
+        {
+            return;
+        }
+
+        var elsewhere = Directory.CreateDirectory(Path.Combine("/dev/shm", "scratch-" + Guid.NewGuid().ToString("N"))).FullName;
+        try
+        {
+            var file = Path.Combine(elsewhere, "out.bin");
+            var bytes = new byte[300_000];
+            new Random(6).NextBytes(bytes);
+            await File.WriteAllBytesAsync(file, bytes);
+
+            var committed = await store.CommitAsync(file, "copied.bin", CancellationToken.None);
+
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(bytes)), committed!.Sha256);
+            Assert.Equal(bytes, await File.ReadAllBytesAsync(Path.Combine(root, "copied.bin")));
+            Assert.False(File.Exists(file));
+            Assert.Empty(Directory.EnumerateFiles(Path.Combine(root, ".staging")));
+        }
+        finally
+        {
+            Directory.Delete(elsewhere, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Commit_never_replaces_an_existing_artifact()
     {
         await store.CommitAsync(Write("first.bin", 100, seed: 1), "k.bin", CancellationToken.None);
@@ -55,6 +99,9 @@ public sealed class FileSystemArtifactStoreTests : IDisposable
         var onDisk = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(root, "race.bin"))));
         Assert.Equal(winner!.Sha256, onDisk);
         Assert.Contains(onDisk, expected.Keys);
+        // Every loser's output is back where its stage left it, and nothing is left in staging.
+        Assert.Equal(files.Where(f => f != expected[onDisk]), files.Where(File.Exists));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(root, ".staging")));
     }
 
     [Fact]
@@ -87,6 +134,22 @@ public sealed class FileSystemArtifactStoreTests : IDisposable
         new Random(seed).NextBytes(bytes);
         File.WriteAllBytes(path, bytes);
         return path;
+    }
+
+    private static string Inode(string path) => Stat("%i", path);
+
+    private static string Device(string path) => Stat("%d", path);
+
+    private static string Stat(string format, string path)
+    {
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", format, path])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        var output = stat.StandardOutput.ReadToEnd().Trim();
+        stat.WaitForExit();
+        Assert.Equal(0, stat.ExitCode);
+        return output;
     }
 
     public void Dispose()
