@@ -10,7 +10,7 @@ public sealed record BenchOptions
     public IReadOnlySet<string> Sections { get; init; } = AllSections.ToHashSet();
 
     /// <summary>No-op jobs per throughput run.</summary>
-    public int Jobs { get; init; } = 2000;
+    public int Jobs { get; init; } = 10_000;
 
     /// <summary>Messages in the pre-filled queue of the consumer baselines.</summary>
     public int BaselineMessages { get; init; } = 5000;

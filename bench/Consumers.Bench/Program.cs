@@ -9,7 +9,7 @@ using Consumers.Bench.Reporting;
 using Consumers.Bench.Sections;
 
 var only = new Option<string?>("--only") { Description = "Sections to run, comma-separated: " + string.Join(",", BenchOptions.AllSections) + " (default: all)" };
-var jobs = new Option<int>("--jobs") { Description = "No-op jobs per throughput run", DefaultValueFactory = _ => 2000 };
+var jobs = new Option<int>("--jobs") { Description = "No-op jobs per throughput run (enough that start-up compilation is a small part of the figure)", DefaultValueFactory = _ => 10_000 };
 var baselineMessages = new Option<int>("--baseline-messages") { Description = "Messages in the pre-filled queue of the consumer baselines", DefaultValueFactory = _ => 5000 };
 var baselineRuns = new Option<int>("--baseline-runs") { Description = "Repetitions of each baseline (the median is reported)", DefaultValueFactory = _ => 3 };
 var throughputRuns = new Option<int>("--throughput-runs") { Description = "Repetitions of each throughput run", DefaultValueFactory = _ => 1 };
