@@ -60,7 +60,7 @@ public static class ThroughputSection
         }
 
         result.Notes.Add("Each job: submit (1 transaction, before the timed window), relay publish of JobRequested with confirm, delivery, acquire " +
-                         "(1 transaction), synthetic stage writing a small file, artifact commit (copy + fsync + link), finalize (1 transaction), " +
+                         "(1 transaction), synthetic stage writing a small file, artifact commit (rename into staging + fsync + link), finalize (1 transaction), " +
                          "3 timeline events relayed to consumers.timeline; heartbeat every 2 s.");
         if (context.StatementCounts is { } counts && !options.Sections.Contains("cost"))
         {

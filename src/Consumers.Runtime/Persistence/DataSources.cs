@@ -26,17 +26,35 @@ public static class DataSources
     {
         var database = services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
         var builder = new NpgsqlDataSourceBuilder(database.ConnectionString);
-        builder.ConnectionStringBuilder.CommandTimeout = database.CommandTimeoutSeconds;
-        builder.ConnectionStringBuilder.ApplicationName ??= "consumers";
-        if (pooled)
-        {
-            builder.ConnectionStringBuilder.NoResetOnClose = true;
-        }
-        else
-        {
-            builder.ConnectionStringBuilder.Pooling = false;
-        }
-
+        Configure(builder.ConnectionStringBuilder, database, pooled);
         return builder.Build();
     }
+
+    internal static void Configure(NpgsqlConnectionStringBuilder connection, DatabaseOptions database, bool pooled)
+    {
+        connection.CommandTimeout = database.CommandTimeoutSeconds;
+        connection.ApplicationName ??= "consumers";
+        if (!pooled)
+        {
+            connection.Pooling = false;
+            return;
+        }
+
+        connection.NoResetOnClose = true;
+        if (!Mentions(connection, "MaxAutoPrepare"))
+        {
+            // Every statement of the job path runs thousands of times; unprepared, PostgreSQL plans each one
+            // again (about half again as much database CPU per job). Kept when the string says otherwise.
+            connection.MaxAutoPrepare = DefaultMaxAutoPrepare;
+        }
+    }
+
+    // NpgsqlConnectionStringBuilder.ContainsKey is true for every keyword it knows; only the string says what was given.
+    private static bool Mentions(NpgsqlConnectionStringBuilder connection, string keyword) =>
+        new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connection.ConnectionString }.Keys
+            .Cast<string>()
+            .Any(key => key.Replace(" ", "", StringComparison.Ordinal).Equals(keyword, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Statements kept prepared per connection when the connection string does not say.</summary>
+    public const int DefaultMaxAutoPrepare = 64;
 }
