@@ -33,10 +33,18 @@ public sealed partial class OutboxRelay(
     /// <summary>Advisory lock key of the relay leader ("consumer" in ASCII).</summary>
     private const long LeaderLockKey = 0x636f6e73756d6572;
 
-    private const string SelectDue =
+    /// <summary>Due rows in id order, leaving out a job's rows behind one of its rows that waits for a retry.</summary>
+    internal const string SelectDue =
         "SELECT id, message_id, job_id, message_type, destination, body, created_at, attempts, trace_parent FROM outbox_messages o " +
         "WHERE o.next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM outbox_messages p " +
-        "WHERE p.job_id = o.job_id AND p.id < o.id AND p.next_attempt_at > now()) ORDER BY o.id LIMIT @limit";
+        "WHERE p.attempts > 0 AND p.job_id = o.job_id AND p.id < o.id AND p.next_attempt_at > now()) ORDER BY o.id LIMIT @limit";
+
+    /// <summary>
+    /// A failed publish waits for its retry. It must count an attempt: <see cref="SelectDue"/> looks for waiting rows
+    /// only among rows with attempts (its index holds only those).
+    /// </summary>
+    internal const string DeferFailed =
+        "UPDATE outbox_messages SET attempts = attempts + 1, last_error = @error, next_attempt_at = now() + make_interval(secs => @delay) WHERE id = @id";
 
     private long backlog;
     private volatile bool isLeader;
@@ -200,8 +208,7 @@ public sealed partial class OutboxRelay(
         foreach (var (row, error) in failed)
         {
             var delay = TimeSpan.FromTicks(Math.Min(options.Value.RetryDelay.Ticks * (1L << Math.Min(row.Attempts, 16)), options.Value.MaxRetryDelay.Ticks));
-            var retry = new NpgsqlBatchCommand(
-                "UPDATE outbox_messages SET attempts = attempts + 1, last_error = @error, next_attempt_at = now() + make_interval(secs => @delay) WHERE id = @id");
+            var retry = new NpgsqlBatchCommand(DeferFailed);
             retry.Parameters.AddWithValue("error", error.Length > 1000 ? error[..1000] : error);
             retry.Parameters.AddWithValue("delay", delay.TotalSeconds);
             retry.Parameters.AddWithValue("id", row.Id);

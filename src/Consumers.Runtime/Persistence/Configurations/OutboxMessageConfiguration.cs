@@ -19,7 +19,9 @@ internal sealed class OutboxMessageConfiguration : IEntityTypeConfiguration<Outb
         builder.Property(m => m.Attempts).HasDefaultValue(0);
         builder.Property(m => m.NextAttemptAt).HasDefaultValueSql("now()");
         builder.HasIndex(m => m.MessageId).IsUnique();
-        // Per-job ordering check of the relay: "is an earlier message of this job still waiting?"
-        builder.HasIndex(m => new { m.JobId, m.Id }).HasDatabaseName("ix_outbox_messages_job_id_id");
+        // Per-job ordering check of the relay: "is an earlier message of this job waiting for a retry?" Only rows
+        // that failed a publish can be waiting (a failure is what sets attempts and a later next_attempt_at), so the
+        // index holds just those: the check stays a lookup in a near-empty index however long the outbox grows.
+        builder.HasIndex(m => new { m.JobId, m.Id }, "ix_outbox_messages_retrying").HasFilter("attempts > 0");
     }
 }

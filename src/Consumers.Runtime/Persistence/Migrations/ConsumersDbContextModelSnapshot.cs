@@ -260,8 +260,8 @@ namespace Consumers.Runtime.Persistence.Migrations
                     b.HasIndex("MessageId")
                         .IsUnique();
 
-                    b.HasIndex("JobId", "Id")
-                        .HasDatabaseName("ix_outbox_messages_job_id_id");
+                    b.HasIndex(new[] { "JobId", "Id" }, "ix_outbox_messages_retrying")
+                        .HasFilter("attempts > 0");
 
                     b.ToTable("outbox_messages", (string)null);
                 });
