@@ -15,6 +15,9 @@ public static class LatencySection
 {
     private const string HistogramPrefix = "outbox_publish_latency";
 
+    /// <summary>Jobs of the warm-up burst: enough for the runtime to finish compiling the job path.</summary>
+    private const int WarmupBurst = 3000;
+
     public static async Task<SectionResult> RunAsync(BenchContext context)
     {
         var options = context.Options;
@@ -31,9 +34,13 @@ public static class LatencySection
         await using var subscriber = await TimelineSubscriber.StartAsync(environment);
         var worker = await environment.StartWorkerAsync("bench-latency", options.Concurrency, ThroughputSection.WorkerOverrides(options));
 
-        // Warm-up: JIT, pools and prepared statements, so the measured jobs see the steady state.
-        var warmup = Math.Min(200, Math.Max(20, (int)rate * 2));
-        Progress.Line($"latency: warm-up with {warmup} jobs");
+        // Warm-up to the steady state the saturation figure was measured in (the throughput section's 10,000 jobs):
+        // a burst that the runtime compiles the job path on, then two seconds at the offered rate.
+        Progress.Line($"latency: warm-up with a burst of {WarmupBurst} jobs");
+        await SyntheticJobs.SubmitAsync(environment, "lat-burst", WarmupBurst, durationMs: 0);
+        await SyntheticJobs.WaitFinishedAsync(environment, "lat-burst", WarmupBurst, TimeSpan.FromSeconds(180), "latency warm-up burst");
+        var warmup = Math.Max(20, (int)rate * 2);
+        Progress.Line($"latency: warm-up with {warmup} jobs at the offered rate");
         await SubmitPacedAsync(environment, "lat-warmup", warmup, rate);
         await SyntheticJobs.WaitFinishedAsync(environment, "lat-warmup", warmup, TimeSpan.FromSeconds(120), "latency warm-up");
         await SyntheticJobs.WaitOutboxEmptyAsync(environment, TimeSpan.FromSeconds(30));
