@@ -29,6 +29,9 @@ public static class RecoveryServiceCollectionExtensions
                 o.InstanceName = "consumers";
                 o.GenerateInstanceId = true;
             });
+            // The sweep disallows concurrent execution, so every trigger round needs Quartz's row lock anyway;
+            // without this Quartz first tries without it and throws (and catches) an exception a few times a second.
+            q.ConfigureOptions<AdoJobStoreOptions>(o => o.AcquireTriggersWithinLock = true);
             q.UsePersistentStore(store =>
             {
                 store.UsePostgres(connectionString);
