@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using Consumers.Contracts;
+using Consumers.Runtime.Failures;
 using Microsoft.Extensions.Options;
 
 namespace Consumers.Runtime.Artifacts;
@@ -36,6 +38,12 @@ public sealed class FileSystemArtifactStore(IOptions<ArtifactOptions> options) :
         if (File.Exists(target))
         {
             return null;
+        }
+
+        if (new FileInfo(file).LinkTarget is not null)
+        {
+            // Moved as it is, a link would become the artifact and could point anywhere, outside the root included.
+            throw new JobFailureException(ErrorCodes.ArtifactInvalid, "the stage's output is a symbolic link, not a file");
         }
 
         var staging = Path.Combine(Root, StagingFolder);

@@ -74,6 +74,21 @@ public sealed class FileSystemArtifactStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_symbolic_link_is_refused_and_nothing_is_committed()
+    {
+        var outside = Write("secret.bin", 10, seed: 7);
+        var link = Path.Combine(work, "out.bin");
+        File.CreateSymbolicLink(link, outside);
+
+        var error = await Assert.ThrowsAsync<Consumers.Runtime.Failures.JobFailureException>(
+            () => store.CommitAsync(link, "linked.bin", CancellationToken.None));
+
+        Assert.Equal(Consumers.Contracts.ErrorCodes.ArtifactInvalid, error.Code);
+        Assert.False(File.Exists(Path.Combine(root, "linked.bin")));
+        Assert.True(File.Exists(link));
+    }
+
+    [Fact]
     public async Task Commit_never_replaces_an_existing_artifact()
     {
         await store.CommitAsync(Write("first.bin", 100, seed: 1), "k.bin", CancellationToken.None);
