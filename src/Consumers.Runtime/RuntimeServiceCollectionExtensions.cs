@@ -75,6 +75,7 @@ public static class RuntimeServiceCollectionExtensions
         }
 
         services.AddHostedService<BackpressureMonitor>();
+        services.AddHostedService<LaneMetrics>();
         services.AddHostedService<AdaptiveConcurrencyController>();
         services.AddSingleton<ScratchJanitor>();
         services.AddHostedService(sp => sp.GetRequiredService<ScratchJanitor>());

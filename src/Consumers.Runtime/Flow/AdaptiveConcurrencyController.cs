@@ -1,36 +1,19 @@
-using Consumers.Runtime.Stages;
-using Consumers.Runtime.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using System.Diagnostics.Metrics;
 
 namespace Consumers.Runtime.Flow;
 
 /// <summary>
-/// Exports each lane's slots (<c>worker_job_slots</c>) and, when <c>Consumers:Flow:Adaptive:Enabled</c>, moves
-/// them with <see cref="AdaptiveSlotPolicy"/> every interval, logging each change (seed 16.2).
+/// When <c>Consumers:Flow:Adaptive:Enabled</c>, moves each lane's slots with <see cref="AdaptiveSlotPolicy"/> every
+/// interval, logging each change (seed 16.2); <see cref="LaneMetrics"/> exports them.
 /// </summary>
 public sealed partial class AdaptiveConcurrencyController(
     JobLanes lanes,
-    StageRegistry stages,
-    ConsumersMetrics metrics,
     IOptions<FlowOptions> flowOptions,
     TimeProvider time,
     ILogger<AdaptiveConcurrencyController> logger) : BackgroundService
 {
-    public const string WorkerLabel = "worker";
-
-    public override Task StartAsync(CancellationToken cancellationToken)
-    {
-        metrics.TrackStages(stages.Names);
-        metrics.ObserveGauges("worker_job_slots", () =>
-                lanes.All.Select(l => new Measurement<int>(l.Slots.Capacity, new KeyValuePair<string, object?>("lane", l.Name)))
-                    .Append(new Measurement<int>(lanes.Worker.Capacity, new KeyValuePair<string, object?>("lane", WorkerLabel))),
-            "Slots per lane now (lane=worker: the whole worker's ConcurrentJobs).");
-        return base.StartAsync(cancellationToken);
-    }
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var options = flowOptions.Value.Adaptive;

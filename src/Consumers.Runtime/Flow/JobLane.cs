@@ -5,6 +5,9 @@ public sealed class JobLane(string name, string queue, int maxSlots, int minSlot
 {
     public const string SharedName = "shared";
 
+    /// <summary>The label of the whole worker's slots beside the lanes' in <c>worker_job_slots</c>; no lane may take it.</summary>
+    public const string WorkerName = "worker";
+
     /// <summary><see cref="SharedName"/>, or the stage the lane is for.</summary>
     public string Name { get; } = name;
 

@@ -27,7 +27,7 @@ public sealed class JobLanes
                 continue;
             }
 
-            if (stage is JobLane.SharedName or AdaptiveConcurrencyController.WorkerLabel)
+            if (stage is JobLane.SharedName or JobLane.WorkerName)
             {
                 throw new InvalidOperationException($"Consumers:Flow:Stages:{stage}: '{stage}' names a lane of its own and cannot be a stage's lane");
             }
