@@ -124,7 +124,7 @@ public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpo
 
     public Task Ready(ReceiveEndpointReady ready)
     {
-        var queue = ready.InputAddress.AbsolutePath[(ready.InputAddress.AbsolutePath.LastIndexOf('/') + 1)..];
+        var queue = JobLane.QueueOf(ready.InputAddress);
         bool closed;
         lock (gate)
         {

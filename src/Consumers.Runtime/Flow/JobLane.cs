@@ -13,6 +13,10 @@ public sealed class JobLane(string name, string queue, int maxSlots, int minSlot
 
     public string Queue { get; } = queue;
 
+    /// <summary>The queue a receive endpoint reads, from its input address (<c>rabbitmq://host/vhost/queue</c>).</summary>
+    public static string QueueOf(Uri inputAddress) =>
+        inputAddress.AbsolutePath[(inputAddress.AbsolutePath.LastIndexOf('/') + 1)..];
+
     /// <summary>The configured slots: the endpoint's concurrency limit and the ceiling of adaptive concurrency.</summary>
     public int MaxSlots { get; } = maxSlots;
 

@@ -25,8 +25,7 @@ public sealed partial class JobRequestedConsumer(
         }
 
         var lane = lanes.For(request.Stage);
-        var arrivedOn = context.ReceiveContext.InputAddress.AbsolutePath;
-        if (!arrivedOn.EndsWith("/" + lane.Queue, StringComparison.Ordinal))
+        if (JobLane.QueueOf(context.ReceiveContext.InputAddress) != lane.Queue)
         {
             LogForwarded(request.JobId, lane.Name);
             await SendToLaneAsync(context, lane);

@@ -60,6 +60,13 @@ public sealed class JobLanesTests
         Assert.Equal(2, transcode.TakeFinished());
     }
 
+    [Theory]
+    [InlineData("rabbitmq://127.0.0.1:56729/consumers.jobs", "consumers.jobs")]
+    [InlineData("rabbitmq://127.0.0.1:56729/cb_1234/consumers.jobs.transcode", "consumers.jobs.transcode")]
+    [InlineData("rabbitmq://host/vhost/consumers.jobs?temporary=false", "consumers.jobs")]
+    public void The_queue_of_an_endpoint_is_the_last_segment_of_its_address(string address, string queue) =>
+        Assert.Equal(queue, JobLane.QueueOf(new Uri(address)));
+
     private static JobLanes Lanes(FlowOptions flow, int concurrentJobs = 8) =>
         new(Options.Create(new RabbitMqOptions { ConcurrentJobs = concurrentJobs }), Options.Create(flow));
 }
