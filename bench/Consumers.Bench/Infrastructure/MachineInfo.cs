@@ -59,9 +59,10 @@ public sealed record MachineInfo(int Cores, string CpuModel, long MemoryBytes, s
             }
 
             var (device, type) = (mount[0], mount[2]);
-            if (type == "ext4" && File.Exists($"/sys/fs/ext4/{Path.GetFileName(device)}/journal_task"))
+            var journalTask = $"/sys/fs/ext4/{Path.GetFileName(device)}/journal_task";
+            if (type == "ext4" && File.Exists(journalTask))
             {
-                var journal = File.ReadAllText($"/sys/fs/ext4/{Path.GetFileName(device)}/journal_task").Trim();
+                var journal = File.ReadAllText(journalTask).Trim();
                 return $"ext4 ({device}, {(journal == "<none>" ? "no journal" : "journaled")})";
             }
 

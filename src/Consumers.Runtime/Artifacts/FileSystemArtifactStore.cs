@@ -55,7 +55,7 @@ public sealed class FileSystemArtifactStore(IOptions<ArtifactOptions> options) :
             // On the artifact filesystem this is a rename: no bytes copied, no new file. From another filesystem
             // File.Move copies and deletes; staging is private, so a partial copy is never seen.
             File.Move(file, staged, overwrite: false);
-            var (size, sha256) = await FlushAndHashAsync(staged, cancellationToken);
+            var (size, sha256) = await HashAsync(staged, cancellationToken, flushToDisk: true);
             var directory = Path.GetDirectoryName(target)!;
             Directory.CreateDirectory(directory);
             try
@@ -94,18 +94,15 @@ public sealed class FileSystemArtifactStore(IOptions<ArtifactOptions> options) :
         return Task.FromResult(aside);
     }
 
-    internal static async Task<(long Size, string Sha256)> HashAsync(string path, CancellationToken cancellationToken)
+    /// <param name="flushToDisk">Also make the data durable, in the same open (a commit does, before the link).</param>
+    internal static async Task<(long Size, string Sha256)> HashAsync(string path, CancellationToken cancellationToken, bool flushToDisk = false)
     {
         await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-        var hash = await SHA256.HashDataAsync(stream, cancellationToken);
-        return (stream.Length, Convert.ToHexStringLower(hash));
-    }
+        if (flushToDisk)
+        {
+            RandomAccess.FlushToDisk(stream.SafeFileHandle);
+        }
 
-    // One open for both: the data reaches the disk before its name is linked into place.
-    private static async Task<(long Size, string Sha256)> FlushAndHashAsync(string path, CancellationToken cancellationToken)
-    {
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-        RandomAccess.FlushToDisk(stream.SafeFileHandle);
         var hash = await SHA256.HashDataAsync(stream, cancellationToken);
         return (stream.Length, Convert.ToHexStringLower(hash));
     }

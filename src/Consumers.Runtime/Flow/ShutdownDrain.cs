@@ -55,10 +55,9 @@ public sealed partial class ShutdownDrain(
             await WaitUntilIdleAsync(drain.Token);
         }
 
-        var left = activeJobs.Snapshot();
-        if (left.Count > 0 || lanes.Worker.InUse > 0)
+        if (Busy)
         {
-            LogAborting(left.Count);
+            LogAborting(activeJobs.Count);
             using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             abort.CancelAfter(settings.AbortTimeout);
             await WaitUntilIdleAsync(abort.Token, stopWhatRuns: true);
@@ -78,11 +77,13 @@ public sealed partial class ShutdownDrain(
         hurry.Dispose();
     }
 
-    // Idle counts deliveries that hold a slot but are still acquiring, not only registered jobs; while aborting,
-    // those that register late are stopped as they appear.
+    // Busy counts deliveries that hold a slot but are still acquiring, not only registered jobs.
+    private bool Busy => activeJobs.Count > 0 || lanes.Worker.InUse > 0;
+
+    // While aborting, jobs that register late are stopped as they appear.
     private async Task WaitUntilIdleAsync(CancellationToken cancellationToken, bool stopWhatRuns = false)
     {
-        while ((activeJobs.Count > 0 || lanes.Worker.InUse > 0) && !cancellationToken.IsCancellationRequested)
+        while (Busy && !cancellationToken.IsCancellationRequested)
         {
             if (stopWhatRuns)
             {
