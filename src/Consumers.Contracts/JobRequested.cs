@@ -1,10 +1,14 @@
+using MassTransit;
+
 namespace Consumers.Contracts;
 
 /// <summary>
-/// Asks the runtime to run one stage for one job. Publish it to the <c>consumers.jobs</c> queue (or the
-/// <c>Consumers.Contracts:JobRequested</c> exchange); plain JSON bodies with these property names are
-/// accepted as well as MassTransit envelopes. Sending the same <see cref="JobId"/> twice runs the job once.
+/// Asks the runtime to run one stage for one job. <c>bus.Publish</c> sends it to the
+/// <c>consumers.job-requested</c> exchange (the name is on the type), which the workers bind to the
+/// <c>consumers.jobs</c> queue; plain JSON bodies with these property names are accepted as well as
+/// MassTransit envelopes. Sending the same <see cref="JobId"/> twice runs the job once.
 /// </summary>
+[EntityName(ContractNames.JobRequestedExchange)]
 public sealed record JobRequested
 {
     /// <summary>Version of this contract's shape; readers accept every version up to their own.</summary>

@@ -1,3 +1,5 @@
+using MassTransit;
+
 namespace Consumers.Contracts;
 
 /// <summary>
@@ -5,6 +7,7 @@ namespace Consumers.Contracts;
 /// describes has committed. <see cref="Sequence"/> starts at 1 and has no gaps per job; subscribers can
 /// order and deduplicate on (<see cref="JobId"/>, <see cref="Sequence"/>).
 /// </summary>
+[EntityName(ContractNames.TimelineExchange)]
 public sealed record JobTimelineEvent
 {
     public int SchemaVersion { get; init; } = 1;

@@ -23,7 +23,6 @@ public sealed class TimelineSubscriber : IAsyncDisposable
                 h.Username(StackSettings.RabbitUser);
                 h.Password(StackSettings.RabbitPassword);
             });
-            cfg.Message<JobTimelineEvent>(m => m.SetEntityName("consumers.timeline"));
             cfg.ReceiveEndpoint("bench.timeline", e =>
             {
                 e.PrefetchCount = 256;

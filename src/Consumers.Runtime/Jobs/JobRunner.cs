@@ -33,8 +33,11 @@ public sealed partial class JobRunner(
     TimeProvider time,
     ILogger<JobRunner> logger)
 {
-    /// <summary>Handles one delivery; returns once the outcome is committed (or known to be someone else's).</summary>
-    public async Task<AcquireOutcomeKind> RunAsync(JobRequested request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Handles one delivery; returns once the outcome is committed (or known to be someone else's). A
+    /// <paramref name="requestProblem"/> (a body that did not fit the contract) fails the acquired job at once with it.
+    /// </summary>
+    public async Task<AcquireOutcomeKind> RunAsync(JobRequested request, CancellationToken cancellationToken, JobFailureException? requestProblem = null)
     {
         var stageLabel = StageLabel(request.Stage);
         var leases = leaseOptions.Value;
@@ -73,7 +76,7 @@ public sealed partial class JobRunner(
         var result = "unknown";
         try
         {
-            result = await RunAttemptAsync(request, job, stageLabel, started);
+            result = await RunAttemptAsync(request, job, stageLabel, started, requestProblem);
         }
         finally
         {
@@ -90,13 +93,18 @@ public sealed partial class JobRunner(
     /// <summary>A metric label for a stage name: known stages only, so a bad request cannot mint new series.</summary>
     public string StageLabel(string? stage) => stages.TryGet(stage ?? "", out _) ? stage! : "unknown";
 
-    private async Task<string> RunAttemptAsync(JobRequested request, ActiveJob job, string stageLabel, long started)
+    private async Task<string> RunAttemptAsync(JobRequested request, ActiveJob job, string stageLabel, long started, JobFailureException? requestProblem)
     {
         var lease = job.Lease;
         string? scratchPath = null;
         var succeeded = false;
         try
         {
+            if (requestProblem is not null)
+            {
+                throw requestProblem;
+            }
+
             JobRequestValidator.Validate(request, stages);
             stages.TryGet(request.Stage, out var stage);
             var sourcePath = stage.NeedsSource

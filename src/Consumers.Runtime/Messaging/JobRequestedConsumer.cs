@@ -24,6 +24,13 @@ public sealed partial class JobRequestedConsumer(
             throw new InvalidJobMessageException($"{ErrorCodes.InvalidRequest}: jobId is missing or empty, so the message cannot be tied to a job");
         }
 
+        if (JobRequestedJsonConverter.ProblemOf(request) is { } malformed)
+        {
+            // Read from a body with a field of the wrong type: fail it here, a lane would only get the part that fitted.
+            await runner.RunAsync(request, context.CancellationToken, malformed);
+            return;
+        }
+
         var lane = lanes.For(request.Stage);
         if (JobLane.QueueOf(context.ReceiveContext.InputAddress) != lane.Queue)
         {

@@ -36,8 +36,16 @@ public static class MessagingServiceCollectionExtensions
                     h.PublisherConfirmation = true;
                     h.Heartbeat(rabbit.Heartbeat);
                 });
-                cfg.Message<JobTimelineEvent>(m => m.SetEntityName("consumers.timeline"));
-                cfg.Message<JobRequested>(m => m.SetEntityName("consumers.job-requested"));
+                // A request with a usable job id but a field of the wrong type becomes a failed job naming the field.
+                cfg.ConfigureJsonSerializerOptions(options =>
+                {
+                    if (!options.Converters.Any(c => c is JobRequestedJsonConverter))
+                    {
+                        options.Converters.Add(new JobRequestedJsonConverter());
+                    }
+
+                    return options;
+                });
                 if (!consumeJobs)
                 {
                     return;
@@ -62,6 +70,12 @@ public static class MessagingServiceCollectionExtensions
 
                         // Producers in any language may publish plain JSON; envelopes still work.
                         e.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+                        e.ConfigureError(x =>
+                        {
+                            x.UseFilter(new UnreadableBodyReasonFilter());
+                            x.UseFilter(new MassTransit.Middleware.GenerateFaultFilter());
+                            x.UseFilter(new MassTransit.Middleware.ErrorTransportFilter());
+                        });
                         e.UseMessageRetry(r =>
                         {
                             r.Intervals(200, 1000, 3000, 5000, 10000);

@@ -12,7 +12,7 @@ public sealed class RabbitMqOptions
     public string Password { get; set; } = "consumers";
 
     /// <summary>The queue workers consume <c>JobRequested</c> from. Producers may publish plain JSON straight to it.</summary>
-    public string JobQueue { get; set; } = "consumers.jobs";
+    public string JobQueue { get; set; } = Contracts.ContractNames.JobQueue;
 
     /// <summary>Jobs one worker runs at once (MassTransit's ConcurrentMessageLimit).</summary>
     public int ConcurrentJobs { get; set; } = 8;

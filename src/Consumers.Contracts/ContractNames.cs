@@ -1,0 +1,17 @@
+namespace Consumers.Contracts;
+
+/// <summary>
+/// The broker names producers and subscribers meet on. The message types carry their exchange name
+/// (<c>[EntityName]</c>), so MassTransit publishes to these without any configuration by the producer.
+/// </summary>
+public static class ContractNames
+{
+    /// <summary>Fanout exchange for <see cref="JobRequested"/>; bound to <see cref="JobQueue"/> by the workers.</summary>
+    public const string JobRequestedExchange = "consumers.job-requested";
+
+    /// <summary>The queue workers consume requests from (the shared lane). Plain JSON may be sent straight to it.</summary>
+    public const string JobQueue = "consumers.jobs";
+
+    /// <summary>Fanout exchange every <see cref="JobTimelineEvent"/> is published to; bind your own queue to it.</summary>
+    public const string TimelineExchange = "consumers.timeline";
+}
