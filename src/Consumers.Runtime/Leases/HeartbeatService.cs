@@ -38,6 +38,7 @@ public sealed partial class HeartbeatService : BackgroundService
     private readonly Lock gate = new();
     private Task? beatInFlight;
     private int consecutiveFailures;
+    private long? lastSuccessSentAt;
     private bool fenced;
     private bool overdueReported;
 
@@ -129,6 +130,7 @@ public sealed partial class HeartbeatService : BackgroundService
         }
 
         metrics.Heartbeats.Add(1);
+        lastSuccessSentAt = sentAt;
         if (consecutiveFailures > 0)
         {
             LogRecovered(consecutiveFailures);
@@ -227,7 +229,8 @@ public sealed partial class HeartbeatService : BackgroundService
         consecutiveFailures++;
         if (consecutiveFailures > options.WarnAfterFailedBeats)
         {
-            LogBeatsFailing(consecutiveFailures, error, fencing.OldestRenewalAge(registry.Snapshot()).TotalSeconds);
+            var since = lastSuccessSentAt is { } last ? $"{time.GetElapsedTime(last).TotalSeconds:F1}s ago" : "never since start";
+            LogBeatsFailing(consecutiveFailures, error, since);
         }
     }
 
@@ -281,8 +284,8 @@ public sealed partial class HeartbeatService : BackgroundService
     [LoggerMessage(Level = LogLevel.Warning, Message = "Lease lost for job {JobId} attempt {Attempt}: another attempt owns it now; stopping this one")]
     private partial void LogLeaseLost(Guid jobId, int attempt);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat failed {Failures} times in a row ({Error}); oldest lease renewed {AgeSeconds:F1}s ago")]
-    private partial void LogBeatsFailing(int failures, string error, double ageSeconds);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat failed {Failures} times in a row ({Error}); last successful beat sent {LastSuccess}")]
+    private partial void LogBeatsFailing(int failures, string error, string lastSuccess);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Heartbeat recovered after {Failures} failed beats")]
     private partial void LogRecovered(int failures);
