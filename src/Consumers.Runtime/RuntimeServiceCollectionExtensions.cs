@@ -33,6 +33,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddOptions<ScratchOptions>().Bind(configuration.GetSection(ScratchOptions.Section));
         services.AddOptions<OutboxOptions>().Bind(configuration.GetSection(OutboxOptions.Section));
         services.AddOptions<RabbitMqOptions>().Bind(configuration.GetSection(RabbitMqOptions.Section));
+        services.AddOptions<SyntheticOptions>().Bind(configuration.GetSection(SyntheticOptions.Section));
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddConsumersDataSources();

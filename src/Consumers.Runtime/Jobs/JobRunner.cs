@@ -49,6 +49,8 @@ public sealed partial class JobRunner(
             workerOptions.Value.DefaultMaxAttempts);
 
         AcquireOutcome outcome;
+        // The lease's clock starts before the acquire is sent: the database stamps it later than this, never earlier.
+        var acquireSentAt = time.GetTimestamp();
         using (var acquireSpan = ConsumersActivitySource.Source.StartActivity("job.acquire"))
         {
             acquireSpan?.SetTag("job.id", request.JobId);
@@ -69,7 +71,7 @@ public sealed partial class JobRunner(
         }
 
         var lease = outcome.Lease!;
-        var job = activeJobs.Register(lease);
+        var job = activeJobs.Register(lease, acquireSentAt);
         metrics.JobStarted(stageLabel);
         var started = time.GetTimestamp();
         using var scope = logger.BeginScope("job {JobId} attempt {Attempt}", lease.JobId, lease.Attempt);

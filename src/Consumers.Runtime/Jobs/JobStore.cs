@@ -170,16 +170,13 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
 
     /// <summary>
     /// Refreshes the heartbeat (and latest progress) of every lease in one statement. Returns the jobs whose
-    /// row was updated; the others have lost their lease.
+    /// row was updated; the others have lost their lease. With no leases it is still one round trip (the heartbeat
+    /// probes its path to the database that way while it has fenced itself). <paramref name="timeout"/> is Npgsql's
+    /// command timeout for it; the caller's token should fire at the same time.
     /// </summary>
-    public async Task<HashSet<Guid>> HeartbeatAsync(IReadOnlyList<HeartbeatEntry> leases, CancellationToken cancellationToken)
+    public async Task<HashSet<Guid>> HeartbeatAsync(IReadOnlyList<HeartbeatEntry> leases, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var alive = new HashSet<Guid>();
-        if (leases.Count == 0)
-        {
-            return alive;
-        }
-
         await using var command = dataSource.CreateCommand(
             "UPDATE jobs SET last_heartbeat_at = now(), progress_percent = COALESCE(v.progress, jobs.progress_percent) " +
             "FROM unnest(@ids, @tokens, @progress) AS v(id, token, progress) " +
@@ -187,6 +184,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
         command.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = leases.Select(l => l.JobId).ToArray() });
         command.Parameters.Add(new NpgsqlParameter("tokens", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = leases.Select(l => l.Token).ToArray() });
         command.Parameters.Add(new NpgsqlParameter("progress", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = leases.Select(l => l.ProgressPercent).ToArray() });
+        // Npgsql's own bound (whole seconds) behind the caller's token: a beat must give up well inside the lease.
+        command.CommandTimeout = Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

@@ -19,13 +19,41 @@ public sealed class ActiveJob : IDisposable
     private int progress = -1;
     private int reason;
     private bool finishing;
+    private long renewedAt;
+    private Task? cancelling;
 
-    public ActiveJob(JobLease lease)
+    /// <param name="lease">The lease the acquire took.</param>
+    /// <param name="acquiredAt">Monotonic timestamp (<see cref="TimeProvider.GetTimestamp"/>) taken before the acquire was sent.</param>
+    public ActiveJob(JobLease lease, long acquiredAt)
     {
         Lease = lease;
+        renewedAt = acquiredAt;
     }
 
     public JobLease Lease { get; }
+
+    /// <summary>
+    /// Monotonic timestamp at which the last statement that renewed this lease was <em>sent</em> (the acquire, then
+    /// each successful beat that found the row). The database stamped the lease no earlier than this, so the lease
+    /// cannot expire anywhere before <c>RenewedAt + lease timeout</c>: the self-fencing clock counts from here.
+    /// </summary>
+    public long RenewedAt => Interlocked.Read(ref renewedAt);
+
+    /// <summary>Records a successful renewal sent at <paramref name="sentAt"/>; an older one never moves the clock back.</summary>
+    public void Renewed(long sentAt)
+    {
+        var current = Interlocked.Read(ref renewedAt);
+        while (sentAt > current)
+        {
+            var seen = Interlocked.CompareExchange(ref renewedAt, sentAt, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
 
     public CancellationToken Stopping => stop.Token;
 
@@ -44,14 +72,29 @@ public sealed class ActiveJob : IDisposable
 
     public void MarkFinishing() => Volatile.Write(ref finishing, true);
 
-    /// <summary>Stops the attempt; the first reason given wins.</summary>
+    /// <summary>
+    /// Stops the attempt; the first reason given wins. <see cref="Stopping"/> is cancelled before this returns, but
+    /// the callbacks registered on it run on the thread pool: a database command registered there (Npgsql sends its
+    /// cancel request synchronously, which waits out the connect timeout on a dead path) must not hold up the
+    /// caller, which may be fencing other jobs.
+    /// </summary>
     public void Stop(StopReason why)
     {
         if (Interlocked.CompareExchange(ref reason, (int)why, (int)StopReason.None) == (int)StopReason.None)
         {
-            stop.Cancel();
+            Volatile.Write(ref cancelling, stop.CancelAsync());
         }
     }
 
-    public void Dispose() => stop.Dispose();
+    public void Dispose()
+    {
+        // Callbacks still running on the pool keep the source until they are done.
+        if (Volatile.Read(ref cancelling) is { IsCompleted: false } pending)
+        {
+            pending.ContinueWith(_ => stop.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return;
+        }
+
+        stop.Dispose();
+    }
 }

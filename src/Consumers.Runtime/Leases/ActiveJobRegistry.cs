@@ -14,10 +14,12 @@ public sealed class ActiveJobRegistry
     /// <summary>Attempts registered since start; unchanged between two looks means no job started in between.</summary>
     public long Registered => Interlocked.Read(ref registered);
 
-    public ActiveJob Register(JobLease lease)
+    /// <param name="lease">The lease the acquire took.</param>
+    /// <param name="acquiredAt">Monotonic timestamp taken before the acquire was sent: the lease's clock starts there.</param>
+    public ActiveJob Register(JobLease lease, long acquiredAt)
     {
         Interlocked.Increment(ref registered);
-        var job = new ActiveJob(lease);
+        var job = new ActiveJob(lease, acquiredAt);
         jobs[lease.JobId] = job;
         return job;
     }

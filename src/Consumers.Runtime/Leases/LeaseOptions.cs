@@ -32,8 +32,24 @@ public sealed class LeaseOptions
     /// <summary>Consecutive failed beats after which a warning is logged.</summary>
     public int WarnAfterFailedBeats { get; set; } = 3;
 
-    /// <summary>When beats have failed for this fraction of the lease timeout, local jobs are stopped before others take them over.</summary>
+    /// <summary>
+    /// Self-fencing point as a fraction of a job's lease timeout, counted from the moment the last statement that
+    /// renewed its lease was sent (acquire or successful beat): past it the job is stopped here, before the lease can
+    /// expire and the sweep give it to another worker. The rest of the lease is the margin for stopping the work.
+    /// </summary>
     public double SelfFenceFraction { get; set; } = 0.8;
+
+    /// <summary>
+    /// How long one beat may wait for PostgreSQL, as a fraction of the shortest lease timeout among the jobs it renews
+    /// (10 s lease: 2.5 s). A beat that takes longer counts as failed, and no second beat starts while it still hangs.
+    /// </summary>
+    public double HeartbeatTimeoutFraction { get; set; } = 0.25;
+
+    /// <summary>How long after its last renewal was sent a job with this lease is stopped locally.</summary>
+    public TimeSpan FenceAfter(TimeSpan leaseTimeout) => leaseTimeout * SelfFenceFraction;
+
+    /// <summary>How long a beat renewing leases of at least <paramref name="shortestLease"/> may take.</summary>
+    public TimeSpan BeatTimeout(TimeSpan shortestLease) => shortestLease * HeartbeatTimeoutFraction;
 
     public TimeSpan LeaseTimeoutFor(string stage) =>
         StageLeaseTimeouts.TryGetValue(stage, out var timeout) ? timeout : LeaseTimeout;

@@ -57,7 +57,17 @@ public sealed class ProgressReporter : IProgress<double>, IAsyncDisposable
     {
         completed = true;
         signal.Release();
-        await pump;
+        try
+        {
+            await pump.WaitAsync(job.Stopping);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped (fenced, lease lost, shutdown): the pump's last write is cancelled and ends on its own; nothing
+            // the attempt does next waits for it, and the fenced writes that follow cannot be overtaken by it.
+            return;
+        }
+
         signal.Dispose();
     }
 
@@ -77,7 +87,8 @@ public sealed class ProgressReporter : IProgress<double>, IAsyncDisposable
             {
                 try
                 {
-                    if (await store.AppendProgressAsync(job.Lease, percent, CancellationToken.None))
+                    // A stopped attempt (fenced, lease lost, shutdown) does not wait on a database that may not answer.
+                    if (await store.AppendProgressAsync(job.Lease, percent, job.Stopping))
                     {
                         LastWritten = percent;
                     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Consumers.Runtime.Failures;
+using Microsoft.Extensions.Options;
 
 namespace Consumers.Runtime.Stages;
 
@@ -8,17 +9,44 @@ namespace Consumers.Runtime.Stages;
 /// A stand-in for real work, for tests, demos and the benchmark: it waits <c>durationMs</c> (in
 /// <c>steps</c> progress steps), keeps one CPU busy for <c>cpuMs</c> (a stand-in for an encoder), and writes a
 /// small JSON file. <c>failCode</c> makes it fail with that error
-/// code on attempts up to <c>failAttempts</c> (default: every attempt). It reads no source.
+/// code on attempts up to <c>failAttempts</c> (default: every attempt). It reads no source. With
+/// <see cref="SyntheticOptions.TraceDirectory"/> set it records when each attempt's work starts and stops.
 /// </summary>
-public sealed class SyntheticStage : IStage
+public sealed class SyntheticStage(IOptions<SyntheticOptions> options) : IStage
 {
     public const string StageName = "synthetic";
+
+    public SyntheticStage()
+        : this(Options.Create(new SyntheticOptions()))
+    {
+    }
 
     public string Name => StageName;
 
     public bool NeedsSource => false;
 
     public async Task<StageOutput> RunAsync(StageContext context, CancellationToken cancellationToken)
+    {
+        Trace(context, "start");
+        var outcome = "failed";
+        try
+        {
+            var output = await WorkAsync(context, cancellationToken);
+            outcome = "completed";
+            return output;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            outcome = "cancelled";
+            throw;
+        }
+        finally
+        {
+            Trace(context, "end", outcome);
+        }
+    }
+
+    private static async Task<StageOutput> WorkAsync(StageContext context, CancellationToken cancellationToken)
     {
         var durationMs = Int(context, "durationMs", 0);
         var steps = Math.Max(1, Int(context, "steps", 10));
@@ -46,6 +74,20 @@ public sealed class SyntheticStage : IStage
         var output = Path.Combine(context.ScratchDirectory, "synthetic.json");
         await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new { context.JobId, durationMs }, ContractJson.Options), cancellationToken);
         return new StageOutput(output);
+    }
+
+    // One line per event, appended and closed at once, so a reader in another process sees it as soon as the work stops.
+    private void Trace(StageContext context, string step, string? outcome = null)
+    {
+        if (string.IsNullOrEmpty(options.Value.TraceDirectory))
+        {
+            return;
+        }
+
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"{step} attempt={context.Attempt} at={DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}{(outcome is null ? "" : " outcome=" + outcome)}\n");
+        Directory.CreateDirectory(options.Value.TraceDirectory);
+        File.AppendAllText(Path.Combine(options.Value.TraceDirectory, context.JobId.ToString("D") + ".trace"), line);
     }
 
     // Spins for this much of its own thread's CPU time (Linux; wall time elsewhere), so a crowded machine

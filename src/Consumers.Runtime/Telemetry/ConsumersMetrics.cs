@@ -22,6 +22,7 @@ public sealed class ConsumersMetrics : IDisposable
         Heartbeats = meter.CreateCounter<long>("heartbeats", description: "Heartbeat statements that succeeded.");
         HeartbeatFailures = meter.CreateCounter<long>("heartbeat_failures", description: "Heartbeat statements that failed.");
         LeasesLost = meter.CreateCounter<long>("leases_lost", description: "Attempts stopped because their lease was taken over or could not be renewed.");
+        SelfFencedJobs = meter.CreateCounter<long>("self_fenced_jobs", description: "Attempts this worker stopped because their lease went unrenewed for most of its timeout.");
         RecoveredJobs = meter.CreateCounter<long>("recovered_jobs", description: "Jobs the recovery sweep requeued or failed, by reason.");
         RetryAttempts = meter.CreateCounter<long>("retry_attempts", description: "Retries scheduled, by error code.");
         DuplicateSkips = meter.CreateCounter<long>("duplicate_skips", description: "Deliveries for jobs that had already finished.");
@@ -48,6 +49,7 @@ public sealed class ConsumersMetrics : IDisposable
         Heartbeats.Add(0);
         HeartbeatFailures.Add(0);
         LeasesLost.Add(0);
+        SelfFencedJobs.Add(0);
         foreach (var reason in new[] { "stale", "hung", "exhausted", "quarantined" })
         {
             RecoveredJobs.Add(0, new KeyValuePair<string, object?>("reason", reason));
@@ -69,6 +71,7 @@ public sealed class ConsumersMetrics : IDisposable
     public Counter<long> Heartbeats { get; }
     public Counter<long> HeartbeatFailures { get; }
     public Counter<long> LeasesLost { get; }
+    public Counter<long> SelfFencedJobs { get; }
     public Counter<long> RecoveredJobs { get; }
     public Counter<long> RetryAttempts { get; }
     public Counter<long> DuplicateSkips { get; }
@@ -87,6 +90,10 @@ public sealed class ConsumersMetrics : IDisposable
     /// <summary>Registers an observable gauge on this meter (for state owned elsewhere, such as the outbox backlog).</summary>
     public void ObserveGauge(string name, Func<long> read, string description) =>
         meter.CreateObservableGauge(name, read, description: description);
+
+    /// <summary>Registers an observable gauge in seconds (exported with a <c>_seconds</c> suffix).</summary>
+    public void ObserveSeconds(string name, Func<double> read, string description) =>
+        meter.CreateObservableGauge(name, read, unit: "s", description: description);
 
     /// <summary>Registers an observable gauge with one series per label set (for example one per lane).</summary>
     public void ObserveGauges(string name, Func<IEnumerable<Measurement<int>>> read, string description) =>

@@ -13,7 +13,9 @@ public sealed class DatabaseHealthCheck(NpgsqlDataSource dataSource) : IHealthCh
             await using var command = dataSource.CreateCommand("SELECT 1");
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(3));
-            await command.ExecuteScalarAsync(timeout.Token);
+            // Npgsql answers a cancelled statement only after its cancel request (a new connection) gave up too, up to
+            // the connect timeout later on a path that answers nothing: the probe does not wait for that.
+            await command.ExecuteScalarAsync(timeout.Token).WaitAsync(TimeSpan.FromSeconds(3), cancellationToken);
             return HealthCheckResult.Healthy();
         }
         catch (Exception ex)

@@ -43,4 +43,31 @@ public sealed class DataSourcesTests
         Assert.False(connection.Pooling);
         Assert.Equal(0, connection.MaxAutoPrepare);
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Both_sources_probe_idle_connections_with_tcp_keepalive(bool pooled)
+    {
+        var connection = new NpgsqlConnectionStringBuilder("Host=db");
+
+        DataSources.Configure(connection, database, pooled);
+
+        Assert.True(connection.TcpKeepAlive);
+        Assert.Equal(DataSources.DefaultTcpKeepAliveSeconds, connection.TcpKeepAliveTime);
+        Assert.Equal(DataSources.DefaultTcpKeepAliveIntervalSeconds, connection.TcpKeepAliveInterval);
+    }
+
+    [Theory]
+    [InlineData("Host=db;Tcp Keepalive=false", false, 0)]
+    [InlineData("Host=db;TCP Keepalive Time=60", false, 60)]
+    public void A_connection_string_that_sets_tcp_keepalive_keeps_its_values(string connectionString, bool keepAlive, int time)
+    {
+        var connection = new NpgsqlConnectionStringBuilder(connectionString);
+
+        DataSources.Configure(connection, database, pooled: true);
+
+        Assert.Equal(keepAlive, connection.TcpKeepAlive);
+        Assert.Equal(time, connection.TcpKeepAliveTime);
+    }
 }
