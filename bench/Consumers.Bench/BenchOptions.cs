@@ -5,7 +5,7 @@ namespace Consumers.Bench;
 /// <summary>Sizes and settings of one run; the defaults finish in well under ten minutes on two cores.</summary>
 public sealed record BenchOptions
 {
-    public static readonly IReadOnlyList<string> AllSections = ["baseline", "throughput", "latency", "recovery", "adaptive", "cost"];
+    public static readonly IReadOnlyList<string> AllSections = ["baseline", "throughput", "latency", "recovery", "adaptive", "cost", "faults"];
 
     public IReadOnlySet<string> Sections { get; init; } = AllSections.ToHashSet();
 
@@ -44,6 +44,9 @@ public sealed record BenchOptions
     public int RecoveryJobMilliseconds { get; init; } = 4000;
 
     public int RecoveryBoundSeconds { get; init; } = 120;
+
+    /// <summary>How many times the faults section injects each fault.</summary>
+    public int FaultRuns { get; init; } = 5;
 
     public int BacklogJobs { get; init; } = 10_000;
 

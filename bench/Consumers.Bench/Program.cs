@@ -20,6 +20,7 @@ var commitSeconds = new Option<int>("--commit-seconds") { Description = "Duratio
 var latencyRate = new Option<double?>("--latency-rate") { Description = "Offered jobs/s of the latency section (default: half the measured 1-worker saturation)" };
 var latencySeconds = new Option<int>("--latency-seconds") { Description = "How long the latency section offers load", DefaultValueFactory = _ => 20 };
 var recoveryKills = new Option<int>("--recovery-kills") { Description = "SIGKILLs of the recovery section", DefaultValueFactory = _ => 5 };
+var faultRuns = new Option<int>("--fault-runs") { Description = "Times the faults section injects each fault", DefaultValueFactory = _ => 5 };
 var recoveryJobMs = new Option<int>("--recovery-job-ms") { Description = "Duration of the job that is killed", DefaultValueFactory = _ => 4000 };
 var recoveryBound = new Option<int>("--recovery-bound") { Description = "Seconds to wait for a recovery before reporting 'not recovered'", DefaultValueFactory = _ => 120 };
 var backlogJobs = new Option<int>("--backlog-jobs") { Description = "Jobs in the backlog of the memory measurement", DefaultValueFactory = _ => 10_000 };
@@ -36,7 +37,7 @@ var output = new Option<string?>("--output") { Description = "Folder of the JSON
 var root = new RootCommand("consumers-bench: measures the whole job path against its limits on the local stack")
 {
     only, jobs, baselineMessages, baselineRuns, throughputRuns, workers, concurrency, commitConnections, commitSeconds,
-    latencyRate, latencySeconds, recoveryKills, recoveryJobMs, recoveryBound, backlogJobs, backlogSeconds, maxAutoPrepare, workerSet, output,
+    latencyRate, latencySeconds, recoveryKills, faultRuns, recoveryJobMs, recoveryBound, backlogJobs, backlogSeconds, maxAutoPrepare, workerSet, output,
 };
 
 root.SetAction(async (parse, cancellationToken) =>
@@ -72,6 +73,7 @@ root.SetAction(async (parse, cancellationToken) =>
             LatencyRate = parse.GetValue(latencyRate) is { } r ? (r > 0 ? r : throw new ArgumentException("--latency-rate must be positive")) : null,
             LatencySeconds = Positive(parse.GetValue(latencySeconds), "--latency-seconds"),
             RecoveryKills = Positive(parse.GetValue(recoveryKills), "--recovery-kills"),
+            FaultRuns = Positive(parse.GetValue(faultRuns), "--fault-runs"),
             RecoveryJobMilliseconds = Positive(parse.GetValue(recoveryJobMs), "--recovery-job-ms"),
             RecoveryBoundSeconds = Positive(parse.GetValue(recoveryBound), "--recovery-bound"),
             BacklogJobs = Positive(parse.GetValue(backlogJobs), "--backlog-jobs"),
@@ -163,6 +165,7 @@ namespace Consumers.Bench
                     // Before cost, which leaves a backlog of long jobs behind in the run's queue.
                     ("adaptive", AdaptiveSection.RunAsync),
                     ("cost", CostSection.RunAsync),
+                    ("faults", Sections.Faults.FaultsSection.RunAsync),
                 };
                 foreach (var (name, run) in sections.Where(s => options.Sections.Contains(s.Name)))
                 {
