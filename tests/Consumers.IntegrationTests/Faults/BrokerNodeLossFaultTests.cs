@@ -83,8 +83,9 @@ public sealed class BrokerNodeLossFaultTests(ITestOutputHelper output) : IAsyncL
         var pollers = onTarget.Select(w => Task.Run(() => PollReadinessAsync(w, polls[w.WorkerId], stopPolling.Token))).ToList();
         await Task.Delay(300);
 
-        var killedAt = DateTimeOffset.UtcNow;
         await cluster.KillNodeAsync(target);
+        // After the script returns the VM is gone (it waits for the pid): anything published from now on went through a live node.
+        var killedAt = DateTimeOffset.UtcNow;
 
         // Time to consume again: from the kill to the first start of a job that was published after it.
         var clock = Stopwatch.StartNew();
@@ -167,7 +168,7 @@ public sealed class BrokerNodeLossFaultTests(ITestOutputHelper output) : IAsyncL
             {
                 var body = "{\"jobId\":\"" + job.JobId + "\",\"stage\":\"synthetic\",\"outputKey\":\"" + job.OutputKey +
                            "\",\"parameters\":{\"durationMs\":\"300\",\"steps\":\"3\"}}";
-                await api.PublishToQueueAsync("/", "consumers.jobs", body);
+                at = await PublishUntilAcceptedAsync(api, body);
             }
 
             published[job.JobId] = at;
@@ -178,6 +179,29 @@ public sealed class BrokerNodeLossFaultTests(ITestOutputHelper output) : IAsyncL
             catch (OperationCanceledException)
             {
                 return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// As a producer does: while the cluster elects new queue leaders a publish may be refused (the management API
+    /// answers 400); the same message is sent again, so a refusal that was in fact delivered only makes a duplicate.
+    /// Returns when it was accepted.
+    /// </summary>
+    private async Task<DateTimeOffset> PublishUntilAcceptedAsync(RabbitManagement api, string body)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var at = DateTimeOffset.UtcNow;
+            try
+            {
+                await api.PublishToQueueAsync("/", "consumers.jobs", body);
+                return at;
+            }
+            catch (HttpRequestException ex) when (attempt < 100)
+            {
+                output.WriteLine($"publish refused at {at:HH:mm:ss.fff} ({ex.Message}); sending again");
+                await Task.Delay(200);
             }
         }
     }
