@@ -55,6 +55,9 @@ commands:
   logs     show the last lines of both logs; 'logs -f' follows them
   broker-stop   stop the RabbitMQ application (the node stays up): a broker outage, for tests
   broker-start  start it again and wait until it accepts connections
+  cluster-up|cluster-down|cluster-status
+           a separate local RabbitMQ cluster of 3 nodes (own ports, folder and epmd; the stack's
+           node is not touched): scripts/rabbit-cluster.sh up|down|status, see its 'help'
   ctl ...  run rabbitmqctl against the stack's node, e.g. 'scripts/stack.sh ctl list_queues'
   psql ... run psql against the stack's database as user $CONSUMERS_DB_USER
   help     this text
@@ -577,6 +580,9 @@ main() {
     logs)   cmd_logs "$@" ;;
     broker-stop)  cmd_broker_stop ;;
     broker-start) cmd_broker_start ;;
+    cluster-up)     exec bash "$REPO_ROOT/scripts/rabbit-cluster.sh" up ;;
+    cluster-down)   exec bash "$REPO_ROOT/scripts/rabbit-cluster.sh" down ;;
+    cluster-status) exec bash "$REPO_ROOT/scripts/rabbit-cluster.sh" status ;;
     ctl)    require_root; rbctl "$@" ;;
     psql)   PGPASSWORD="$CONSUMERS_DB_PASSWORD" exec "$PG_BIN/psql" -h "$PG_HOST" -p "$CONSUMERS_PG_PORT" \
               -U "$CONSUMERS_DB_USER" -d "$CONSUMERS_DB_NAME" "$@" ;;

@@ -63,6 +63,8 @@ public static class RuntimeServiceCollectionExtensions
         services.AddSingleton<JobIntake>();
         services.AddSingleton<JobLanes>();
         services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<JobIntake>());
+        services.AddSingleton<BrokerLink>();
+        services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<BrokerLink>());
         services.AddConsumersMessaging(configuration, consumeJobs: true);
         services.AddSingleton<ActiveJobRegistry>();
         services.AddSingleton<JobRunner>();

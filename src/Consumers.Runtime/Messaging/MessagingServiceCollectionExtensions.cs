@@ -3,6 +3,7 @@ using Consumers.Contracts;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Consumers.Runtime.Messaging;
@@ -19,6 +20,14 @@ public static class MessagingServiceCollectionExtensions
     public static IServiceCollection AddConsumersMessaging(this IServiceCollection services, IConfiguration configuration, bool consumeJobs)
     {
         var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
+        // Wrong broker settings stop the process here, with every problem named, not later as a connection that never comes.
+        if (rabbit.Problems() is { Count: > 0 } problems)
+        {
+            throw new OptionsValidationException(RabbitMqOptions.Section, typeof(RabbitMqOptions), problems);
+        }
+
+        var nodes = rabbit.Endpoints();
+        var connectionName = configuration.GetSection(Jobs.WorkerOptions.Section).Get<Jobs.WorkerOptions>()?.WorkerId ?? new Jobs.WorkerOptions().WorkerId;
         services.AddMassTransit(x =>
         {
             x.DisableUsageTelemetry();
@@ -29,12 +38,26 @@ public static class MessagingServiceCollectionExtensions
 
             x.UsingRabbitMq((context, cfg) =>
             {
-                cfg.Host(rabbit.Host, rabbit.Port, rabbit.VirtualHost, h =>
+                cfg.Host(nodes[0].Host, nodes[0].Port, rabbit.VirtualHost, h =>
                 {
                     h.Username(rabbit.Username);
                     h.Password(rabbit.Password);
                     h.PublisherConfirmation = true;
                     h.Heartbeat(rabbit.Heartbeat);
+                    h.RequestedConnectionTimeout(rabbit.ConnectTimeout);
+                    // The management UI lists connections by this name: which worker sits on which node.
+                    h.ConnectionName(connectionName);
+                    if (rabbit.Nodes.Count > 0)
+                    {
+                        // Each connection attempt takes the next node in turn, so a lost node is left for a live one.
+                        h.UseCluster(c =>
+                        {
+                            foreach (var node in nodes)
+                            {
+                                c.Node(node.ToString());
+                            }
+                        });
+                    }
                 });
                 // A request with a usable job id but a field of the wrong type becomes a failed job naming the field.
                 cfg.ConfigureJsonSerializerOptions(options =>
@@ -52,10 +75,12 @@ public static class MessagingServiceCollectionExtensions
                 }
 
                 var intake = context.GetRequiredService<Flow.JobIntake>();
+                var link = context.GetRequiredService<BrokerLink>();
                 var lanes = context.GetRequiredService<Flow.JobLanes>();
                 foreach (var lane in lanes.All)
                 {
                     intake.Watch(lane.Queue);
+                    link.Watch(lane.Queue);
                     cfg.ReceiveEndpoint(lane.Queue, e =>
                     {
                         // Prefetch follows the lane's configured slots, so a lane never holds much more than it can run.

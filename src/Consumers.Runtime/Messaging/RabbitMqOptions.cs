@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Consumers.Runtime.Messaging;
 
 /// <summary>Settings under <c>Consumers:RabbitMq</c>.</summary>
@@ -5,8 +7,18 @@ public sealed class RabbitMqOptions
 {
     public const string Section = "Consumers:RabbitMq";
 
+    /// <summary>The broker of a single-node setup; ignored when <see cref="Nodes"/> is set.</summary>
     public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>AMQP port of <see cref="Host"/>, and of every node in <see cref="Nodes"/> written without one.</summary>
     public ushort Port { get; set; } = 56729;
+
+    /// <summary>
+    /// The nodes of a RabbitMQ cluster, each <c>host</c> or <c>host:port</c>. When set, the worker connects to the first
+    /// node that answers and, when that connection is lost, to the next one (MassTransit's cluster support), so a
+    /// dead node does not stop consumption while the others run. Empty: one node, <see cref="Host"/> and <see cref="Port"/>.
+    /// </summary>
+    public List<string> Nodes { get; set; } = [];
     public string VirtualHost { get; set; } = "/";
     public string Username { get; set; } = "consumers";
     public string Password { get; set; } = "consumers";
@@ -29,7 +41,57 @@ public sealed class RabbitMqOptions
     /// </summary>
     public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long one connection attempt may take. A node whose machine is gone does not refuse, it stays silent: with
+    /// several <see cref="Nodes"/> the next node is tried only after this.
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     public int PrefetchCount => PrefetchFor(ConcurrentJobs);
+
+    /// <summary>Where the worker may connect, in the order it tries them: <see cref="Nodes"/>, else <see cref="Host"/>:<see cref="Port"/>.</summary>
+    public IReadOnlyList<BrokerNode> Endpoints() =>
+        Nodes.Count == 0 ? [new BrokerNode(Host, Port)] : [.. Nodes.Select(node => BrokerNode.Parse(node, Port))];
+
+    /// <summary>What is wrong with the broker settings (empty when nothing): checked when the worker starts, before it connects.</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (Nodes.Count == 0 && string.IsNullOrWhiteSpace(Host))
+        {
+            problems.Add($"{Section}:Host is empty and {Section}:Nodes names no node");
+        }
+
+        if (ConnectTimeout <= TimeSpan.Zero)
+        {
+            problems.Add($"{Section}:ConnectTimeout must be positive");
+        }
+
+        if (Port == 0)
+        {
+            problems.Add($"{Section}:Port must be 1-65535");
+        }
+
+        var seen = new HashSet<BrokerNode>();
+        for (var i = 0; i < Nodes.Count; i++)
+        {
+            if (!BrokerNode.TryParse(Nodes[i], Port, out var node, out var why))
+            {
+                problems.Add($"{Section}:Nodes:{i.ToString(CultureInfo.InvariantCulture)} '{Nodes[i]}': {why}");
+            }
+            else if (!seen.Add(node))
+            {
+                problems.Add($"{Section}:Nodes:{i.ToString(CultureInfo.InvariantCulture)} '{Nodes[i]}' names {node} a second time");
+            }
+        }
+
+        if (!string.Equals(QueueType, "classic", StringComparison.OrdinalIgnoreCase) && !UsesQuorumQueues)
+        {
+            problems.Add($"{Section}:QueueType '{QueueType}' is neither classic nor quorum");
+        }
+
+        return problems;
+    }
 
     /// <summary>What a receive endpoint with <paramref name="slots"/> slots may hold: the slots plus the buffer.</summary>
     public int PrefetchFor(int slots) => slots + PrefetchBuffer;

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Consumers.Worker.Cli;
@@ -15,6 +16,11 @@ public static class CommandRunner
         catch (UsageException ex)
         {
             await Console.Error.WriteLineAsync("error: " + ex.Message);
+            return ExitCodes.Usage;
+        }
+        catch (OptionsValidationException ex)
+        {
+            await Console.Error.WriteLineAsync("error: invalid settings: " + string.Join("; ", ex.Failures));
             return ExitCodes.Usage;
         }
         catch (OperationCanceledException)

@@ -42,7 +42,8 @@ public static class WorkerHost
         var flow = builder.Configuration.GetSection(FlowOptions.Section).Get<FlowOptions>() ?? new FlowOptions();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = flow.HostShutdownTimeout);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"])
-            .AddCheck<IntakeHealthCheck>("job-intake", tags: ["ready"]);
+            .AddCheck<IntakeHealthCheck>("job-intake", tags: ["ready"])
+            .AddCheck<Runtime.Messaging.BrokerHealthCheck>("rabbitmq", tags: ["ready"]);
         var openTelemetry = builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddMeter(ConsumersMetrics.MeterName, "MassTransit")
@@ -61,7 +62,11 @@ public static class WorkerHost
         var app = builder.Build();
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains("ready"),
+            ResponseWriter = HealthResponse.WriteAsync,
+        });
         return app;
     }
 }

@@ -14,8 +14,14 @@ public sealed class RabbitManagement : IDisposable
     private readonly HttpClient http;
 
     public RabbitManagement()
+        : this(StackSettings.ManagementUri, TimeSpan.FromSeconds(30))
     {
-        http = new HttpClient { BaseAddress = StackSettings.ManagementUri, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    /// <summary>The management API of another broker (a node of a private cluster), as the stack's user.</summary>
+    public RabbitManagement(Uri managementUri, TimeSpan timeout)
+    {
+        http = new HttpClient { BaseAddress = managementUri, Timeout = timeout };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
             Convert.ToBase64String(Encoding.UTF8.GetBytes($"{StackSettings.RabbitUser}:{StackSettings.RabbitPassword}")));
     }
@@ -120,6 +126,13 @@ public sealed class RabbitManagement : IDisposable
     /// <summary>Messages in a queue (ready + unacknowledged), or null when it does not exist yet.</summary>
     public async Task<long?> QueueDepthAsync(string vhost, string queue) =>
         (await QueueAsync(vhost, queue))?["messages"]?.GetValue<long>();
+
+    /// <summary>Client connections as the broker lists them: the node each is on and the name the client gave it.</summary>
+    public async Task<IReadOnlyList<(string Node, string? Name)>> ConnectionsAsync()
+    {
+        var connections = await http.GetFromJsonAsync<JsonArray>(Api("connections")) ?? [];
+        return [.. connections.Select(c => (c!["node"]!.GetValue<string>(), c["client_properties"]?["connection_name"]?.GetValue<string>()))];
+    }
 
     public async Task<JsonArray> ConsumersAsync(string vhost)
     {
