@@ -60,7 +60,7 @@ public sealed class PartitionFaultTests(ITestOutputHelper output) : IAsyncLifeti
         var jobs = Enumerable.Range(0, 8).Select(_ => Guid.NewGuid()).ToList();
         foreach (var jobId in jobs)
         {
-            await env.Rabbit.PublishToQueueAsync(env.VirtualHost, "consumers.jobs", SyntheticBody(jobId, $"partition/{jobId}.json", durationMs: 15_000));
+            await env.Rabbit.PublishToQueueAsync(env.VirtualHost, "consumers.jobs", SyntheticTrace.RequestBody(jobId, $"partition/{jobId}.json", durationMs: 15_000));
         }
 
         // Cut it off while all three of its slots are mid-job.
@@ -113,7 +113,7 @@ public sealed class PartitionFaultTests(ITestOutputHelper output) : IAsyncLifeti
         var later = Enumerable.Range(0, 8).Select(_ => Guid.NewGuid()).ToList();
         foreach (var jobId in later)
         {
-            await env.Rabbit.PublishToQueueAsync(env.VirtualHost, "consumers.jobs", SyntheticBody(jobId, $"later/{jobId}.json", durationMs: 1_000));
+            await env.Rabbit.PublishToQueueAsync(env.VirtualHost, "consumers.jobs", SyntheticTrace.RequestBody(jobId, $"later/{jobId}.json", durationMs: 1_000));
         }
 
         var startedOnCutOff = 0;
@@ -129,18 +129,6 @@ public sealed class PartitionFaultTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.True((await env.Rabbit.QueueDepthAsync(env.VirtualHost, "consumers.jobs_error") ?? 0) == 0, "messages in consumers.jobs_error");
     }
 
-    private static string SyntheticBody(Guid jobId, string outputKey, int durationMs) => JsonSerializer.Serialize(new
-    {
-        jobId,
-        stage = "synthetic",
-        outputKey,
-        parameters = new Dictionary<string, string>
-        {
-            ["durationMs"] = durationMs.ToString(CultureInfo.InvariantCulture),
-            ["steps"] = (durationMs / 1000).ToString(CultureInfo.InvariantCulture),
-        },
-    });
-
     private async Task<List<Guid>> JobIdsAsync(string sql)
     {
         await using var command = env.DataSource.CreateCommand(sql);
@@ -154,8 +142,7 @@ public sealed class PartitionFaultTests(ITestOutputHelper output) : IAsyncLifeti
         return ids;
     }
 
-    private List<TraceLine> ReadTrace(Guid jobId) =>
-        [.. File.ReadAllLines(Path.Combine(traceDirectory, jobId.ToString("D") + ".trace")).Select(TraceLine.Parse)];
+    private IReadOnlyList<SyntheticTrace> ReadTrace(Guid jobId) => SyntheticTrace.Read(traceDirectory, jobId);
 
     private static async Task<string> ReadinessAsync(Testing.Workers.WorkerProcess worker)
     {
@@ -184,19 +171,4 @@ public sealed class PartitionFaultTests(ITestOutputHelper output) : IAsyncLifeti
 
     private static string? Field(JobEventRecord e, string name) =>
         JsonDocument.Parse(e.Data).RootElement.TryGetProperty(name, out var value) ? value.GetString() : null;
-
-    /// <summary>One line of the synthetic stage's trace: <c>start attempt=1 at=1700000000000</c>, <c>end ... outcome=cancelled</c>.</summary>
-    private sealed record TraceLine(string Step, int Attempt, DateTimeOffset At, string? Outcome)
-    {
-        public static TraceLine Parse(string line)
-        {
-            var parts = line.Split(' ');
-            var fields = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
-            return new TraceLine(
-                parts[0],
-                int.Parse(fields["attempt"], CultureInfo.InvariantCulture),
-                DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(fields["at"], CultureInfo.InvariantCulture)),
-                fields.GetValueOrDefault("outcome"));
-        }
-    }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using Consumers.Bench.Infrastructure;
 using Consumers.Testing.Faults;
 
@@ -57,7 +56,7 @@ public sealed class PlainWorkerFaults
         var jobs = Enumerable.Range(0, VictimJobs).Select(_ => Guid.NewGuid()).ToList();
         foreach (var jobId in jobs)
         {
-            await environment.Rabbit.PublishToQueueAsync(environment.VirtualHost, "consumers.jobs", Body(jobId, $"{tag}/{jobId}.json"));
+            await environment.Rabbit.PublishToQueueAsync(environment.VirtualHost, "consumers.jobs", SyntheticTrace.RequestBody(jobId, $"{tag}/{jobId}.json", JobMilliseconds));
         }
 
         if (!await WaitAsync(async () => await environment.ScalarAsync<long>(
@@ -126,45 +125,18 @@ public sealed class PlainWorkerFaults
         double? worst = null;
         foreach (var jobId in jobs)
         {
-            var path = Path.Combine(traces, jobId.ToString("D") + ".trace");
-            if (!File.Exists(path))
+            var lines = SyntheticTrace.Read(traces, jobId);
+            var victimEnd = lines.Where(l => l.Step == "end" && l.Attempt == 1).Select(l => (DateTimeOffset?)l.At).Max();
+            var successorStart = lines.Where(l => l.Step == "start" && l.Attempt > 1).Select(l => (DateTimeOffset?)l.At).Min();
+            if (victimEnd is { } end && successorStart is { } start)
             {
-                continue;
+                var overlap = (end - start).TotalSeconds;
+                worst = worst is null ? overlap : Math.Max(worst.Value, overlap);
             }
-
-            var lines = File.ReadAllLines(path).Select(Parse).ToList();
-            var victimEnd = lines.Where(l => l.Step == "end" && l.Attempt == 1).Select(l => (long?)l.At).Max();
-            var successorStart = lines.Where(l => l.Step == "start" && l.Attempt > 1).Select(l => (long?)l.At).Min();
-            if (victimEnd is null || successorStart is null)
-            {
-                continue;
-            }
-
-            var overlap = (victimEnd.Value - successorStart.Value) / 1000.0;
-            worst = worst is null ? overlap : Math.Max(worst.Value, overlap);
         }
 
         return worst;
     }
-
-    private static (string Step, int Attempt, long At) Parse(string line)
-    {
-        var parts = line.Split(' ');
-        var fields = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
-        return (parts[0], int.Parse(fields["attempt"], CultureInfo.InvariantCulture), long.Parse(fields["at"], CultureInfo.InvariantCulture));
-    }
-
-    private static string Body(Guid jobId, string outputKey) => JsonSerializer.Serialize(new
-    {
-        jobId,
-        stage = "synthetic",
-        outputKey,
-        parameters = new Dictionary<string, string>
-        {
-            ["durationMs"] = JobMilliseconds.ToString(CultureInfo.InvariantCulture),
-            ["steps"] = (JobMilliseconds / 1000).ToString(CultureInfo.InvariantCulture),
-        },
-    });
 
     private static async Task<bool> WaitAsync(Func<Task<bool>> condition, TimeSpan bound)
     {
