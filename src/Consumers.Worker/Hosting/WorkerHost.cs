@@ -1,6 +1,7 @@
 using Consumers.Media;
 using Consumers.Runtime;
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Outbox;
 using Consumers.Runtime.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -42,7 +43,8 @@ public static class WorkerHost
         var flow = builder.Configuration.GetSection(FlowOptions.Section).Get<FlowOptions>() ?? new FlowOptions();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = flow.HostShutdownTimeout);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"])
-            .AddCheck<IntakeHealthCheck>("job-intake", tags: ["ready"]);
+            .AddCheck<IntakeHealthCheck>("job-intake", tags: ["ready"])
+            .AddCheck<OutboxStallHealthCheck>("outbox", tags: ["ready"]);
         var openTelemetry = builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddMeter(ConsumersMetrics.MeterName, "MassTransit")
