@@ -104,6 +104,12 @@ public sealed partial class OutboxRelay(
                 {
                     reason = "shutting down";
                 }
+                catch (Exception ex)
+                {
+                    // Whatever went wrong, a standby may lead meanwhile; this relay competes again after StandbyInterval.
+                    reason = "error: " + ex.Message;
+                    LogRelayError(ex);
+                }
                 finally
                 {
                     held.MarkLost();
@@ -164,7 +170,7 @@ public sealed partial class OutboxRelay(
                 {
                     published = await PublishRoundAsync(held, stoppingToken);
                 }
-                catch (Exception ex) when (!stoppingToken.IsCancellationRequested && ex is NpgsqlException or TimeoutException or InvalidOperationException)
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
                     // The database failed this round; the lease (checked above) decides whether we still lead.
                     LogRoundFailed(ex.Message);
@@ -281,7 +287,7 @@ public sealed partial class OutboxRelay(
             await listener.WaitAsync(pollInterval, stoppingToken);
             return listener;
         }
-        catch (Exception ex) when (!stoppingToken.IsCancellationRequested && ex is NpgsqlException or TimeoutException or InvalidOperationException or System.IO.IOException)
+        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
             LogListenFailed(ex.Message);
             await listener.DisposeAsync();
@@ -454,6 +460,11 @@ public sealed partial class OutboxRelay(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay lease {Call} failed: {Error}")]
     private partial void LogLeaseCallFailed(string call, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Outbox relay failed while leading: {Error}")]
+    private partial void LogRelayErrorCore(string error, Exception exception);
+
+    private void LogRelayError(Exception exception) => LogRelayErrorCore(exception.Message, exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay round failed: {Error}")]
     private partial void LogRoundFailed(string error);

@@ -41,12 +41,15 @@ public sealed class RoleHolderFreezeFaultTests(ITestOutputHelper output) : IAsyn
         // The first worker leads the relay and, alone, takes the long job: it holds both when it freezes.
         var holder = await env.StartWorkerProcessAsync("relay-a");
         var (_, firstGeneration) = await WaitForRelayHolderAsync(["relay-a"]);
-        var longJob = SyntheticJob("frozen/long.json", durationMs: 8000);
+        // Long enough to be still running once the other two workers are up on a busy machine.
+        var longJob = SyntheticJob("frozen/long.json", durationMs: 30000);
         await env.Store.SubmitAsync(longJob, 3, CancellationToken.None);
         await Eventually.WaitAsync(async () => (await env.JobAsync(longJob.JobId)) is { Status: JobStatuses.Processing, LeaseOwner: "relay-a" },
             TimeSpan.FromSeconds(60), () => "relay-a never started the long job");
-        await using var b = await env.StartWorkerProcessAsync("relay-b");
-        await using var c = await env.StartWorkerProcessAsync("relay-c");
+        var others = await Task.WhenAll(env.StartWorkerProcessAsync("relay-b"), env.StartWorkerProcessAsync("relay-c"));
+        await using var b = others[0];
+        await using var c = others[1];
+        Assert.True(await env.JobAsync(longJob.JobId) is { Status: JobStatuses.Processing, LeaseOwner: "relay-a" }, "the long job ended before the freeze");
 
         holder.Freeze();
         var frozen = Stopwatch.StartNew();
@@ -76,8 +79,10 @@ public sealed class RoleHolderFreezeFaultTests(ITestOutputHelper output) : IAsyn
         holder.Thaw();
         await Eventually.WaitAsync(() => Task.FromResult(ReadLog(holder).Contains("Outbox relay stepped down", StringComparison.Ordinal)),
             TimeSpan.FromSeconds(30), () => "the thawed relay holder never logged that it stepped down");
-        await Eventually.WaitAsync(async () => (await holder.ScrapeAsync()).Contains("outbox_relay_leader 0", StringComparison.Ordinal),
-            TimeSpan.FromSeconds(30), () => "the thawed worker still reports that it leads the relay");
+        var scraped = "";
+        await Eventually.WaitAsync(async () => System.Text.RegularExpressions.Regex.IsMatch(scraped = await holder.ScrapeAsync(), @"(?m)^outbox_relay_leader(\{[^}]*\})? 0(\s|$)"),
+            TimeSpan.FromSeconds(30), () => "the thawed worker still reports that it leads the relay: " +
+                                            string.Join(" | ", scraped.Split('\n').Where(l => l.Contains("outbox_relay", StringComparison.Ordinal))));
         Assert.Equal(newGeneration, (await leases.ReadAsync(OutboxRelay.LeaseName, default))!.Value.Generation);
 
         var timeline = await env.TimelineAsync(longJob.JobId);
@@ -95,7 +100,7 @@ public sealed class RoleHolderFreezeFaultTests(ITestOutputHelper output) : IAsyn
         // and a survivor join.
         var noRelay = new Dictionary<string, string?> { ["Consumers:Outbox:Enabled"] = "false" };
         var victim = await env.StartWorkerProcessAsync("victim", noRelay);
-        var job = SyntheticJob("killed/long.json", durationMs: 6000);
+        var job = SyntheticJob("killed/long.json", durationMs: 40000);
         await env.Rabbit.PublishToQueueAsync(env.VirtualHost, "consumers.jobs", JsonSerializer.Serialize(job, Runtime.ContractJson.Options));
         await Eventually.WaitAsync(async () => (await env.JobAsync(job.JobId)) is { Status: JobStatuses.Processing, LeaseOwner: "victim" },
             TimeSpan.FromSeconds(60), () => "the victim never started the job");
@@ -105,7 +110,7 @@ public sealed class RoleHolderFreezeFaultTests(ITestOutputHelper output) : IAsyn
 
         // A scheduler session frozen inside its transaction while it holds both of Quartz's cluster locks (what a
         // SIGSTOP between Quartz's lock and its commit leaves), on a connection set up exactly as Quartz's are.
-        await using var frozenQuartz = new NpgsqlConnection(RecoveryServiceCollectionExtensions.QuartzConnectionString(env.ConnectionString, new RecoveryOptions()));
+        var frozenQuartz = new NpgsqlConnection(RecoveryServiceCollectionExtensions.QuartzConnectionString(env.ConnectionString, new RecoveryOptions()));
         await frozenQuartz.OpenAsync();
         var transaction = await frozenQuartz.BeginTransactionAsync();
         await using (var take = new NpgsqlCommand("SELECT count(*) FROM (SELECT lock_name FROM qrtz_locks FOR UPDATE) l", frozenQuartz, transaction))
@@ -113,6 +118,7 @@ public sealed class RoleHolderFreezeFaultTests(ITestOutputHelper output) : IAsyn
             Assert.Equal(2L, await take.ExecuteScalarAsync());
         }
 
+        Assert.True(await env.JobAsync(job.JobId) is { Status: JobStatuses.Processing, LeaseOwner: "victim" }, "the job ended before the kill");
         relayHolder.Freeze();
         await victim.KillAsync();
         var killed = Stopwatch.StartNew();
@@ -120,7 +126,7 @@ public sealed class RoleHolderFreezeFaultTests(ITestOutputHelper output) : IAsyn
         await Eventually.WaitAsync(async () => (await env.JobAsync(job.JobId)) is { Status: JobStatuses.Processing, LeaseOwner: "survivor" },
             TimeSpan.FromSeconds(60), () => "the killed worker's job never started on the survivor");
         var restarted = killed.Elapsed;
-        var succeeded = await env.WaitForTerminalAsync(job.JobId, TimeSpan.FromSeconds(60));
+        var succeeded = await env.WaitForTerminalAsync(job.JobId, TimeSpan.FromSeconds(90));
         output.WriteLine($"killed worker's job started on the survivor {restarted.TotalSeconds:F1}s after the kill, " +
                          $"with the relay holder frozen and Quartz's locks held by a frozen session");
         Assert.Equal(JobStatuses.Succeeded, succeeded.Status);
@@ -129,13 +135,28 @@ public sealed class RoleHolderFreezeFaultTests(ITestOutputHelper output) : IAsyn
         // PostgreSQL ended the frozen scheduler's session (idle in transaction), which is what freed the lock.
         await using (var probe = new NpgsqlCommand("SELECT 1", frozenQuartz, transaction))
         {
-            await Assert.ThrowsAnyAsync<Exception>(() => probe.ExecuteScalarAsync());
+            var ended = await Assert.ThrowsAnyAsync<Exception>(() => probe.ExecuteScalarAsync());
+            output.WriteLine("the frozen scheduler session: " + ended.Message);
         }
+
+        await DisposeBrokenAsync(frozenQuartz);
 
         relayHolder.Thaw();
         await Eventually.WaitAsync(() => Task.FromResult(ReadLog(relayHolder).Contains("Outbox relay stepped down", StringComparison.Ordinal)),
             TimeSpan.FromSeconds(30), () => "the thawed relay holder never logged that it stepped down");
         await AssertNothingLostOrRunTwiceAsync([job]);
+    }
+
+    // Closing a connection the server has ended reports the server's reason again; it is closed all the same.
+    private static async Task DisposeBrokenAsync(NpgsqlConnection connection)
+    {
+        try
+        {
+            await connection.DisposeAsync();
+        }
+        catch (PostgresException)
+        {
+        }
     }
 
     private async Task<(string Holder, long Generation)> WaitForRelayHolderAsync(string[] workers, TimeSpan? timeout = null)
