@@ -1,4 +1,5 @@
 using Consumers.Runtime.Artifacts;
+using Consumers.Runtime.Cluster;
 using Consumers.Runtime.Failures;
 using Consumers.Runtime.Flow;
 using MassTransit;
@@ -31,7 +32,8 @@ public static class RuntimeServiceCollectionExtensions
         services.AddOptions<RetryOptions>().Bind(configuration.GetSection(RetryOptions.Section));
         services.AddOptions<ArtifactOptions>().Bind(configuration.GetSection(ArtifactOptions.Section));
         services.AddOptions<ScratchOptions>().Bind(configuration.GetSection(ScratchOptions.Section));
-        services.AddOptions<OutboxOptions>().Bind(configuration.GetSection(OutboxOptions.Section));
+        services.AddOptions<OutboxOptions>().Bind(configuration.GetSection(OutboxOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<OutboxOptions>, OutboxOptionsValidation>();
         services.AddOptions<RabbitMqOptions>().Bind(configuration.GetSection(RabbitMqOptions.Section));
         services.AddOptions<SyntheticOptions>().Bind(configuration.GetSection(SyntheticOptions.Section));
 
@@ -40,6 +42,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddDbContext<ConsumersDbContext>((sp, options) =>
             options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton<JobStore>();
+        services.AddSingleton<ClusterLeaseStore>();
         services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section));
         services.AddSingleton<RecoveryStore>();
         services.AddScoped<JobQueries>();
@@ -76,6 +79,11 @@ public static class RuntimeServiceCollectionExtensions
         {
             services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
         }
+
+        // On every worker, relay or not: a stalled outbox must show wherever an operator looks.
+        services.AddSingleton<OutboxBacklogMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxBacklogMonitor>());
+        services.AddSingleton<OutboxStallHealthCheck>();
 
         services.AddHostedService<BackpressureMonitor>();
         services.AddHostedService<LaneMetrics>();

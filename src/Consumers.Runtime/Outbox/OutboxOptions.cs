@@ -25,6 +25,52 @@ public sealed class OutboxOptions
 
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How often a relay that is not the leader checks whether it can take over.</summary>
+    /// <summary>How often a relay that does not lead tries to take the lease (it succeeds only once the lease has expired).</summary>
     public TimeSpan StandbyInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long the relay lease lasts after each renew. A frozen or cut-off leader is replaced after at most this
+    /// plus <see cref="StandbyInterval"/>.
+    /// </summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>How often the leader renews its lease; a few renews must fit in <see cref="LeaseDuration"/>.</summary>
+    public TimeSpan LeaseRenewInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The longest one lease statement (acquire, renew, release) may take before it counts as failed.</summary>
+    public TimeSpan LeaseStatementTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often every worker reads the outbox backlog and the age of its oldest row from the database.</summary>
+    public TimeSpan BacklogCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary><c>/health/ready</c> turns Degraded while the oldest unpublished outbox row is older than this.</summary>
+    public TimeSpan StallThreshold { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>What is wrong with these settings (empty when they are sound).</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        void Require(bool ok, string problem)
+        {
+            if (!ok)
+            {
+                problems.Add(problem);
+            }
+        }
+
+        Require(BatchSize > 0, "BatchSize must be positive");
+        Require(MaxParallelPublishes > 0, "MaxParallelPublishes must be positive");
+        Require(PollInterval > TimeSpan.Zero, "PollInterval must be positive");
+        Require(PublishTimeout > TimeSpan.Zero, "PublishTimeout must be positive");
+        Require(RetryDelay > TimeSpan.Zero && MaxRetryDelay >= RetryDelay, "RetryDelay must be positive and MaxRetryDelay at least RetryDelay");
+        Require(LeaseDuration >= TimeSpan.FromSeconds(1), "LeaseDuration must be at least 1 second");
+        Require(LeaseRenewInterval > TimeSpan.Zero && LeaseRenewInterval * 2 <= LeaseDuration,
+            "LeaseRenewInterval must be positive and at most half of LeaseDuration (one failed renew must not cost the lease)");
+        Require(LeaseStatementTimeout > TimeSpan.Zero && LeaseStatementTimeout < LeaseRenewInterval,
+            "LeaseStatementTimeout must be positive and shorter than LeaseRenewInterval");
+        Require(StandbyInterval > TimeSpan.Zero && StandbyInterval <= LeaseDuration, "StandbyInterval must be positive and at most LeaseDuration");
+        Require(BacklogCheckInterval > TimeSpan.Zero, "BacklogCheckInterval must be positive");
+        Require(StallThreshold > BacklogCheckInterval, "StallThreshold must be longer than BacklogCheckInterval");
+        return problems;
+    }
 }

@@ -1,3 +1,4 @@
+using Consumers.Runtime.Cluster;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Outbox;
 using Consumers.Runtime.Timeline;
@@ -14,6 +15,7 @@ public sealed class ConsumersDbContext(DbContextOptions<ConsumersDbContext> opti
     public DbSet<JobRecord> Jobs => Set<JobRecord>();
     public DbSet<JobEventRecord> JobEvents => Set<JobEventRecord>();
     public DbSet<OutboxMessageRecord> OutboxMessages => Set<OutboxMessageRecord>();
+    public DbSet<ClusterLeaseRecord> ClusterLeases => Set<ClusterLeaseRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {

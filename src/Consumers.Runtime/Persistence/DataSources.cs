@@ -5,21 +5,42 @@ using Npgsql;
 namespace Consumers.Runtime.Persistence;
 
 /// <summary>
-/// The two ways the runtime talks to PostgreSQL. The shared pool skips Npgsql's session reset when a connection
+/// The ways the runtime talks to PostgreSQL. The shared pool skips Npgsql's session reset when a connection
 /// goes back (No Reset On Close): the reset costs six statements on every return, and nothing on that pool
-/// leaves session state behind. The one place that does (the relay's advisory lock and LISTEN) uses
-/// <see cref="Session"/>: unpooled, so closing the connection ends the session and its lock with it.
+/// leaves session state behind. The one place that does (the relay's LISTEN) uses <see cref="Session"/>:
+/// unpooled, so closing the connection ends the session with it. Cluster leases use <see cref="Cluster"/>, a
+/// small pool of their own, so that a renew never queues behind the jobs for a connection.
 /// </summary>
 public static class DataSources
 {
     /// <summary>Key of the unpooled data source for connections that hold session state.</summary>
     public const string Session = "session";
 
+    /// <summary>Key of the small pool for cluster-lease statements (acquire, renew, release).</summary>
+    public const string Cluster = "cluster";
+
     public static IServiceCollection AddConsumersDataSources(this IServiceCollection services)
     {
         services.AddSingleton(sp => Build(sp, pooled: true));
         services.AddKeyedSingleton(Session, (sp, _) => Build(sp, pooled: false));
+        services.AddKeyedSingleton(Cluster, (sp, _) =>
+        {
+            var database = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            var builder = new NpgsqlDataSourceBuilder(database.ConnectionString);
+            ConfigureCluster(builder.ConnectionStringBuilder, database);
+            return builder.Build();
+        });
         return services;
+    }
+
+    internal static void ConfigureCluster(NpgsqlConnectionStringBuilder connection, DatabaseOptions database)
+    {
+        Configure(connection, database, pooled: true);
+        connection.MaxPoolSize = 4;
+        connection.MinPoolSize = 0;
+        // A lease call that times out is cancelled; when the server cannot be reached either (a partition), the
+        // connection is given up after this instead of Npgsql's default two seconds.
+        connection.CancellationTimeout = 500;
     }
 
     private static NpgsqlDataSource Build(IServiceProvider services, bool pooled)

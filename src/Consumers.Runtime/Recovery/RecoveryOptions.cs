@@ -31,4 +31,12 @@ public sealed class RecoveryOptions
 
     /// <summary>After this much silence another instance takes over the sweep of a dead one.</summary>
     public TimeSpan ClusterCheckinMisfireThreshold { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// The longest a scheduler may sit in an open transaction on Quartz's connections (PostgreSQL ends its session
+    /// after this: <c>idle_in_transaction_session_timeout</c>), and so the longest a frozen or cut-off worker can
+    /// keep Quartz's cluster lock from the others. Quartz's statements (its lock wait included) time out after
+    /// twice this.
+    /// </summary>
+    public TimeSpan ClusterLockTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }

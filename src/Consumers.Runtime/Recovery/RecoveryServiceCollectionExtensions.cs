@@ -1,7 +1,9 @@
 using Consumers.Runtime.Persistence;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using Quartz;
+using System.Globalization;
 
 namespace Consumers.Runtime.Recovery;
 
@@ -20,8 +22,9 @@ public static class RecoveryServiceCollectionExtensions
             return services;
         }
 
-        var connectionString = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>()?.ConnectionString
-                               ?? new DatabaseOptions().ConnectionString;
+        var connectionString = QuartzConnectionString(
+            configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>()?.ConnectionString ?? new DatabaseOptions().ConnectionString,
+            recovery);
         services.AddQuartz(q =>
         {
             q.ConfigureScheduler(o =>
@@ -31,7 +34,15 @@ public static class RecoveryServiceCollectionExtensions
             });
             // The sweep disallows concurrent execution, so every trigger round needs Quartz's row lock anyway;
             // without this Quartz first tries without it and throws (and catches) an exception a few times a second.
-            q.ConfigureOptions<AdoJobStoreOptions>(o => o.AcquireTriggersWithinLock = true);
+            q.ConfigureOptions<AdoJobStoreOptions>(o =>
+            {
+                o.AcquireTriggersWithinLock = true;
+                // A scheduler blocked on QRTZ_LOCKS behind a frozen peer fails and retries instead of waiting for good
+                // (the frozen peer's session is ended by idle_in_transaction_session_timeout meanwhile), and says so.
+                o.CommandTimeout = recovery.ClusterLockTimeout * 2;
+                o.LockWaitWarningThreshold = recovery.ClusterLockTimeout;
+                o.DbRetryInterval = recovery.ClusterCheckinInterval;
+            });
             q.UsePersistentStore(store =>
             {
                 store.UsePostgres(connectionString);
@@ -55,5 +66,21 @@ public static class RecoveryServiceCollectionExtensions
         });
         services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
         return services;
+    }
+
+    /// <summary>
+    /// Quartz's own connections, with the server ending any session left idle inside a transaction (a frozen or
+    /// cut-off scheduler holding QRTZ_LOCKS) after <see cref="RecoveryOptions.ClusterLockTimeout"/>, and any statement
+    /// after twice that. Its application name tells these sessions apart in <c>pg_stat_activity</c>.
+    /// </summary>
+    public static string QuartzConnectionString(string connectionString, RecoveryOptions recovery)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var idle = (long)recovery.ClusterLockTimeout.TotalMilliseconds;
+        var settings = string.Create(CultureInfo.InvariantCulture,
+            $"-c idle_in_transaction_session_timeout={idle} -c statement_timeout={idle * 2}");
+        builder.Options = string.IsNullOrWhiteSpace(builder.Options) ? settings : builder.Options + " " + settings;
+        builder.ApplicationName = (builder.ApplicationName ?? "consumers") + "-quartz";
+        return builder.ConnectionString;
     }
 }

@@ -95,6 +95,10 @@ public sealed class ConsumersMetrics : IDisposable
     public void ObserveSeconds(string name, Func<double> read, string description) =>
         meter.CreateObservableGauge(name, read, unit: "s", description: description);
 
+    /// <summary>Registers an observable gauge with a fractional value (an age in seconds, for example).</summary>
+    public void ObserveGauge(string name, Func<double> read, string description) =>
+        meter.CreateObservableGauge(name, read, description: description);
+
     /// <summary>Registers an observable gauge with one series per label set (for example one per lane).</summary>
     public void ObserveGauges(string name, Func<IEnumerable<Measurement<int>>> read, string description) =>
         meter.CreateObservableGauge(name, read, description: description);

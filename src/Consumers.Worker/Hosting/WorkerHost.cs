@@ -1,6 +1,7 @@
 using Consumers.Media;
 using Consumers.Runtime;
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Outbox;
 using Consumers.Runtime.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -43,7 +44,8 @@ public static class WorkerHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = flow.HostShutdownTimeout);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"])
             .AddCheck<IntakeHealthCheck>("job-intake", tags: ["ready"])
-            .AddCheck<Runtime.Messaging.BrokerHealthCheck>("rabbitmq", tags: ["ready"]);
+            .AddCheck<Runtime.Messaging.BrokerHealthCheck>("rabbitmq", tags: ["ready"])
+            .AddCheck<OutboxStallHealthCheck>("outbox", tags: ["ready"]);
         var openTelemetry = builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddMeter(ConsumersMetrics.MeterName, "MassTransit")

@@ -1,4 +1,5 @@
 using Consumers.IntegrationTests.Infrastructure;
+using Consumers.Runtime.Cluster;
 using Consumers.Runtime.Outbox;
 
 namespace Consumers.IntegrationTests.Foundation;
@@ -7,6 +8,7 @@ namespace Consumers.IntegrationTests.Foundation;
 public sealed class OutboxOrderingTests : IAsyncLifetime
 {
     private TestEnvironment env = null!;
+    private long? generation;
 
     public async Task InitializeAsync() => env = await TestEnvironment.CreateAsync();
 
@@ -50,10 +52,13 @@ public sealed class OutboxOrderingTests : IAsyncLifetime
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    // The relay's own statement for a failed publish; a zero delay makes the row due again.
+    // The relay's own statement for a failed publish (fenced by a relay lease this test holds); a zero delay makes the row due again.
     private async Task DeferAsync(long id, TimeSpan delay)
     {
+        generation ??= await new ClusterLeaseStore(env.DataSource).TryAcquireAsync(OutboxRelay.LeaseName, "ordering-test", TimeSpan.FromMinutes(5), CancellationToken.None);
         await using var command = env.DataSource.CreateCommand(OutboxRelay.DeferFailed);
+        command.Parameters.AddWithValue("lease", OutboxRelay.LeaseName);
+        command.Parameters.AddWithValue("generation", generation!.Value);
         command.Parameters.AddWithValue("error", "broker unreachable");
         command.Parameters.AddWithValue("delay", delay.TotalSeconds);
         command.Parameters.AddWithValue("id", id);
