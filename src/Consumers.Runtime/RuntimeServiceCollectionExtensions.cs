@@ -39,7 +39,11 @@ public static class RuntimeServiceCollectionExtensions
         services.AddDbContext<ConsumersDbContext>((sp, options) =>
             options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton<JobStore>();
-        services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section));
+        services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section))
+            .Validate(o => o.QuarantineAfterLeaseExpiries is >= RecoveryOptions.MinQuarantineAfterLeaseExpiries and <= RecoveryOptions.MaxQuarantineAfterLeaseExpiries,
+                $"{RecoveryOptions.Section}:QuarantineAfterLeaseExpiries must be from {RecoveryOptions.MinQuarantineAfterLeaseExpiries} to {RecoveryOptions.MaxQuarantineAfterLeaseExpiries}: " +
+                "the first lease expiry of a job may be another job's doing, so it alone never quarantines")
+            .ValidateOnStart();
         services.AddSingleton<RecoveryStore>();
         services.AddScoped<JobQueries>();
         services.AddMetrics();

@@ -11,6 +11,10 @@ public enum AcquireOutcomeKind
     HeldElsewhere,
     /// <summary>The job waits for its retry backoff; the dispatcher will send it again when it is due.</summary>
     NotDue,
+    /// <summary>The request holds text the database cannot store; it was recorded as failed without an attempt.</summary>
+    Refused,
+    /// <summary>A suspect job that could not run alone on this worker now; handed back for the sweep to dispatch again.</summary>
+    Deferred,
 }
 
 public sealed record AcquireOutcome(AcquireOutcomeKind Kind, JobLease? Lease, string? Status)

@@ -3,6 +3,7 @@ using System.Globalization;
 using Consumers.Contracts;
 using Consumers.Runtime.Artifacts;
 using Consumers.Runtime.Failures;
+using Consumers.Runtime.Flow;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Progress;
 using Consumers.Runtime.Scratch;
@@ -25,6 +26,8 @@ public sealed partial class JobRunner(
     IArtifactStore artifacts,
     ScratchSpace scratch,
     ActiveJobRegistry activeJobs,
+    JobLanes lanes,
+    JobIntake intake,
     ConsumersMetrics metrics,
     IOptions<WorkerOptions> workerOptions,
     IOptions<LeaseOptions> leaseOptions,
@@ -45,6 +48,37 @@ public sealed partial class JobRunner(
             leases.DeadlineFor(clip).TotalSeconds,
             workerOptions.Value.DefaultMaxAttempts);
 
+        if (JobRequestValidator.FindUnstorable(request) is { } unstorable)
+        {
+            return await RefuseAsync(request, unstorable, stageLabel, settings.DefaultMaxAttempts, cancellationToken);
+        }
+
+        var alone = false;
+        try
+        {
+            if (await store.IsSuspectAsync(request.JobId, cancellationToken))
+            {
+                if (!await RunAloneAsync(request.JobId, stageLabel, cancellationToken))
+                {
+                    return AcquireOutcomeKind.Deferred;
+                }
+
+                alone = true;
+            }
+
+            return await AcquireAndRunAsync(request, settings, stageLabel, cancellationToken);
+        }
+        finally
+        {
+            if (alone)
+            {
+                lanes.Solo.Release();
+            }
+        }
+    }
+
+    private async Task<AcquireOutcomeKind> AcquireAndRunAsync(JobRequested request, AcquireSettings settings, string stageLabel, CancellationToken cancellationToken)
+    {
         AcquireOutcome outcome;
         using (var acquireSpan = ConsumersActivitySource.Source.StartActivity("job.acquire"))
         {
@@ -85,6 +119,56 @@ public sealed partial class JobRunner(
         }
 
         return outcome.Kind;
+    }
+
+    /// <summary>
+    /// A suspect (an earlier attempt died with its worker) runs alone: it holds the worker's solo gate and waits,
+    /// before taking the lease, for the other running jobs to finish. When another suspect holds the gate or the
+    /// intake closes first, the job is handed back to the sweep instead; false then.
+    /// </summary>
+    private async Task<bool> RunAloneAsync(Guid jobId, string stageLabel, CancellationToken cancellationToken)
+    {
+        var stage = new KeyValuePair<string, object?>("stage", stageLabel);
+        using (var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, intake.Closing))
+        {
+            LogSuspectWaits(jobId, lanes.Solo.Running - 1);
+            if (await lanes.Solo.TryRunAloneAsync(waiting.Token))
+            {
+                metrics.SuspectJobs.Add(1, stage, new KeyValuePair<string, object?>("outcome", "alone"));
+                return true;
+            }
+        }
+
+        await store.DeferDispatchAsync(jobId, CancellationToken.None);
+        metrics.SuspectJobs.Add(1, stage, new KeyValuePair<string, object?>("outcome", "deferred"));
+        LogSuspectDeferred(jobId);
+        return false;
+    }
+
+    /// <summary>
+    /// A request with text the database cannot store never reaches the acquire: its row is written already failed
+    /// (<c>INVALID_REQUEST</c> naming the field) from a copy with that text replaced.
+    /// </summary>
+    private async Task<AcquireOutcomeKind> RefuseAsync(JobRequested request, JobFailureException problem, string stageLabel, int defaultMaxAttempts,
+        CancellationToken cancellationToken)
+    {
+        var sanitized = request with
+        {
+            Stage = StorableText.Sanitize(request.Stage ?? ""),
+            Source = StorableText.Sanitize(request.Source ?? ""),
+            OutputKey = StorableText.Sanitize(request.OutputKey ?? ""),
+            Parameters = request.Parameters?.ToDictionary(p => StorableText.Sanitize(p.Key), p => StorableText.Sanitize(p.Value ?? ""), StringComparer.Ordinal),
+        };
+        var maxAttempts = request.MaxAttempts is >= 1 and <= JobRequestLimits.MaxAttempts ? request.MaxAttempts.Value : defaultMaxAttempts;
+        if (!await store.RejectAsync(sanitized, maxAttempts, problem.Code, problem.Message, problem.Field!, cancellationToken))
+        {
+            LogRefusedDuplicate(request.JobId);
+            return AcquireOutcomeKind.AlreadyFinished;
+        }
+
+        metrics.JobFailures.Add(1, new TagList { { "stage", stageLabel }, { "code", problem.Code }, { "class", "fatal" } });
+        LogFailed(problem, problem.Code, problem.Message);
+        return AcquireOutcomeKind.Refused;
     }
 
     /// <summary>A metric label for a stage name: known stages only, so a bad request cannot mint new series.</summary>
@@ -321,6 +405,15 @@ public sealed partial class JobRunner(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} not acquired ({Kind}, status {Status}): delivery acknowledged")]
     private partial void LogConflict(Guid jobId, AcquireOutcomeKind kind, string? status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} is a suspect (an earlier attempt died with its worker): it runs alone here once {Running} other job(s) finish")]
+    private partial void LogSuspectWaits(Guid jobId, int running);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Suspect job {JobId} cannot run alone here now; handed back for the sweep to dispatch again")]
+    private partial void LogSuspectDeferred(Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} exists already; this copy of its request holds text the database cannot store and was ignored")]
+    private partial void LogRefusedDuplicate(Guid jobId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Completed: artifact {ArtifactKey} ({Size} bytes)")]
     private partial void LogCompleted(string artifactKey, long size);

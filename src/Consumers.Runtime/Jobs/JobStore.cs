@@ -110,6 +110,62 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
         return new AcquireOutcome(kind, null, currentStatus);
     }
 
+    /// <summary>
+    /// Records a request that cannot even be stored as it came (a field with text PostgreSQL refuses): the row is
+    /// created already <c>failed</c> with <paramref name="code"/>, from <paramref name="sanitized"/> (the same request
+    /// with those characters replaced), with its <c>requested</c> and <c>failed</c> events. No attempt runs. Returns
+    /// false when a job with that id exists already; nothing is changed then.
+    /// </summary>
+    public async Task<bool> RejectAsync(JobRequested sanitized, int maxAttempts, string code, string message, string field, CancellationToken cancellationToken)
+    {
+        var rowSource =
+            "INSERT INTO jobs (id, stage, source, output_key, clip_duration_seconds, request, status, attempt_count, max_attempts, " +
+            "lease_token, lease_timeout_seconds, dispatched, dispatched_at, last_error_code, last_error_message, last_event_seq, " +
+            "finished_at, created_at, updated_at) " +
+            "VALUES (@id, @stage, @source, @output_key, @clip, @request::jsonb, 'failed', 0, @max_attempts, 0, 0, true, now(), @code, @message, 2, " +
+            "now(), now(), now()) " +
+            "ON CONFLICT (id) DO NOTHING" + TransitionSql.Returning;
+        await using var command = dataSource.CreateCommand(TransitionSql.Build(rowSource, 2, dispatchRequest: false));
+        BindRequest(command.Parameters, sanitized, maxAttempts);
+        BindError(command.Parameters, code, message);
+        BindEvents(command.Parameters,
+        [
+            RequestedEntry(sanitized),
+            new TimelineEntry(TimelineEventTypes.Failed, new Dictionary<string, string>
+            {
+                ["code"] = code,
+                ["message"] = message,
+                ["field"] = field,
+            }, Attempt: 0),
+        ]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// True when the job waits in the queue after an attempt of it died without finishing (its worker crashed, froze
+    /// or was fenced): the next attempt must run alone on its worker, so that a crash then is its own.
+    /// </summary>
+    public async Task<bool> IsSuspectAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT 1 FROM jobs WHERE id = @id AND status = 'queued' AND lease_expiry_count > 0");
+        command.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = jobId });
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    /// <summary>
+    /// Hands a suspect job's delivery back through the database: a worker that cannot run it alone now marks the
+    /// queued job undispatched, and the recovery sweep sends its <c>JobRequested</c> again on its next round. No event:
+    /// nothing happened to the job. False when it is no longer queued.
+    /// </summary>
+    public async Task<bool> DeferDispatchAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "UPDATE jobs SET dispatched = false, dispatched_at = NULL, updated_at = now() WHERE id = @id AND status = 'queued'");
+        command.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = jobId });
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
     /// <summary>True while this attempt still holds the lease; checked right before an artifact is moved into place.</summary>
     public async Task<bool> IsLeaseHeldAsync(JobLease lease, CancellationToken cancellationToken)
     {
