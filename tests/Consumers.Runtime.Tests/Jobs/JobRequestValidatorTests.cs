@@ -7,7 +7,7 @@ namespace Consumers.Runtime.Tests.Jobs;
 
 public sealed class JobRequestValidatorTests
 {
-    private static readonly StageRegistry Stages = new([new ManifestStage(), new SyntheticStage()]);
+    private static readonly StageRegistry Stages = new([new ManifestStage(), new SyntheticStage(Microsoft.Extensions.Options.Options.Create(new WorkerOptions()))]);
 
     private static JobRequested Valid => new() { JobId = Guid.NewGuid(), Stage = "manifest", Source = "a.bin", OutputKey = "a.json" };
 
