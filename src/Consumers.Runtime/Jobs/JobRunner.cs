@@ -131,10 +131,11 @@ public sealed partial class JobRunner(
         var stage = new KeyValuePair<string, object?>("stage", stageLabel);
         using (var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, intake.Closing))
         {
-            LogSuspectWaits(jobId, lanes.Solo.Running - 1);
+            var started = time.GetTimestamp();
             if (await lanes.Solo.TryRunAloneAsync(waiting.Token))
             {
                 metrics.SuspectJobs.Add(1, stage, new KeyValuePair<string, object?>("outcome", "alone"));
+                LogSuspectAlone(jobId, time.GetElapsedTime(started).TotalSeconds);
                 return true;
             }
         }
@@ -406,8 +407,8 @@ public sealed partial class JobRunner(
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} not acquired ({Kind}, status {Status}): delivery acknowledged")]
     private partial void LogConflict(Guid jobId, AcquireOutcomeKind kind, string? status);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} is a suspect (an earlier attempt died with its worker): it runs alone here once {Running} other job(s) finish")]
-    private partial void LogSuspectWaits(Guid jobId, int running);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} is a suspect (an earlier attempt died with its worker): running it alone here, after waiting {WaitSeconds:F1}s for the other jobs to finish")]
+    private partial void LogSuspectAlone(Guid jobId, double waitSeconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Suspect job {JobId} cannot run alone here now; handed back for the sweep to dispatch again")]
     private partial void LogSuspectDeferred(Guid jobId);
