@@ -20,10 +20,16 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
 
     /// <summary>
     /// Registers a job (row, <c>requested</c> event, and its <c>JobRequested</c> in the outbox) in one
-    /// transaction. Returns false when a job with that id already exists; nothing is changed then.
+    /// transaction. Returns false when a job with that id already exists; nothing is changed then. Throws
+    /// <see cref="Failures.JobFailureException"/> (INVALID_REQUEST naming the field) for text the database cannot store.
     /// </summary>
     public async Task<bool> SubmitAsync(JobRequested request, int maxAttempts, CancellationToken cancellationToken)
     {
+        if (JobRequestValidator.FindUnstorable(request) is { } unstorable)
+        {
+            throw unstorable;
+        }
+
         var rowSource =
             "INSERT INTO jobs (id, stage, source, output_key, clip_duration_seconds, request, status, attempt_count, max_attempts, " +
             "lease_token, lease_timeout_seconds, dispatched, dispatched_at, last_event_seq, created_at, updated_at) " +

@@ -121,6 +121,18 @@ public sealed class BadInputTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Submitting_text_the_database_cannot_hold_is_refused_before_sql_naming_the_field()
+    {
+        var request = TestEnvironment.SyntheticJob("fine.json", ("durationMs", "1\0"));
+
+        var error = await Assert.ThrowsAsync<Runtime.Failures.JobFailureException>(() => env.Store.SubmitAsync(request, 3, CancellationToken.None));
+
+        Assert.Equal(ErrorCodes.InvalidRequest, error.Code);
+        Assert.Equal("parameters.durationMs", error.Field);
+        Assert.Null(await env.JobAsync(request.JobId));
+    }
+
+    [Fact]
     public async Task Over_long_names_private_folders_and_out_of_range_parameters_are_invalid_requests_not_retried()
     {
         var worker = await env.StartWorkerAsync();
