@@ -135,7 +135,9 @@ public static class PathConfinement
         return candidate.StartsWith(prefix, StringComparison.Ordinal);
     }
 
-    private static string Short(string value) => value.Length <= 40 ? value : value[..40] + "...";
+    // Never half a surrogate pair: the message ends up in the database.
+    private static string Short(string value) =>
+        value.Length <= 40 ? value : value[..(char.IsHighSurrogate(value[39]) ? 39 : 40)] + "...";
 
     private static JobFailureException Invalid(string field, string problem) =>
         new(ErrorCodes.InvalidRequest, $"{field} {problem}") { Field = field };

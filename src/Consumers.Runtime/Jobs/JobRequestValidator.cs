@@ -84,5 +84,5 @@ public static class JobRequestValidator
         }
     }
 
-    private static string Short(string value) => value.Length <= 40 ? value : value[..40] + "...";
+    private static string Short(string value) => value.Length <= 40 ? value : StorableText.Truncate(value, 40) + "...";
 }

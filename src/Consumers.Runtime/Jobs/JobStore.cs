@@ -316,7 +316,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
         parameters.Add(new NpgsqlParameter("job_queue", NpgsqlDbType.Text) { Value = rabbitOptions.Value.JobQueue });
 
     private static string Clip(string? value, int length) =>
-        value is null ? "" : value.Length <= length ? value : value[..length];
+        value is null ? "" : StorableText.Truncate(value, length);
 
     private static void BindAcquire(NpgsqlParameterCollection parameters, AcquireSettings settings)
     {

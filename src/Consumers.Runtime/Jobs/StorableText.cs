@@ -63,6 +63,13 @@ public static class StorableText
         return text.ToString();
     }
 
+    /// <summary>
+    /// At most <paramref name="length"/> characters of <paramref name="value"/>, never cutting a surrogate pair in
+    /// half (half a pair is text the database cannot store).
+    /// </summary>
+    public static string Truncate(string value, int length) =>
+        value.Length <= length ? value : value[..(char.IsHighSurrogate(value[length - 1]) ? length - 1 : length)];
+
     /// <summary>Bytes <paramref name="value"/> takes in UTF-8 (a file name's limit is counted in these).</summary>
     public static int Utf8Length(string value) => Encoding.UTF8.GetByteCount(value);
 }

@@ -36,4 +36,12 @@ public sealed class StorableTextTests
         Assert.Equal("\uFFFDx", StorableText.Sanitize(high));
         Assert.Equal("x\uFFFD", StorableText.Sanitize(low));
     }
+
+    [Fact]
+    public void Truncating_never_leaves_half_a_surrogate_pair()
+    {
+        Assert.Equal("ab", StorableText.Truncate("ab😀", 3));
+        Assert.Equal("ab😀", StorableText.Truncate("ab😀c", 4));
+        Assert.Equal("abc", StorableText.Truncate("abc", 10));
+    }
 }
