@@ -58,7 +58,7 @@ public sealed partial class JobRunner(
         {
             if (await store.IsSuspectAsync(request.JobId, cancellationToken))
             {
-                if (!await RunAloneAsync(request.JobId, stageLabel, cancellationToken))
+                if (!await TakeSoloGateAsync(request.JobId, stageLabel, cancellationToken))
                 {
                     return AcquireOutcomeKind.Deferred;
                 }
@@ -126,7 +126,7 @@ public sealed partial class JobRunner(
     /// before taking the lease, for the other running jobs to finish. When another suspect holds the gate or the
     /// intake closes first, the job is handed back to the sweep instead; false then.
     /// </summary>
-    private async Task<bool> RunAloneAsync(Guid jobId, string stageLabel, CancellationToken cancellationToken)
+    private async Task<bool> TakeSoloGateAsync(Guid jobId, string stageLabel, CancellationToken cancellationToken)
     {
         var stage = new KeyValuePair<string, object?>("stage", stageLabel);
         using (var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, intake.Closing))

@@ -14,9 +14,9 @@ public sealed class StageParametersTests : IDisposable
     public static TheoryData<string, string, string, string> OutOfRange => new()
     {
         // stage, parameter, value, the range the message gives
-        { "manifest", "chunkBytes", "2000000000", "from 4,096 to 67,108,864" },
-        { "manifest", "chunkBytes", "0", "from 4,096 to 67,108,864" },
-        { "manifest", "chunkBytes", "lots", "from 4,096 to 67,108,864" },
+        { "manifest", "chunkBytes", "2000000000", "from 1,024 to 67,108,864" },
+        { "manifest", "chunkBytes", "0", "from 1,024 to 67,108,864" },
+        { "manifest", "chunkBytes", "lots", "from 1,024 to 67,108,864" },
         { "synthetic", "durationMs", "-1", "from 0 to 86,400,000" },
         { "synthetic", "durationMs", "999999999", "from 0 to 86,400,000" },
         { "synthetic", "steps", "0", "from 1 to 1,000" },
