@@ -53,47 +53,46 @@ public sealed partial class JobRunner(
             return await RefuseAsync(request, unstorable, stageLabel, settings.DefaultMaxAttempts, cancellationToken);
         }
 
-        var alone = false;
+        var outcome = await AcquireAsync(request, settings, cancellationToken);
+        if (outcome.Kind != AcquireOutcomeKind.Suspect)
+        {
+            return await RunAcquiredAsync(request, outcome, stageLabel);
+        }
+
+        // Its earlier attempt died with its worker: take the lease only once nothing else runs here.
+        if (!await TakeSoloGateAsync(request.JobId, stageLabel, cancellationToken))
+        {
+            return AcquireOutcomeKind.Deferred;
+        }
+
         try
         {
-            if (await store.IsSuspectAsync(request.JobId, cancellationToken))
-            {
-                if (!await TakeSoloGateAsync(request.JobId, stageLabel, cancellationToken))
-                {
-                    return AcquireOutcomeKind.Deferred;
-                }
-
-                alone = true;
-            }
-
-            return await AcquireAndRunAsync(request, settings, stageLabel, cancellationToken);
+            return await RunAcquiredAsync(request, await AcquireAsync(request, settings with { RunsAlone = true }, cancellationToken), stageLabel);
         }
         finally
         {
-            if (alone)
-            {
-                lanes.Solo.Release();
-            }
+            lanes.Solo.Release();
         }
     }
 
-    private async Task<AcquireOutcomeKind> AcquireAndRunAsync(JobRequested request, AcquireSettings settings, string stageLabel, CancellationToken cancellationToken)
+    private async Task<AcquireOutcome> AcquireAsync(JobRequested request, AcquireSettings settings, CancellationToken cancellationToken)
     {
-        AcquireOutcome outcome;
-        using (var acquireSpan = ConsumersActivitySource.Source.StartActivity("job.acquire"))
-        {
-            acquireSpan?.SetTag("job.id", request.JobId);
-            outcome = await store.AcquireAsync(request, settings, cancellationToken);
-            acquireSpan?.SetTag("job.acquire.outcome", outcome.Kind.ToString());
-        }
+        using var acquireSpan = ConsumersActivitySource.Source.StartActivity("job.acquire");
+        acquireSpan?.SetTag("job.id", request.JobId);
+        var outcome = await store.AcquireAsync(request, settings, cancellationToken);
+        acquireSpan?.SetTag("job.acquire.outcome", outcome.Kind.ToString());
+        return outcome;
+    }
 
+    private async Task<AcquireOutcomeKind> RunAcquiredAsync(JobRequested request, AcquireOutcome outcome, string stageLabel)
+    {
         switch (outcome.Kind)
         {
             case AcquireOutcomeKind.AlreadyFinished:
                 metrics.DuplicateSkips.Add(1, new KeyValuePair<string, object?>("stage", stageLabel));
                 LogDuplicate(request.JobId, outcome.Status);
                 return outcome.Kind;
-            case AcquireOutcomeKind.HeldElsewhere or AcquireOutcomeKind.NotDue:
+            case AcquireOutcomeKind.HeldElsewhere or AcquireOutcomeKind.NotDue or AcquireOutcomeKind.Suspect:
                 metrics.AcquireConflicts.Add(1, new KeyValuePair<string, object?>("stage", stageLabel));
                 LogConflict(request.JobId, outcome.Kind, outcome.Status);
                 return outcome.Kind;
@@ -123,7 +122,7 @@ public sealed partial class JobRunner(
 
     /// <summary>
     /// A suspect (an earlier attempt died with its worker) runs alone: it holds the worker's solo gate and waits,
-    /// before taking the lease, for the other running jobs to finish. When another suspect holds the gate or the
+    /// before it takes the lease, for the other running jobs to finish. When another suspect holds the gate or the
     /// intake closes first, the job is handed back to the sweep instead; false then.
     /// </summary>
     private async Task<bool> TakeSoloGateAsync(Guid jobId, string stageLabel, CancellationToken cancellationToken)

@@ -45,7 +45,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
 
     /// <summary>
     /// Takes the lease of a delivered job: creates the row already in <c>processing</c> when the id is new,
-    /// otherwise moves a due <c>queued</c> row to <c>processing</c>. Both statements run in one implicit
+    /// otherwise moves a due <c>queued</c> row to <c>processing</c> (a suspect one only when the caller runs it
+    /// alone, <see cref="AcquireSettings.RunsAlone"/>). Both statements run in one implicit
     /// transaction; at most one of them wins, and only one attempt across all workers can.
     /// </summary>
     public async Task<AcquireOutcome> AcquireAsync(JobRequested request, AcquireSettings settings, CancellationToken cancellationToken)
@@ -62,7 +63,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
             "lease_owner = @owner, lease_timeout_seconds = @lease_seconds, processing_started_at = now(), last_heartbeat_at = now(), " +
             "processing_deadline_at = now() + make_interval(secs => @deadline_seconds), not_before = NULL, progress_percent = NULL, " +
             "last_event_seq = last_event_seq + 1, updated_at = now() " +
-            "WHERE id = @id AND status = 'queued' AND (not_before IS NULL OR not_before <= now())" + TransitionSql.Returning;
+            "WHERE id = @id AND status = 'queued' AND (not_before IS NULL OR not_before <= now()) " +
+            "AND (lease_expiry_count = 0 OR @runs_alone)" + TransitionSql.Returning;
 
         await using var batch = dataSource.CreateBatch();
 
@@ -74,11 +76,12 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
 
         var update = new NpgsqlBatchCommand(TransitionSql.Build(acquireExisting, 1, dispatchRequest: false));
         update.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = request.JobId });
+        update.Parameters.Add(new NpgsqlParameter("runs_alone", NpgsqlDbType.Boolean) { Value = settings.RunsAlone });
         BindAcquire(update.Parameters, settings);
         BindEvents(update.Parameters, [StartedEntry(settings, attempt: null)]);
         batch.BatchCommands.Add(update);
 
-        var status = new NpgsqlBatchCommand("SELECT status, not_before > now() FROM jobs WHERE id = @id");
+        var status = new NpgsqlBatchCommand("SELECT status, not_before > now(), lease_expiry_count > 0 FROM jobs WHERE id = @id");
         status.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = request.JobId });
         batch.BatchCommands.Add(status);
 
@@ -107,10 +110,12 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
 
         var currentStatus = reader.GetString(0);
         var notDue = !reader.IsDBNull(1) && reader.GetBoolean(1);
+        var suspect = reader.GetBoolean(2);
         var kind = currentStatus switch
         {
             JobStatuses.Succeeded or JobStatuses.Failed => AcquireOutcomeKind.AlreadyFinished,
             JobStatuses.Queued when notDue => AcquireOutcomeKind.NotDue,
+            JobStatuses.Queued when suspect && !settings.RunsAlone => AcquireOutcomeKind.Suspect,
             _ => AcquireOutcomeKind.HeldElsewhere,
         };
         return new AcquireOutcome(kind, null, currentStatus);
@@ -146,17 +151,6 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
         ]);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken);
-    }
-
-    /// <summary>
-    /// True when the job waits in the queue after an attempt of it died without finishing (its worker crashed, froze
-    /// or was fenced): the next attempt must run alone on its worker, so that a crash then is its own.
-    /// </summary>
-    public async Task<bool> IsSuspectAsync(Guid jobId, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("SELECT 1 FROM jobs WHERE id = @id AND status = 'queued' AND lease_expiry_count > 0");
-        command.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = jobId });
-        return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
     /// <summary>

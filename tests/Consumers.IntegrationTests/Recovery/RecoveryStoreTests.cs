@@ -64,7 +64,11 @@ public sealed class RecoveryStoreTests : IAsyncLifetime
         Assert.Equal(JobStatuses.Queued, row!.Status);
         Assert.Equal(1, row.UnchargedAttempts);
         Assert.Equal(1, row.LeaseExpiryCount);
-        Assert.True(await env.Store.IsSuspectAsync(job.JobId, CancellationToken.None));
+        // Now a suspect: only an acquire that runs it alone may take it.
+        var request = NewRequest(1) with { JobId = job.JobId };
+        Assert.Equal(AcquireOutcomeKind.Suspect, (await env.Store.AcquireAsync(request, Settings(), CancellationToken.None)).Kind);
+        Assert.Equal(JobStatuses.Queued, (await env.JobAsync(job.JobId))!.Status);
+        Assert.Equal(AcquireOutcomeKind.Acquired, (await env.Store.AcquireAsync(request, Settings() with { RunsAlone = true }, CancellationToken.None)).Kind);
         await env.AssertAllTimelinesValidAsync();
     }
 
@@ -75,7 +79,7 @@ public sealed class RecoveryStoreTests : IAsyncLifetime
         var outcomes = new List<string>();
         for (var round = 1; round <= 2; round++)
         {
-            Assert.Equal(AcquireOutcomeKind.Acquired, (await env.Store.AcquireAsync(request, Settings(), CancellationToken.None)).Kind);
+            Assert.Equal(AcquireOutcomeKind.Acquired, (await env.Store.AcquireAsync(request, Settings() with { RunsAlone = round > 1 }, CancellationToken.None)).Kind);
             await AgeHeartbeatAsync(request.JobId);
             outcomes.Add(Assert.Single(await store.RecoverStaleAsync(options, 1, dryRun: false, CancellationToken.None)).Outcome);
         }
@@ -98,7 +102,7 @@ public sealed class RecoveryStoreTests : IAsyncLifetime
         var outcomes = new List<string>();
         for (var round = 1; round <= 3; round++)
         {
-            Assert.Equal(AcquireOutcomeKind.Acquired, (await env.Store.AcquireAsync(request, Settings(), CancellationToken.None)).Kind);
+            Assert.Equal(AcquireOutcomeKind.Acquired, (await env.Store.AcquireAsync(request, Settings() with { RunsAlone = round > 1 }, CancellationToken.None)).Kind);
             await AgeHeartbeatAsync(request.JobId);
             outcomes.Add(Assert.Single(await store.RecoverStaleAsync(new RecoveryOptions(), 1, dryRun: false, CancellationToken.None)).Outcome);
         }
@@ -134,7 +138,7 @@ public sealed class RecoveryStoreTests : IAsyncLifetime
         var request = NewRequest(maxAttempts: 1);
         for (var round = 1; round <= 2; round++)
         {
-            var outcome = await env.Store.AcquireAsync(request, Settings(), CancellationToken.None);
+            var outcome = await env.Store.AcquireAsync(request, Settings() with { RunsAlone = round > 1 }, CancellationToken.None);
             Assert.Equal(AcquireOutcomeKind.Acquired, outcome.Kind);
             await AgeHeartbeatAsync(request.JobId);
             var recovered = Assert.Single(await store.RecoverStaleAsync(relaxed, 1, dryRun: false, CancellationToken.None));
