@@ -43,7 +43,11 @@ public static class RuntimeServiceCollectionExtensions
             options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton<JobStore>();
         services.AddSingleton<ClusterLeaseStore>();
-        services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section));
+        services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section))
+            .Validate(o => o.QuarantineAfterLeaseExpiries is >= RecoveryOptions.MinQuarantineAfterLeaseExpiries and <= RecoveryOptions.MaxQuarantineAfterLeaseExpiries,
+                $"{RecoveryOptions.Section}:QuarantineAfterLeaseExpiries must be from {RecoveryOptions.MinQuarantineAfterLeaseExpiries} to {RecoveryOptions.MaxQuarantineAfterLeaseExpiries}: " +
+                "the first lease expiry of a job may be another job's doing, so it alone never quarantines")
+            .ValidateOnStart();
         services.AddSingleton<RecoveryStore>();
         services.AddScoped<JobQueries>();
         services.AddMetrics();

@@ -20,13 +20,13 @@ public sealed class ThumbnailStage(FfmpegRunner ffmpeg) : IStage
         }
 
         var duration = context.Request.ClipDurationSeconds ?? info.DurationSeconds ?? 0;
-        var at = StageParameters.Double(context, "atSeconds", 0, 1e7) ?? duration * 0.1;
+        var at = StageParameters.Number(context, "atSeconds", 0, 1e7) ?? duration * 0.1;
         if (duration > 0 && at >= duration)
         {
             throw new JobFailureException(ErrorCodes.InvalidRequest, $"parameters.atSeconds {at} is past the end of the clip ({duration:F1}s)") { Field = "parameters.atSeconds" };
         }
 
-        var width = StageParameters.Int(context, "width", 0, 16, 7680);
+        var width = StageParameters.WholeNumber(context, "width", 0, 16, 7680);
         var output = Path.Combine(context.ScratchDirectory, "thumbnail.jpg");
         List<string> args = ["-ss", at.ToString("F3", CultureInfo.InvariantCulture), .. ffmpeg.InputArguments(context.SourcePath), "-frames:v", "1"];
         if (width > 0)

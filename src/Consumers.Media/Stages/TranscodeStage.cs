@@ -13,8 +13,8 @@ public sealed class TranscodeStage(FfmpegRunner ffmpeg) : IStage
 
     public async Task<StageOutput> RunAsync(StageContext context, CancellationToken cancellationToken)
     {
-        var height = StageParameters.Int(context, "height", 240, 16, 4320);
-        var bitrate = StageParameters.Bitrate(context, "videoBitrate", "500k");
+        var height = StageParameters.WholeNumber(context, "height", 240, 16, 4320);
+        var bitrate = StageParameters.Bitrate(context, "videoBitrate", "500k", 16_000, 100_000_000);
         var info = await MediaInfo.ProbeAsync(ffmpeg, context.SourcePath, cancellationToken);
         if (info.Video is null)
         {

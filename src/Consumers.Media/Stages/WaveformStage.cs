@@ -16,7 +16,7 @@ public sealed class WaveformStage(FfmpegRunner ffmpeg) : IStage
 
     public async Task<StageOutput> RunAsync(StageContext context, CancellationToken cancellationToken)
     {
-        var points = StageParameters.Int(context, "points", 1000, 1, 100_000);
+        var points = StageParameters.WholeNumber(context, "points", 1000, 1, 100_000);
         var info = await MediaInfo.ProbeAsync(ffmpeg, context.SourcePath, cancellationToken);
         if (info.Audio is null)
         {

@@ -89,9 +89,20 @@ public sealed class FileSystemArtifactStore(IOptions<ArtifactOptions> options) :
         var path = PathOf(key);
         var quarantine = Path.Combine(Root, QuarantineFolder);
         Directory.CreateDirectory(quarantine);
-        var aside = Path.Combine(quarantine, $"{DateTime.UtcNow:yyyyMMddTHHmmss}-{Guid.NewGuid():N}-{Path.GetFileName(path)}");
+        var aside = Path.Combine(quarantine, $"{DateTime.UtcNow:yyyyMMddTHHmmss}-{Guid.NewGuid():N}-{NameForAside(Path.GetFileName(path))}");
         File.Move(path, aside, overwrite: false);
         return Task.FromResult(aside);
+    }
+
+    // The prefix takes 49 bytes; cut the name so the whole stays within a file name's 255 bytes.
+    private static string NameForAside(string name)
+    {
+        while (System.Text.Encoding.UTF8.GetByteCount(name) > 200)
+        {
+            name = name[..^(char.IsLowSurrogate(name[^1]) ? 2 : 1)];
+        }
+
+        return name;
     }
 
     /// <param name="flushToDisk">Also make the data durable, in the same open (a commit does, before the link).</param>

@@ -9,8 +9,27 @@ namespace Consumers.Runtime.Artifacts;
 /// </summary>
 public static class PathConfinement
 {
+    /// <summary>
+    /// Longest segment (file or folder name) of a key, in UTF-8 bytes: the usual file-system limit (NAME_MAX).
+    /// </summary>
+    public const int MaxSegmentBytes = 255;
+
     /// <summary>Resolves <paramref name="key"/> (relative, forward slashes) under <paramref name="root"/>.</summary>
     public static string ResolveKey(string root, string key, string field)
+    {
+        CheckKeyShape(key, field);
+        var fullRoot = Path.GetFullPath(root);
+        var candidate = Path.GetFullPath(Path.Combine(fullRoot, key));
+        EnsureInside(fullRoot, ResolveLinks(candidate), field);
+        return candidate;
+    }
+
+    /// <summary>
+    /// The checks of a key that need no file system: relative, forward slashes, no empty, <c>.</c> or <c>..</c>
+    /// segment, no segment starting with <c>.</c> (those names are the store's own: <c>.staging</c>,
+    /// <c>.quarantine</c> and any it adds later) and none longer than <see cref="MaxSegmentBytes"/>.
+    /// </summary>
+    public static void CheckKeyShape(string key, string field)
     {
         if (string.IsNullOrWhiteSpace(key))
         {
@@ -22,15 +41,21 @@ public static class PathConfinement
             throw Invalid(field, "must be a relative path with forward slashes");
         }
 
-        if (key.Split('/').Any(segment => segment is ".." or "." or ""))
+        var segments = key.Split('/');
+        if (segments.Any(segment => segment is ".." or "." or ""))
         {
             throw Invalid(field, "must not contain empty, '.' or '..' segments");
         }
 
-        var fullRoot = Path.GetFullPath(root);
-        var candidate = Path.GetFullPath(Path.Combine(fullRoot, key));
-        EnsureInside(fullRoot, ResolveLinks(candidate), field);
-        return candidate;
+        if (segments.FirstOrDefault(segment => segment.StartsWith('.')) is { } hidden)
+        {
+            throw Invalid(field, $"has a segment starting with '.' ('{Short(hidden)}'): such names are reserved for the artifact store's own folders");
+        }
+
+        if (segments.FirstOrDefault(segment => System.Text.Encoding.UTF8.GetByteCount(segment) > MaxSegmentBytes) is { } longSegment)
+        {
+            throw Invalid(field, $"has a segment of {System.Text.Encoding.UTF8.GetByteCount(longSegment)} bytes ('{Short(longSegment)}'); a file or folder name may have at most {MaxSegmentBytes} bytes (UTF-8)");
+        }
     }
 
     /// <summary>Resolves a source (absolute path, <c>file://</c> URI, or relative to the first root) that must lie under one of <paramref name="roots"/>.</summary>
@@ -109,6 +134,10 @@ public static class PathConfinement
         var prefix = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
         return candidate.StartsWith(prefix, StringComparison.Ordinal);
     }
+
+    // Never half a surrogate pair: the message ends up in the database.
+    private static string Short(string value) =>
+        value.Length <= 40 ? value : value[..(char.IsHighSurrogate(value[39]) ? 39 : 40)] + "...";
 
     private static JobFailureException Invalid(string field, string problem) =>
         new(ErrorCodes.InvalidRequest, $"{field} {problem}") { Field = field };

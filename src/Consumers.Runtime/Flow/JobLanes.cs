@@ -41,6 +41,9 @@ public sealed class JobLanes
         All = all;
     }
 
+    /// <summary>Where a suspect job waits to run alone; every delivery passes it after its slots.</summary>
+    public SoloGate Solo { get; } = new();
+
     /// <summary>The whole worker's slots (<c>ConcurrentJobs</c>).</summary>
     public SlotLimiter Worker { get; }
 
@@ -51,7 +54,10 @@ public sealed class JobLanes
     /// <summary>The lane a job of <paramref name="stage"/> runs in; unknown and missing stages run (and fail) in the shared lane.</summary>
     public JobLane For(string? stage) => stage is not null && byStage.TryGetValue(stage, out var lane) ? lane : Shared;
 
-    /// <summary>Waits for a slot of <paramref name="lane"/> and then of the worker; null when cancelled first.</summary>
+    /// <summary>
+    /// Waits for a slot of <paramref name="lane"/>, then of the worker, then for no suspect to be running alone
+    /// here; null when cancelled first.
+    /// </summary>
     public async Task<LaneSlot?> EnterAsync(JobLane lane, CancellationToken cancellationToken)
     {
         if (!await lane.Slots.EnterAsync(cancellationToken))
@@ -65,6 +71,13 @@ public sealed class JobLanes
             return null;
         }
 
-        return new LaneSlot(lane, Worker);
+        if (!await Solo.EnterAsync(cancellationToken))
+        {
+            Worker.Exit();
+            lane.Slots.Exit();
+            return null;
+        }
+
+        return new LaneSlot(lane, Worker, Solo);
     }
 }

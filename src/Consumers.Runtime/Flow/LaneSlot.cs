@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Flow;
 
-/// <summary>A running job's hold on its lane's slot and the worker's; disposing it gives both back.</summary>
-public sealed class LaneSlot(JobLane lane, SlotLimiter worker) : IDisposable
+/// <summary>A running job's hold on its lane's slot and the worker's (and its place past the solo gate); disposing it gives them back.</summary>
+public sealed class LaneSlot(JobLane lane, SlotLimiter worker, SoloGate solo) : IDisposable
 {
     private int released;
 
@@ -10,6 +10,7 @@ public sealed class LaneSlot(JobLane lane, SlotLimiter worker) : IDisposable
         if (Interlocked.Exchange(ref released, 1) == 0)
         {
             lane.Finished();
+            solo.Exit();
             worker.Exit();
             lane.Slots.Exit();
         }

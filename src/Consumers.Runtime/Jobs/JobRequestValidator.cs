@@ -1,4 +1,5 @@
 using Consumers.Contracts;
+using Consumers.Runtime.Artifacts;
 using Consumers.Runtime.Failures;
 using Consumers.Runtime.Stages;
 
@@ -12,6 +13,11 @@ public static class JobRequestValidator
 {
     public static void Validate(JobRequested request, StageRegistry stages)
     {
+        if (FindUnstorable(request) is { } unstorable)
+        {
+            throw unstorable;
+        }
+
         Require(request.SchemaVersion is >= 1 and <= 1, "schemaVersion", $"{request.SchemaVersion} is not a supported version (1)");
         Require(!string.IsNullOrWhiteSpace(request.Stage), "stage", "is empty");
         Require(request.Stage.Length <= JobRequestLimits.Stage, "stage", $"is longer than {JobRequestLimits.Stage} characters");
@@ -19,6 +25,7 @@ public static class JobRequestValidator
             $"'{request.Stage}' is not a stage this worker runs ({string.Join(", ", stages.Names.Order(StringComparer.Ordinal))})");
         Require(!string.IsNullOrWhiteSpace(request.OutputKey), "outputKey", "is empty");
         Require(request.OutputKey.Length <= JobRequestLimits.OutputKey, "outputKey", $"is longer than {JobRequestLimits.OutputKey} characters");
+        PathConfinement.CheckKeyShape(request.OutputKey, "outputKey");
         Require((request.Source ?? "").Length <= JobRequestLimits.Source, "source", $"is longer than {JobRequestLimits.Source} characters");
         Require(!stage.NeedsSource || !string.IsNullOrWhiteSpace(request.Source), "source", "is empty");
         Require(request.ClipDurationSeconds is null || (double.IsFinite(request.ClipDurationSeconds.Value) && request.ClipDurationSeconds >= 0),
@@ -35,13 +42,47 @@ public static class JobRequestValidator
         }
     }
 
+    /// <summary>
+    /// The first field holding text the database cannot store (a NUL, a lone surrogate), as the
+    /// <c>INVALID_REQUEST</c> it becomes; null when every field can be stored. Checked before the request reaches
+    /// SQL, since the row it would be written to cannot hold it.
+    /// </summary>
+    public static JobFailureException? FindUnstorable(JobRequested request)
+    {
+        if ((Unstorable("stage", request.Stage) ?? Unstorable("source", request.Source) ?? Unstorable("outputKey", request.OutputKey)) is { } field)
+        {
+            return field;
+        }
+
+        foreach (var (key, value) in request.Parameters ?? new Dictionary<string, string>())
+        {
+            if (StorableText.Problem(key) is { } keyProblem)
+            {
+                return Invalid("parameters", $"has a name that {keyProblem}");
+            }
+
+            if (Unstorable("parameters." + Short(key), value) is { } valueField)
+            {
+                return valueField;
+            }
+        }
+
+        return null;
+    }
+
+    private static JobFailureException? Unstorable(string field, string? value) =>
+        StorableText.Problem(value) is { } problem ? Invalid(field, problem) : null;
+
+    private static JobFailureException Invalid(string field, string problem) =>
+        new(ErrorCodes.InvalidRequest, $"{field} {problem}") { Field = field };
+
     private static void Require(bool condition, string field, string problem)
     {
         if (!condition)
         {
-            throw new JobFailureException(ErrorCodes.InvalidRequest, $"{field} {problem}") { Field = field };
+            throw Invalid(field, problem);
         }
     }
 
-    private static string Short(string value) => value.Length <= 40 ? value : value[..40] + "...";
+    private static string Short(string value) => value.Length <= 40 ? value : StorableText.Truncate(value, 40) + "...";
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using Consumers.Contracts;
 using Consumers.Runtime.Artifacts;
 using Consumers.Runtime.Failures;
+using Consumers.Runtime.Flow;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Progress;
 using Consumers.Runtime.Scratch;
@@ -25,6 +26,8 @@ public sealed partial class JobRunner(
     IArtifactStore artifacts,
     ScratchSpace scratch,
     ActiveJobRegistry activeJobs,
+    JobLanes lanes,
+    JobIntake intake,
     ConsumersMetrics metrics,
     IOptions<WorkerOptions> workerOptions,
     IOptions<LeaseOptions> leaseOptions,
@@ -48,30 +51,64 @@ public sealed partial class JobRunner(
             leases.DeadlineFor(clip).TotalSeconds,
             workerOptions.Value.DefaultMaxAttempts);
 
-        AcquireOutcome outcome;
-        // The lease's clock starts before the acquire is sent: the database stamps it later than this, never earlier.
-        var acquireSentAt = time.GetTimestamp();
-        using (var acquireSpan = ConsumersActivitySource.Source.StartActivity("job.acquire"))
+        if (JobRequestValidator.FindUnstorable(request) is { } unstorable)
         {
-            acquireSpan?.SetTag("job.id", request.JobId);
-            outcome = await store.AcquireAsync(request, settings, cancellationToken);
-            acquireSpan?.SetTag("job.acquire.outcome", outcome.Kind.ToString());
+            return await RefuseAsync(request, unstorable, stageLabel, settings.DefaultMaxAttempts, cancellationToken);
         }
 
+        var acquired = await AcquireAsync(request, settings, cancellationToken);
+        if (acquired.Outcome.Kind != AcquireOutcomeKind.Suspect)
+        {
+            return await RunAcquiredAsync(request, acquired, stageLabel, requestProblem);
+        }
+
+        // Its earlier attempt died with its worker: take the lease only once nothing else runs here.
+        if (!await TakeSoloGateAsync(request.JobId, stageLabel, cancellationToken))
+        {
+            return AcquireOutcomeKind.Deferred;
+        }
+
+        try
+        {
+            return await RunAcquiredAsync(request, await AcquireAsync(request, settings with { RunsAlone = true }, cancellationToken), stageLabel, requestProblem);
+        }
+        finally
+        {
+            lanes.Solo.Release();
+        }
+    }
+
+    private async Task<Acquired> AcquireAsync(JobRequested request, AcquireSettings settings, CancellationToken cancellationToken)
+    {
+        using var acquireSpan = ConsumersActivitySource.Source.StartActivity("job.acquire");
+        acquireSpan?.SetTag("job.id", request.JobId);
+        // The lease's clock starts before the acquire is sent: the database stamps it later than this, never earlier.
+        var sentAt = time.GetTimestamp();
+        var outcome = await store.AcquireAsync(request, settings, cancellationToken);
+        acquireSpan?.SetTag("job.acquire.outcome", outcome.Kind.ToString());
+        return new Acquired(outcome, sentAt);
+    }
+
+    /// <summary>An acquire's outcome and the moment it was sent, from which a lease it took is counted.</summary>
+    private readonly record struct Acquired(AcquireOutcome Outcome, long SentAt);
+
+    private async Task<AcquireOutcomeKind> RunAcquiredAsync(JobRequested request, Acquired acquired, string stageLabel, JobFailureException? requestProblem)
+    {
+        var outcome = acquired.Outcome;
         switch (outcome.Kind)
         {
             case AcquireOutcomeKind.AlreadyFinished:
                 metrics.DuplicateSkips.Add(1, new KeyValuePair<string, object?>("stage", stageLabel));
                 LogDuplicate(request.JobId, outcome.Status);
                 return outcome.Kind;
-            case AcquireOutcomeKind.HeldElsewhere or AcquireOutcomeKind.NotDue:
+            case AcquireOutcomeKind.HeldElsewhere or AcquireOutcomeKind.NotDue or AcquireOutcomeKind.Suspect:
                 metrics.AcquireConflicts.Add(1, new KeyValuePair<string, object?>("stage", stageLabel));
                 LogConflict(request.JobId, outcome.Kind, outcome.Status);
                 return outcome.Kind;
         }
 
         var lease = outcome.Lease!;
-        var job = activeJobs.Register(lease, acquireSentAt);
+        var job = activeJobs.Register(lease, acquired.SentAt);
         metrics.JobStarted(stageLabel);
         var started = time.GetTimestamp();
         using var scope = logger.BeginScope("job {JobId} attempt {Attempt}", lease.JobId, lease.Attempt);
@@ -90,6 +127,57 @@ public sealed partial class JobRunner(
         }
 
         return outcome.Kind;
+    }
+
+    /// <summary>
+    /// A suspect (an earlier attempt died with its worker) runs alone: it holds the worker's solo gate and waits,
+    /// before it takes the lease, for the other running jobs to finish. When another suspect holds the gate or the
+    /// intake closes first, the job is handed back to the sweep instead; false then.
+    /// </summary>
+    private async Task<bool> TakeSoloGateAsync(Guid jobId, string stageLabel, CancellationToken cancellationToken)
+    {
+        var stage = new KeyValuePair<string, object?>("stage", stageLabel);
+        using (var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, intake.Closing))
+        {
+            var started = time.GetTimestamp();
+            if (await lanes.Solo.TryRunAloneAsync(waiting.Token))
+            {
+                metrics.SuspectJobs.Add(1, stage, new KeyValuePair<string, object?>("outcome", "alone"));
+                LogSuspectAlone(jobId, time.GetElapsedTime(started).TotalSeconds);
+                return true;
+            }
+        }
+
+        await store.DeferDispatchAsync(jobId, CancellationToken.None);
+        metrics.SuspectJobs.Add(1, stage, new KeyValuePair<string, object?>("outcome", "deferred"));
+        LogSuspectDeferred(jobId);
+        return false;
+    }
+
+    /// <summary>
+    /// A request with text the database cannot store never reaches the acquire: its row is written already failed
+    /// (<c>INVALID_REQUEST</c> naming the field) from a copy with that text replaced.
+    /// </summary>
+    private async Task<AcquireOutcomeKind> RefuseAsync(JobRequested request, JobFailureException problem, string stageLabel, int defaultMaxAttempts,
+        CancellationToken cancellationToken)
+    {
+        var sanitized = request with
+        {
+            Stage = StorableText.Sanitize(request.Stage ?? ""),
+            Source = StorableText.Sanitize(request.Source ?? ""),
+            OutputKey = StorableText.Sanitize(request.OutputKey ?? ""),
+            Parameters = request.Parameters?.ToDictionary(p => StorableText.Sanitize(p.Key), p => StorableText.Sanitize(p.Value ?? ""), StringComparer.Ordinal),
+        };
+        var maxAttempts = request.MaxAttempts is >= 1 and <= JobRequestLimits.MaxAttempts ? request.MaxAttempts.Value : defaultMaxAttempts;
+        if (!await store.RejectAsync(sanitized, maxAttempts, problem.Code, problem.Message, problem.Field!, cancellationToken))
+        {
+            LogRefusedDuplicate(request.JobId);
+            return AcquireOutcomeKind.AlreadyFinished;
+        }
+
+        metrics.JobFailures.Add(1, new TagList { { "stage", stageLabel }, { "code", problem.Code }, { "class", "fatal" } });
+        LogFailed(problem, problem.Code, problem.Message);
+        return AcquireOutcomeKind.Refused;
     }
 
     /// <summary>A metric label for a stage name: known stages only, so a bad request cannot mint new series.</summary>
@@ -331,6 +419,15 @@ public sealed partial class JobRunner(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} not acquired ({Kind}, status {Status}): delivery acknowledged")]
     private partial void LogConflict(Guid jobId, AcquireOutcomeKind kind, string? status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} is a suspect (an earlier attempt died with its worker): running it alone here, after waiting {WaitSeconds:F1}s for the other jobs to finish")]
+    private partial void LogSuspectAlone(Guid jobId, double waitSeconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Suspect job {JobId} cannot run alone here now; handed back for the sweep to dispatch again")]
+    private partial void LogSuspectDeferred(Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} exists already; this copy of its request holds text the database cannot store and was ignored")]
+    private partial void LogRefusedDuplicate(Guid jobId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Completed: artifact {ArtifactKey} ({Size} bytes)")]
     private partial void LogCompleted(string artifactKey, long size);

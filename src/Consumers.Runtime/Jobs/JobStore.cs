@@ -20,10 +20,16 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
 
     /// <summary>
     /// Registers a job (row, <c>requested</c> event, and its <c>JobRequested</c> in the outbox) in one
-    /// transaction. Returns false when a job with that id already exists; nothing is changed then.
+    /// transaction. Returns false when a job with that id already exists; nothing is changed then. Throws
+    /// <see cref="Failures.JobFailureException"/> (INVALID_REQUEST naming the field) for text the database cannot store.
     /// </summary>
     public async Task<bool> SubmitAsync(JobRequested request, int maxAttempts, CancellationToken cancellationToken)
     {
+        if (JobRequestValidator.FindUnstorable(request) is { } unstorable)
+        {
+            throw unstorable;
+        }
+
         var rowSource =
             "INSERT INTO jobs (id, stage, source, output_key, clip_duration_seconds, request, status, attempt_count, max_attempts, " +
             "lease_token, lease_timeout_seconds, dispatched, dispatched_at, last_event_seq, created_at, updated_at) " +
@@ -39,7 +45,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
 
     /// <summary>
     /// Takes the lease of a delivered job: creates the row already in <c>processing</c> when the id is new,
-    /// otherwise moves a due <c>queued</c> row to <c>processing</c>. Both statements run in one implicit
+    /// otherwise moves a due <c>queued</c> row to <c>processing</c> (a suspect one only when the caller runs it
+    /// alone, <see cref="AcquireSettings.RunsAlone"/>). Both statements run in one implicit
     /// transaction; at most one of them wins, and only one attempt across all workers can.
     /// </summary>
     public async Task<AcquireOutcome> AcquireAsync(JobRequested request, AcquireSettings settings, CancellationToken cancellationToken)
@@ -56,7 +63,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
             "lease_owner = @owner, lease_timeout_seconds = @lease_seconds, processing_started_at = now(), last_heartbeat_at = now(), " +
             "processing_deadline_at = now() + make_interval(secs => @deadline_seconds), not_before = NULL, progress_percent = NULL, " +
             "last_event_seq = last_event_seq + 1, updated_at = now() " +
-            "WHERE id = @id AND status = 'queued' AND (not_before IS NULL OR not_before <= now())" + TransitionSql.Returning;
+            "WHERE id = @id AND status = 'queued' AND (not_before IS NULL OR not_before <= now()) " +
+            "AND (lease_expiry_count = 0 OR @runs_alone)" + TransitionSql.Returning;
 
         await using var batch = dataSource.CreateBatch();
 
@@ -68,11 +76,12 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
 
         var update = new NpgsqlBatchCommand(TransitionSql.Build(acquireExisting, 1, dispatchRequest: false));
         update.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = request.JobId });
+        update.Parameters.Add(new NpgsqlParameter("runs_alone", NpgsqlDbType.Boolean) { Value = settings.RunsAlone });
         BindAcquire(update.Parameters, settings);
         BindEvents(update.Parameters, [StartedEntry(settings, attempt: null)]);
         batch.BatchCommands.Add(update);
 
-        var status = new NpgsqlBatchCommand("SELECT status, not_before > now() FROM jobs WHERE id = @id");
+        var status = new NpgsqlBatchCommand("SELECT status, not_before > now(), lease_expiry_count > 0 FROM jobs WHERE id = @id");
         status.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = request.JobId });
         batch.BatchCommands.Add(status);
 
@@ -101,13 +110,60 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
 
         var currentStatus = reader.GetString(0);
         var notDue = !reader.IsDBNull(1) && reader.GetBoolean(1);
+        var suspect = reader.GetBoolean(2);
         var kind = currentStatus switch
         {
             JobStatuses.Succeeded or JobStatuses.Failed => AcquireOutcomeKind.AlreadyFinished,
             JobStatuses.Queued when notDue => AcquireOutcomeKind.NotDue,
+            JobStatuses.Queued when suspect && !settings.RunsAlone => AcquireOutcomeKind.Suspect,
             _ => AcquireOutcomeKind.HeldElsewhere,
         };
         return new AcquireOutcome(kind, null, currentStatus);
+    }
+
+    /// <summary>
+    /// Records a request that cannot even be stored as it came (a field with text PostgreSQL refuses): the row is
+    /// created already <c>failed</c> with <paramref name="code"/>, from <paramref name="sanitized"/> (the same request
+    /// with those characters replaced), with its <c>requested</c> and <c>failed</c> events. No attempt runs. Returns
+    /// false when a job with that id exists already; nothing is changed then.
+    /// </summary>
+    public async Task<bool> RejectAsync(JobRequested sanitized, int maxAttempts, string code, string message, string field, CancellationToken cancellationToken)
+    {
+        var rowSource =
+            "INSERT INTO jobs (id, stage, source, output_key, clip_duration_seconds, request, status, attempt_count, max_attempts, " +
+            "lease_token, lease_timeout_seconds, dispatched, dispatched_at, last_error_code, last_error_message, last_event_seq, " +
+            "finished_at, created_at, updated_at) " +
+            "VALUES (@id, @stage, @source, @output_key, @clip, @request::jsonb, 'failed', 0, @max_attempts, 0, 0, true, now(), @code, @message, 2, " +
+            "now(), now(), now()) " +
+            "ON CONFLICT (id) DO NOTHING" + TransitionSql.Returning;
+        await using var command = dataSource.CreateCommand(TransitionSql.Build(rowSource, 2, dispatchRequest: false));
+        BindRequest(command.Parameters, sanitized, maxAttempts);
+        BindError(command.Parameters, code, message);
+        BindEvents(command.Parameters,
+        [
+            RequestedEntry(sanitized),
+            new TimelineEntry(TimelineEventTypes.Failed, new Dictionary<string, string>
+            {
+                ["code"] = code,
+                ["message"] = message,
+                ["field"] = field,
+            }, Attempt: 0),
+        ]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Hands a suspect job's delivery back through the database: a worker that cannot run it alone now marks the
+    /// queued job undispatched, and the recovery sweep sends its <c>JobRequested</c> again on its next round. No event:
+    /// nothing happened to the job. False when it is no longer queued.
+    /// </summary>
+    public async Task<bool> DeferDispatchAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "UPDATE jobs SET dispatched = false, dispatched_at = NULL, updated_at = now() WHERE id = @id AND status = 'queued'");
+        command.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = jobId });
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     /// <summary>True while this attempt still holds the lease; checked right before an artifact is moved into place.</summary>
@@ -253,7 +309,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
         parameters.Add(new NpgsqlParameter("job_queue", NpgsqlDbType.Text) { Value = rabbitOptions.Value.JobQueue });
 
     private static string Clip(string? value, int length) =>
-        value is null ? "" : value.Length <= length ? value : value[..length];
+        value is null ? "" : StorableText.Truncate(value, length);
 
     private static void BindAcquire(NpgsqlParameterCollection parameters, AcquireSettings settings)
     {

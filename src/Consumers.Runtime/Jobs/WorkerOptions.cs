@@ -17,6 +17,12 @@ public sealed class WorkerOptions
     /// <summary>...or when this much time passed and it grew at all.</summary>
     public TimeSpan ProgressMinInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Lets the synthetic stage's <c>crashProcess=true</c> parameter kill this worker process (fault drills and tests
+    /// only). Off: such a request fails with INVALID_REQUEST.
+    /// </summary>
+    public bool AllowCrashParameter { get; set; }
+
     /// <summary>After this long without a job, the worker compacts its heap once and returns the free memory. Zero: never.</summary>
     public TimeSpan IdleTrimAfter { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -20,8 +20,15 @@ public sealed class RecoveryOptions
     /// <summary>Fail a stale job with RETRIES_EXHAUSTED when its attempts are used up (off: always requeue; rollout phase 3).</summary>
     public bool EnforceAttemptLimits { get; set; } = true;
 
-    /// <summary>A job whose attempts died this many times (lease expiries) is quarantined instead of requeued.</summary>
-    public int QuarantineAfterLeaseExpiries { get; set; } = 5;
+    public const int MinQuarantineAfterLeaseExpiries = 2;
+    public const int MaxQuarantineAfterLeaseExpiries = 100;
+
+    /// <summary>
+    /// A job whose attempts died this many times (lease expiries: its worker crashed, froze or was fenced while
+    /// running it) is quarantined instead of requeued. The first death may be a neighbour's doing and is not charged;
+    /// after it the job runs alone on its worker, so later deaths are its own. From 2 to 100; default 3.
+    /// </summary>
+    public int QuarantineAfterLeaseExpiries { get; set; } = 3;
 
     /// <summary>A queued job whose JobRequested went out this long ago without being acquired is sent again (a message lost outside the runtime).</summary>
     public TimeSpan RedispatchAfter { get; set; } = TimeSpan.FromMinutes(30);

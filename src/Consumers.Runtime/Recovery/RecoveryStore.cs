@@ -15,11 +15,15 @@ namespace Consumers.Runtime.Recovery;
 public sealed class RecoveryStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptions> rabbitOptions)
 {
     // Stale: no heartbeat for longer than the lease. Hung: still beating, but past its deadline.
+    // An attempt of a job with no earlier expiry ran beside other jobs, so its death may be another job's doing: it
+    // is not charged. Later attempts ran alone (a suspect holds its worker's solo gate), so their deaths are their own:
+    // charged, and counted towards quarantine, which wins over running out of attempts.
     private const string Candidates =
         "SELECT id, lease_owner AS previous_worker, " +
         "(processing_deadline_at IS NOT NULL AND processing_deadline_at < now()) AS hung, " +
-        "(@enforce AND attempt_count - uncharged_attempts >= max_attempts) AS exhausted, " +
-        "(NOT (@enforce AND attempt_count - uncharged_attempts >= max_attempts) AND lease_expiry_count + 1 >= @quarantine_after) AS quarantined " +
+        "(@enforce AND lease_expiry_count > 0 AND lease_expiry_count + 1 < @quarantine_after AND attempt_count - uncharged_attempts >= max_attempts) AS exhausted, " +
+        "(lease_expiry_count + 1 >= @quarantine_after) AS quarantined, " +
+        "(lease_expiry_count = 0) AS uncharged " +
         "FROM jobs WHERE status = 'processing' AND (" +
         "(last_heartbeat_at < now() - make_interval(secs => @min_lease) AND last_heartbeat_at < now() - make_interval(secs => lease_timeout_seconds)) " +
         "OR processing_deadline_at < now()) " +
@@ -30,11 +34,12 @@ public sealed class RecoveryStore(NpgsqlDataSource dataSource, IOptions<RabbitMq
         "t AS (UPDATE jobs j SET " +
         "status = CASE WHEN c.exhausted OR c.quarantined THEN 'failed' ELSE 'queued' END, " +
         "lease_owner = NULL, lease_expiry_count = j.lease_expiry_count + 1, progress_percent = NULL, not_before = NULL, " +
+        "uncharged_attempts = j.uncharged_attempts + CASE WHEN c.uncharged AND NOT (c.exhausted OR c.quarantined) THEN 1 ELSE 0 END, " +
         "dispatched = NOT (c.exhausted OR c.quarantined), dispatched_at = CASE WHEN c.exhausted OR c.quarantined THEN NULL ELSE now() END, " +
         "finished_at = CASE WHEN c.exhausted OR c.quarantined THEN now() END, " +
         "last_error_code = CASE WHEN c.exhausted THEN 'RETRIES_EXHAUSTED' WHEN c.quarantined THEN 'QUARANTINED' ELSE 'LEASE_LOST' END, " +
         "last_error_message = CASE WHEN c.exhausted THEN (j.attempt_count - j.uncharged_attempts) || ' of ' || j.max_attempts || ' attempts used; the last one stopped heartbeating (LEASE_LOST)' " +
-        "WHEN c.quarantined THEN 'attempts of this job died ' || (j.lease_expiry_count + 1) || ' times; set aside' " +
+        "WHEN c.quarantined THEN 'attempts of this job died ' || (j.lease_expiry_count + 1) || ' times, the last ' || j.lease_expiry_count || ' running alone on their worker; set aside' " +
         "ELSE 'the attempt stopped heartbeating; requeued' END, " +
         "last_event_seq = j.last_event_seq + 1, updated_at = now() " +
         "FROM c WHERE j.id = c.id " +

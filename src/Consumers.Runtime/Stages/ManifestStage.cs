@@ -6,21 +6,22 @@ namespace Consumers.Runtime.Stages;
 
 /// <summary>
 /// Built-in, deterministic stage: reads the whole source and writes a JSON manifest of its size, its SHA-256
-/// and the SHA-256 of each chunk (parameter <c>chunkBytes</c>, default 1 MiB). Real I/O on a real file with no
+/// and the SHA-256 of each chunk (parameter <c>chunkBytes</c>, default 1 MiB, from 1 KiB to 64 MiB). Real I/O on a real file with no
 /// external tools, so tests and the benchmark exercise the full path without ffmpeg.
 /// </summary>
 public sealed class ManifestStage : IStage
 {
     public const string StageName = "manifest";
     private const int DefaultChunkBytes = 1 << 20;
+    public const int MinChunkBytes = 1 << 10;
+    public const int MaxChunkBytes = 64 << 20;
 
     public string Name => StageName;
 
     public async Task<StageOutput> RunAsync(StageContext context, CancellationToken cancellationToken)
     {
-        var chunkBytes = int.TryParse(context.Parameter("chunkBytes"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed) && parsed > 0
-            ? parsed
-            : DefaultChunkBytes;
+        // One chunk is one buffer in memory: bounded, so a request cannot make the worker allocate gigabytes.
+        var chunkBytes = StageParameters.WholeNumber(context, "chunkBytes", DefaultChunkBytes, MinChunkBytes, MaxChunkBytes);
 
         await using var source = new FileStream(context.SourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
         var length = source.Length;

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
+using Consumers.Contracts;
 using Consumers.Runtime.Failures;
+using Consumers.Runtime.Jobs;
 using Microsoft.Extensions.Options;
 
 namespace Consumers.Runtime.Stages;
@@ -9,15 +11,22 @@ namespace Consumers.Runtime.Stages;
 /// A stand-in for real work, for tests, demos and the benchmark: it waits <c>durationMs</c> (in
 /// <c>steps</c> progress steps), keeps one CPU busy for <c>cpuMs</c> (a stand-in for an encoder), and writes a
 /// small JSON file. <c>failCode</c> makes it fail with that error
-/// code on attempts up to <c>failAttempts</c> (default: every attempt). It reads no source. With
-/// <see cref="SyntheticOptions.TraceDirectory"/> set it records when each attempt's work starts and stops.
+/// code on attempts up to <c>failAttempts</c> (default: every attempt). <c>crashProcess=true</c> kills the worker
+/// process itself (SIGKILL, as the OOM killer would) once the wait is over, on workers that allow it
+/// (<c>Consumers:Worker:AllowCrashParameter</c>; otherwise it is INVALID_REQUEST): a poison job for fault drills.
+/// It reads no source. With <see cref="SyntheticOptions.TraceDirectory"/> set it records when each attempt's work
+/// starts and stops.
 /// </summary>
-public sealed class SyntheticStage(IOptions<SyntheticOptions> options) : IStage
+public sealed class SyntheticStage(IOptions<SyntheticOptions> options, IOptions<WorkerOptions> workerOptions) : IStage
 {
+    public const int MaxDurationMs = 24 * 60 * 60 * 1000;
+    public const int MaxSteps = 1000;
+    public const int MaxCpuMs = 60 * 60 * 1000;
+
     public const string StageName = "synthetic";
 
     public SyntheticStage()
-        : this(Options.Create(new SyntheticOptions()))
+        : this(Options.Create(new SyntheticOptions()), Options.Create(new WorkerOptions()))
     {
     }
 
@@ -46,17 +55,25 @@ public sealed class SyntheticStage(IOptions<SyntheticOptions> options) : IStage
         }
     }
 
-    private static async Task<StageOutput> WorkAsync(StageContext context, CancellationToken cancellationToken)
+    private async Task<StageOutput> WorkAsync(StageContext context, CancellationToken cancellationToken)
     {
-        var durationMs = Int(context, "durationMs", 0);
-        var steps = Math.Max(1, Int(context, "steps", 10));
+        var durationMs = StageParameters.WholeNumber(context, "durationMs", 0, 0, MaxDurationMs);
+        var steps = StageParameters.WholeNumber(context, "steps", 10, 1, MaxSteps);
+        var cpuMs = StageParameters.WholeNumber(context, "cpuMs", 0, 0, MaxCpuMs);
+        var failAttempts = StageParameters.WholeNumber(context, "failAttempts", int.MaxValue, 0, int.MaxValue);
+        var crash = StageParameters.Flag(context, "crashProcess");
+        if (crash && !workerOptions.Value.AllowCrashParameter)
+        {
+            throw new JobFailureException(ErrorCodes.InvalidRequest,
+                "parameters.crashProcess is refused: this worker does not allow it (Consumers:Worker:AllowCrashParameter)") { Field = "parameters.crashProcess" };
+        }
+
         for (var step = 1; step <= steps && durationMs > 0; step++)
         {
             await Task.Delay(durationMs / steps, cancellationToken);
             context.Progress.Report(100.0 * step / steps);
         }
 
-        var cpuMs = Int(context, "cpuMs", 0);
         if (cpuMs > 0)
         {
             // Its own thread, so a burst of them cannot starve the thread pool the heartbeat runs on.
@@ -64,8 +81,13 @@ public sealed class SyntheticStage(IOptions<SyntheticOptions> options) : IStage
                 TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
 
+        if (crash)
+        {
+            // No drain, no finally blocks: the process dies as a poison job would kill it.
+            System.Diagnostics.Process.GetCurrentProcess().Kill();
+        }
+
         var failCode = context.Parameter("failCode");
-        var failAttempts = Int(context, "failAttempts", int.MaxValue);
         if (!string.IsNullOrEmpty(failCode) && context.Attempt <= failAttempts)
         {
             throw new JobFailureException(failCode, $"synthetic failure on attempt {context.Attempt}");
@@ -124,7 +146,4 @@ public sealed class SyntheticStage(IOptions<SyntheticOptions> options) : IStage
             return null;
         }
     }
-
-    private static int Int(StageContext context, string name, int fallback) =>
-        int.TryParse(context.Parameter(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : fallback;
 }

@@ -29,6 +29,7 @@ public sealed class ConsumersMetrics : IDisposable
         AcquireConflicts = meter.CreateCounter<long>("acquire_conflicts", description: "Deliveries for jobs another attempt held or that were not due.");
         JobOutcomes = meter.CreateCounter<long>("jobs_finished", description: "Attempts that ended, by stage and outcome.");
         JobFailures = meter.CreateCounter<long>("job_failures", description: "Failed attempts by stage, code and class.");
+        SuspectJobs = meter.CreateCounter<long>("suspect_jobs", description: "Deliveries of suspect jobs (an earlier attempt died with its worker), by whether they ran alone here or were handed back.");
         JobDuration = meter.CreateHistogram<double>("job_duration", unit: "s", description: "Attempt duration from acquire to outcome.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400] });
         OutboxPublished = meter.CreateCounter<long>("outbox_published", description: "Outbox messages the relay published.");
@@ -78,6 +79,7 @@ public sealed class ConsumersMetrics : IDisposable
     public Counter<long> AcquireConflicts { get; }
     public Counter<long> JobOutcomes { get; }
     public Counter<long> JobFailures { get; }
+    public Counter<long> SuspectJobs { get; }
     public Histogram<double> JobDuration { get; }
     public Counter<long> OutboxPublished { get; }
     public Counter<long> OutboxPublishFailures { get; }

@@ -34,6 +34,11 @@ public static class SubmitCommand
                 Parameters = CliContext.ParsePairs(parse.GetValue(parameters)!, "--param", "height=240")
                     .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal),
             };
+            if (JobRequestValidator.FindUnstorable(request) is { } unstorable)
+            {
+                throw new UsageException(unstorable.Message);
+            }
+
             await using var services = CliContext.BuildServices(CliContext.BuildConfiguration(parse.GetValue(SharedOptions.Set)!));
             var store = services.GetRequiredService<JobStore>();
             var defaults = services.GetRequiredService<IOptions<WorkerOptions>>().Value;

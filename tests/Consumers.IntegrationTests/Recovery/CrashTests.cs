@@ -121,19 +121,21 @@ public sealed class CrashTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_job_whose_worker_dies_on_every_attempt_fails_after_exactly_max_attempts()
+    public async Task A_job_whose_worker_dies_on_every_attempt_is_quarantined_at_the_third_death()
     {
+        // Lease expiries are counted apart from attempts: the first is not charged (a neighbour may have killed the
+        // worker), the later ones ran alone, and the third sets the job aside (QuarantineAfterLeaseExpiries = 3).
         var job = new JobRequested
         {
             JobId = Guid.NewGuid(),
             Stage = "synthetic",
             OutputKey = "doomed.json",
-            MaxAttempts = 2,
+            MaxAttempts = 3,
             Parameters = new Dictionary<string, string> { ["durationMs"] = "120000" },
         };
-        await env.Store.SubmitAsync(job, 2, CancellationToken.None);
+        await env.Store.SubmitAsync(job, 3, CancellationToken.None);
 
-        for (var attempt = 1; attempt <= 2; attempt++)
+        for (var attempt = 1; attempt <= 3; attempt++)
         {
             var worker = await env.StartWorkerProcessAsync($"doomed-{attempt}");
             await Eventually.WaitAsync(async () => (await env.JobAsync(job.JobId)) is { Status: JobStatuses.Processing } row && row.AttemptCount == attempt,
@@ -142,15 +144,17 @@ public sealed class CrashTests : IAsyncLifetime
             await worker.DisposeAsync();
         }
 
-        // Someone has to run the sweep: a worker that will never see this job again, because it has failed.
+        // Someone has to run the sweep: a worker that will never see this job again, because it is set aside.
         await using var sweeper = await env.StartWorkerProcessAsync("sweeper");
         var failed = await env.WaitForTerminalAsync(job.JobId, TimeSpan.FromSeconds(120));
 
         Assert.Equal(JobStatuses.Failed, failed.Status);
-        Assert.Equal(ErrorCodes.RetriesExhausted, failed.LastErrorCode);
-        Assert.Equal(2, failed.AttemptCount);
+        Assert.Equal(ErrorCodes.Quarantined, failed.LastErrorCode);
+        Assert.Equal(3, failed.AttemptCount);
+        Assert.Equal(3, failed.LeaseExpiryCount);
         var timeline = await env.TimelineAsync(job.JobId);
-        Assert.Equal(2, timeline.Count(e => e.Type == TimelineEventTypes.Started));
+        Assert.Equal(3, timeline.Count(e => e.Type == TimelineEventTypes.Started));
+        Assert.Equal(TimelineEventTypes.Quarantined, timeline[^1].Type);
         await env.AssertAllTimelinesValidAsync();
     }
 

@@ -52,22 +52,83 @@ public sealed class RecoveryStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_stale_attempt_with_no_attempts_left_fails_as_retries_exhausted()
+    public async Task A_first_lease_expiry_is_not_charged_so_a_job_with_one_attempt_is_requeued_not_failed()
     {
+        // The attempt ran beside other jobs: its worker may have been killed by one of them.
         var job = await AcquireAsync(maxAttempts: 1);
         await AgeHeartbeatAsync(job.JobId);
 
-        var recovered = await store.RecoverStaleAsync(options, 1, dryRun: false, CancellationToken.None);
+        Assert.Equal("requeued_stale", Assert.Single(await store.RecoverStaleAsync(options, 1, dryRun: false, CancellationToken.None)).Outcome);
 
-        Assert.Equal("exhausted", Assert.Single(recovered).Outcome);
         var row = await env.JobAsync(job.JobId);
+        Assert.Equal(JobStatuses.Queued, row!.Status);
+        Assert.Equal(1, row.UnchargedAttempts);
+        Assert.Equal(1, row.LeaseExpiryCount);
+        // Now a suspect: only an acquire that runs it alone may take it.
+        var request = NewRequest(1) with { JobId = job.JobId };
+        Assert.Equal(AcquireOutcomeKind.Suspect, (await env.Store.AcquireAsync(request, Settings(), CancellationToken.None)).Kind);
+        Assert.Equal(JobStatuses.Queued, (await env.JobAsync(job.JobId))!.Status);
+        Assert.Equal(AcquireOutcomeKind.Acquired, (await env.Store.AcquireAsync(request, Settings() with { RunsAlone = true }, CancellationToken.None)).Kind);
+        await env.AssertAllTimelinesValidAsync();
+    }
+
+    [Fact]
+    public async Task A_suspect_that_dies_again_with_no_attempts_left_fails_as_retries_exhausted()
+    {
+        var request = NewRequest(maxAttempts: 1);
+        var outcomes = new List<string>();
+        for (var round = 1; round <= 2; round++)
+        {
+            Assert.Equal(AcquireOutcomeKind.Acquired, (await env.Store.AcquireAsync(request, Settings() with { RunsAlone = round > 1 }, CancellationToken.None)).Kind);
+            await AgeHeartbeatAsync(request.JobId);
+            outcomes.Add(Assert.Single(await store.RecoverStaleAsync(options, 1, dryRun: false, CancellationToken.None)).Outcome);
+        }
+
+        Assert.Equal(["requeued_stale", "exhausted"], outcomes);
+        var row = await env.JobAsync(request.JobId);
         Assert.Equal(JobStatuses.Failed, row!.Status);
         Assert.Equal(ErrorCodes.RetriesExhausted, row.LastErrorCode);
-        var failed = (await env.TimelineAsync(job.JobId)).Last();
+        var failed = (await env.TimelineAsync(request.JobId)).Last();
         Assert.Equal(TimelineEventTypes.Failed, failed.Type);
         Assert.Equal(ErrorCodes.LeaseLost, JsonDocument.Parse(failed.Data).RootElement.GetProperty("lastCode").GetString());
-        Assert.Equal(0, await env.CountAsync("SELECT count(*) FROM outbox_messages WHERE message_type = 'JobRequested'"));
+        Assert.Equal(1, await env.CountAsync($"SELECT count(*) FROM outbox_messages WHERE message_type = 'JobRequested' AND job_id = '{request.JobId}'"));
         await env.AssertAllTimelinesValidAsync();
+    }
+
+    [Fact]
+    public async Task With_the_defaults_a_job_whose_attempts_keep_dying_is_quarantined_at_the_third_death()
+    {
+        var request = NewRequest(maxAttempts: 3);
+        var outcomes = new List<string>();
+        for (var round = 1; round <= 3; round++)
+        {
+            Assert.Equal(AcquireOutcomeKind.Acquired, (await env.Store.AcquireAsync(request, Settings() with { RunsAlone = round > 1 }, CancellationToken.None)).Kind);
+            await AgeHeartbeatAsync(request.JobId);
+            outcomes.Add(Assert.Single(await store.RecoverStaleAsync(new RecoveryOptions(), 1, dryRun: false, CancellationToken.None)).Outcome);
+        }
+
+        Assert.Equal(["requeued_stale", "requeued_stale", "quarantined"], outcomes);
+        var row = await env.JobAsync(request.JobId);
+        Assert.Equal(JobStatuses.Failed, row!.Status);
+        Assert.Equal(ErrorCodes.Quarantined, row.LastErrorCode);
+        Assert.Equal(3, row.LeaseExpiryCount);
+        Assert.Equal(1, row.UnchargedAttempts);
+        Assert.Equal(TimelineEventTypes.Quarantined, (await env.TimelineAsync(request.JobId)).Last().Type);
+        await env.AssertAllTimelinesValidAsync();
+    }
+
+    [Fact]
+    public async Task A_deferred_suspect_is_dispatched_again_by_the_next_sweep()
+    {
+        var job = await AcquireAsync(maxAttempts: 3);
+        await AgeHeartbeatAsync(job.JobId);
+        await store.RecoverStaleAsync(options, 1, dryRun: false, CancellationToken.None);
+        Assert.Empty(await store.DispatchDueAsync(options, dryRun: false, CancellationToken.None));
+
+        Assert.True(await env.Store.DeferDispatchAsync(job.JobId, CancellationToken.None));
+
+        Assert.Equal(job.JobId, Assert.Single(await store.DispatchDueAsync(options, dryRun: false, CancellationToken.None)).JobId);
+        Assert.Equal(2, await env.CountAsync($"SELECT count(*) FROM outbox_messages WHERE message_type = 'JobRequested' AND job_id = '{job.JobId}'"));
     }
 
     [Fact]
@@ -77,7 +138,7 @@ public sealed class RecoveryStoreTests : IAsyncLifetime
         var request = NewRequest(maxAttempts: 1);
         for (var round = 1; round <= 2; round++)
         {
-            var outcome = await env.Store.AcquireAsync(request, Settings(), CancellationToken.None);
+            var outcome = await env.Store.AcquireAsync(request, Settings() with { RunsAlone = round > 1 }, CancellationToken.None);
             Assert.Equal(AcquireOutcomeKind.Acquired, outcome.Kind);
             await AgeHeartbeatAsync(request.JobId);
             var recovered = Assert.Single(await store.RecoverStaleAsync(relaxed, 1, dryRun: false, CancellationToken.None));

@@ -26,6 +26,9 @@ public sealed class PathConfinementTests : IDisposable
     [InlineData("./a.json")]
     [InlineData("a\\b.json")]
     [InlineData("")]
+    [InlineData(".staging/x.json")]
+    [InlineData(".quarantine/x.json")]
+    [InlineData("clips/.staging")]
     public void Keys_that_leave_the_root_or_are_odd_are_invalid_requests(string key)
     {
         var error = Assert.Throws<JobFailureException>(() => PathConfinement.ResolveKey(root, key, "outputKey"));

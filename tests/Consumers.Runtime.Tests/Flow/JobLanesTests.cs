@@ -60,6 +60,26 @@ public sealed class JobLanesTests
         Assert.Equal(2, transcode.TakeFinished());
     }
 
+    [Fact]
+    public async Task While_a_suspect_runs_alone_no_other_delivery_gets_in_and_one_that_gives_up_returns_its_slots()
+    {
+        var lanes = Lanes(new FlowOptions(), concurrentJobs: 4);
+        using var suspect = await lanes.EnterAsync(lanes.Shared, CancellationToken.None);
+        Assert.True(await lanes.Solo.TryRunAloneAsync(CancellationToken.None));
+
+        using var closing = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+        Assert.Null(await lanes.EnterAsync(lanes.For("transcode"), closing.Token));
+        Assert.Equal(1, lanes.Worker.InUse);
+        Assert.Equal(0, lanes.For("transcode").Slots.InUse);
+
+        var next = lanes.EnterAsync(lanes.Shared, CancellationToken.None);
+        Assert.False(next.IsCompleted);
+        lanes.Solo.Release();
+        using var entered = await next.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.NotNull(entered);
+        Assert.Equal(2, lanes.Solo.Running);
+    }
+
     [Theory]
     [InlineData("rabbitmq://127.0.0.1:56729/consumers.jobs", "consumers.jobs")]
     [InlineData("rabbitmq://127.0.0.1:56729/cb_1234/consumers.jobs.transcode", "consumers.jobs.transcode")]
