@@ -10,6 +10,7 @@ using Consumers.Runtime.Outbox;
 using Consumers.Runtime.Persistence;
 using Consumers.Runtime.Recovery;
 using Consumers.Runtime.Scratch;
+using Consumers.Runtime.Settings;
 using Consumers.Runtime.Stages;
 using Consumers.Runtime.Telemetry;
 using Microsoft.EntityFrameworkCore;
@@ -26,15 +27,14 @@ public static class RuntimeServiceCollectionExtensions
     /// <summary>The parts every verb needs: settings, the database, the job store and the stages.</summary>
     public static IServiceCollection AddConsumersCore(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<DatabaseOptions>().Bind(configuration.GetSection(DatabaseOptions.Section));
-        services.AddOptions<WorkerOptions>().Bind(configuration.GetSection(WorkerOptions.Section));
-        services.AddOptions<LeaseOptions>().Bind(configuration.GetSection(LeaseOptions.Section));
-        services.AddOptions<RetryOptions>().Bind(configuration.GetSection(RetryOptions.Section));
-        services.AddOptions<ArtifactOptions>().Bind(configuration.GetSection(ArtifactOptions.Section));
-        services.AddOptions<ScratchOptions>().Bind(configuration.GetSection(ScratchOptions.Section));
-        services.AddOptions<OutboxOptions>().Bind(configuration.GetSection(OutboxOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<OutboxOptions>, OutboxOptionsValidation>();
-        services.AddOptions<RabbitMqOptions>().Bind(configuration.GetSection(RabbitMqOptions.Section));
+        services.AddValidatedSettings<DatabaseOptions>(configuration, DatabaseOptions.Section);
+        services.AddValidatedSettings<WorkerOptions>(configuration, WorkerOptions.Section);
+        services.AddValidatedSettings<LeaseOptions>(configuration, LeaseOptions.Section);
+        services.AddValidatedSettings<RetryOptions>(configuration, RetryOptions.Section);
+        services.AddValidatedSettings<ArtifactOptions>(configuration, ArtifactOptions.Section);
+        services.AddValidatedSettings<ScratchOptions>(configuration, ScratchOptions.Section);
+        services.AddValidatedSettings<OutboxOptions>(configuration, OutboxOptions.Section);
+        services.AddValidatedSettings<RabbitMqOptions>(configuration, RabbitMqOptions.Section);
         services.AddOptions<SyntheticOptions>().Bind(configuration.GetSection(SyntheticOptions.Section));
 
         services.TryAddSingleton(TimeProvider.System);
@@ -43,11 +43,7 @@ public static class RuntimeServiceCollectionExtensions
             options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton<JobStore>();
         services.AddSingleton<ClusterLeaseStore>();
-        services.AddOptions<RecoveryOptions>().Bind(configuration.GetSection(RecoveryOptions.Section))
-            .Validate(o => o.QuarantineAfterLeaseExpiries is >= RecoveryOptions.MinQuarantineAfterLeaseExpiries and <= RecoveryOptions.MaxQuarantineAfterLeaseExpiries,
-                $"{RecoveryOptions.Section}:QuarantineAfterLeaseExpiries must be from {RecoveryOptions.MinQuarantineAfterLeaseExpiries} to {RecoveryOptions.MaxQuarantineAfterLeaseExpiries}: " +
-                "the first lease expiry of a job may be another job's doing, so it alone never quarantines")
-            .ValidateOnStart();
+        services.AddValidatedSettings<RecoveryOptions>(configuration, RecoveryOptions.Section);
         services.AddSingleton<RecoveryStore>();
         services.AddScoped<JobQueries>();
         services.AddMetrics();
@@ -66,7 +62,7 @@ public static class RuntimeServiceCollectionExtensions
     {
         services.AddConsumersCore(configuration);
         // The bus first: hosted services start in order, and the loops below use it.
-        services.AddOptions<FlowOptions>().Bind(configuration.GetSection(FlowOptions.Section));
+        services.AddValidatedSettings<FlowOptions>(configuration, FlowOptions.Section);
         services.AddSingleton<JobIntake>();
         services.AddSingleton<JobLanes>();
         services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<JobIntake>());

@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Artifacts;
 
 /// <summary>Settings under <c>Consumers:Artifacts</c>.</summary>
-public sealed class ArtifactOptions
+public sealed class ArtifactOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Artifacts";
 
@@ -18,4 +18,10 @@ public sealed class ArtifactOptions
 
     /// <summary>The media roots in force (configuration binding appends to lists, so the default is applied here).</summary>
     public IReadOnlyList<string> EffectiveMediaRoots => MediaRoots.Count > 0 ? MediaRoots : [DefaultMediaRoot];
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Problems() => new Settings.SettingsRules(Section)
+        .Require(!string.IsNullOrWhiteSpace(Root), nameof(Root), "must name a folder")
+        .Require(MediaRoots.All(r => !string.IsNullOrWhiteSpace(r)), nameof(MediaRoots), "must not contain an empty entry")
+        .Problems;
 }

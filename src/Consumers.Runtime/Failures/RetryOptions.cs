@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Failures;
 
 /// <summary>Settings under <c>Consumers:Retry</c>: the backoff for transient failures.</summary>
-public sealed class RetryOptions
+public sealed class RetryOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Retry";
 
@@ -30,7 +30,23 @@ public sealed class RetryOptions
         var delayExponent = policy.CountsAttempt ? chargedAttempts : attempt;
         return new RetryDecision(retry, policy.CountsAttempt, used, limit, policy, Math.Max(1, delayExponent));
     }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Problems()
+    {
+        var rules = new Settings.SettingsRules(Section).Within(MaxTotalAttempts, 1, 1000, nameof(MaxTotalAttempts));
+        foreach (var (key, policy) in Codes.Select(c => ($"{nameof(Codes)}:{c.Key}", c.Value)).Prepend((nameof(Default), Default)))
+        {
+            rules.Require(policy.MaxAttempts is null or (>= 1 and <= 100), $"{key}:MaxAttempts", "must be from 1 to 100")
+                .Require(policy.BaseDelay >= TimeSpan.Zero, $"{key}:BaseDelay", "must not be negative")
+                .Require(policy.MaxDelay >= policy.BaseDelay, $"{key}:MaxDelay", $"must be at least BaseDelay ({policy.BaseDelay})")
+                .Require(double.IsFinite(policy.Jitter) && policy.Jitter is >= 0 and <= 1, $"{key}:Jitter", "must be from 0 to 1");
+        }
+
+        return rules.Problems;
+    }
 }
+
 
 /// <param name="Retry">Retried (after a backoff) rather than failed with RETRIES_EXHAUSTED.</param>
 /// <param name="ChargesAttempt">The failed attempt counts against the limit.</param>

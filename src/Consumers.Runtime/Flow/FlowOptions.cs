@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Flow;
 
 /// <summary>Settings under <c>Consumers:Flow</c>.</summary>
-public sealed class FlowOptions
+public sealed class FlowOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Flow";
 
@@ -30,4 +30,34 @@ public sealed class FlowOptions
 
     /// <summary>The host's own limit: everything above plus a margin, so the worker always exits by itself.</summary>
     public TimeSpan HostShutdownTimeout => DrainTimeout + AbortTimeout + OutboxFlushTimeout + TimeSpan.FromSeconds(15);
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Problems()
+    {
+        var rules = new Settings.SettingsRules(Section)
+            .Positive(DrainTimeout, nameof(DrainTimeout))
+            .Positive(AbortTimeout, nameof(AbortTimeout))
+            .Require(OutboxFlushTimeout >= TimeSpan.Zero, nameof(OutboxFlushTimeout), "must not be negative")
+            .Positive(Backpressure.SampleInterval, "Backpressure:SampleInterval")
+            .Fraction(Backpressure.CpuLowWatermark, "Backpressure:CpuLowWatermark")
+            .Require(Backpressure.CpuHighWatermark > Backpressure.CpuLowWatermark && Backpressure.CpuHighWatermark <= 1, "Backpressure:CpuHighWatermark",
+                $"must be above CpuLowWatermark ({Backpressure.CpuLowWatermark}) and at most 1")
+            .Require(Backpressure.QueueLowWatermark >= 0 && Backpressure.QueueHighWatermark > Backpressure.QueueLowWatermark, "Backpressure:QueueHighWatermark",
+                $"must be above QueueLowWatermark ({Backpressure.QueueLowWatermark}), which must not be negative")
+            .Require(Backpressure.MinPause >= TimeSpan.Zero, "Backpressure:MinPause", "must not be negative")
+            .Require(Uri.TryCreate(Backpressure.ManagementUri, UriKind.Absolute, out _), "Backpressure:ManagementUri", "must be an absolute URI")
+            .Positive(Adaptive.Interval, "Adaptive:Interval")
+            .Fraction(Adaptive.CpuLow, "Adaptive:CpuLow")
+            .Require(Adaptive.CpuHigh > Adaptive.CpuLow && Adaptive.CpuHigh <= 1, "Adaptive:CpuHigh", $"must be above CpuLow ({Adaptive.CpuLow}) and at most 1")
+            .Fraction(Adaptive.DecreaseFactor, "Adaptive:DecreaseFactor")
+            .Require(Adaptive.SharedMinSlots >= 1, "Adaptive:SharedMinSlots", "must be at least 1");
+        foreach (var (stage, slots) in Stages)
+        {
+            rules.Require(slots.Slots >= 0, $"Stages:{stage}:Slots", "must not be negative")
+                .Require(slots.MinSlots >= 1 && (slots.Slots == 0 || slots.MinSlots <= slots.Slots), $"Stages:{stage}:MinSlots",
+                    $"must be at least 1 and at most Slots ({slots.Slots})");
+        }
+
+        return rules.Problems;
+    }
 }

@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Jobs;
 
 /// <summary>Settings under <c>Consumers:Worker</c>.</summary>
-public sealed class WorkerOptions
+public sealed class WorkerOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Worker";
 
@@ -25,4 +25,13 @@ public sealed class WorkerOptions
 
     /// <summary>After this long without a job, the worker compacts its heap once and returns the free memory. Zero: never.</summary>
     public TimeSpan IdleTrimAfter { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Problems() => new Settings.SettingsRules(Section)
+        .Require(!string.IsNullOrWhiteSpace(WorkerId) && WorkerId.Length <= 200, nameof(WorkerId), "must be 1 to 200 characters")
+        .Within(DefaultMaxAttempts, 1, JobRequestLimits.MaxAttempts, nameof(DefaultMaxAttempts))
+        .Within(ProgressMinDelta, 1, 100, nameof(ProgressMinDelta))
+        .Require(ProgressMinInterval >= TimeSpan.Zero, nameof(ProgressMinInterval), "must not be negative")
+        .Positive(IdleTrimAfter, nameof(IdleTrimAfter))
+        .Problems;
 }

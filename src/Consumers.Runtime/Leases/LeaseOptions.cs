@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Leases;
 
 /// <summary>Settings under <c>Consumers:Leases</c>.</summary>
-public sealed class LeaseOptions
+public sealed class LeaseOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Leases";
 
@@ -58,5 +58,27 @@ public sealed class LeaseOptions
     {
         var deadline = BaseDeadline + (DeadlinePerClipSecond * Math.Max(0, clipDurationSeconds ?? 0));
         return deadline < MaxDeadline ? deadline : MaxDeadline;
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Problems()
+    {
+        var rules = new Settings.SettingsRules(Section)
+            .Positive(HeartbeatInterval, nameof(HeartbeatInterval))
+            .Require(LeaseTimeout >= HeartbeatInterval * 2, nameof(LeaseTimeout),
+                $"must be at least twice HeartbeatInterval ({HeartbeatInterval}), so one slow beat does not cost a lease (is {LeaseTimeout})")
+            .Fraction(SelfFenceFraction, nameof(SelfFenceFraction))
+            .Fraction(HeartbeatTimeoutFraction, nameof(HeartbeatTimeoutFraction))
+            .Require(HeartbeatTimeoutFraction < SelfFenceFraction, nameof(HeartbeatTimeoutFraction), $"must be below SelfFenceFraction ({SelfFenceFraction})")
+            .Positive(BaseDeadline, nameof(BaseDeadline))
+            .Require(DeadlinePerClipSecond >= TimeSpan.Zero, nameof(DeadlinePerClipSecond), "must not be negative")
+            .Require(MaxDeadline >= BaseDeadline, nameof(MaxDeadline), $"must be at least BaseDeadline ({BaseDeadline})")
+            .Require(WarnAfterFailedBeats >= 1, nameof(WarnAfterFailedBeats), "must be at least 1");
+        foreach (var (stage, timeout) in StageLeaseTimeouts)
+        {
+            rules.Require(timeout >= HeartbeatInterval * 2, $"{nameof(StageLeaseTimeouts)}:{stage}", $"must be at least twice HeartbeatInterval ({HeartbeatInterval})");
+        }
+
+        return rules.Problems;
     }
 }

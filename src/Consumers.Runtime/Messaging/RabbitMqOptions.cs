@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Consumers.Runtime.Messaging;
 
 /// <summary>Settings under <c>Consumers:RabbitMq</c>.</summary>
-public sealed class RabbitMqOptions
+public sealed class RabbitMqOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:RabbitMq";
 

@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Outbox;
 
 /// <summary>Settings under <c>Consumers:Outbox</c>.</summary>
-public sealed class OutboxOptions
+public sealed class OutboxOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Outbox";
 
@@ -46,7 +46,7 @@ public sealed class OutboxOptions
     /// <summary><c>/health/ready</c> turns Degraded while the oldest unpublished outbox row is older than this.</summary>
     public TimeSpan StallThreshold { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>What is wrong with these settings (empty when they are sound).</summary>
+    /// <inheritdoc />
     public IReadOnlyList<string> Problems()
     {
         var problems = new List<string>();
@@ -54,7 +54,7 @@ public sealed class OutboxOptions
         {
             if (!ok)
             {
-                problems.Add(problem);
+                problems.Add($"{Section}:{problem}");
             }
         }
 

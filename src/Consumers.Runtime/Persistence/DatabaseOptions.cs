@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Persistence;
 
 /// <summary>Settings under <c>Consumers:Database</c>.</summary>
-public sealed class DatabaseOptions
+public sealed class DatabaseOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Database";
 
@@ -11,4 +11,22 @@ public sealed class DatabaseOptions
 
     /// <summary>Seconds a single statement may run before it is cancelled.</summary>
     public int CommandTimeoutSeconds { get; set; } = 30;
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Problems()
+    {
+        var rules = new Settings.SettingsRules(Section)
+            .Require(!string.IsNullOrWhiteSpace(ConnectionString), nameof(ConnectionString), "must be set")
+            .Within(CommandTimeoutSeconds, 1, 3600, nameof(CommandTimeoutSeconds));
+        try
+        {
+            _ = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString);
+        }
+        catch (ArgumentException ex)
+        {
+            rules.Require(false, nameof(ConnectionString), "is not a valid Npgsql connection string: " + ex.Message);
+        }
+
+        return rules.Problems;
+    }
 }

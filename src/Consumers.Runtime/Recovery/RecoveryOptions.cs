@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Recovery;
 
 /// <summary>Settings under <c>Consumers:Recovery</c>: the sweep that gives dead workers' jobs to live ones.</summary>
-public sealed class RecoveryOptions
+public sealed class RecoveryOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Recovery";
 
@@ -46,4 +46,16 @@ public sealed class RecoveryOptions
     /// twice this.
     /// </summary>
     public TimeSpan ClusterLockTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Problems() => new Settings.SettingsRules(Section)
+        .Positive(SweepInterval, nameof(SweepInterval))
+        .Within(BatchSize, 1, 10_000, nameof(BatchSize))
+        .Within(QuarantineAfterLeaseExpiries, MinQuarantineAfterLeaseExpiries, MaxQuarantineAfterLeaseExpiries, nameof(QuarantineAfterLeaseExpiries))
+        .Positive(RedispatchAfter, nameof(RedispatchAfter))
+        .Positive(ClusterCheckinInterval, nameof(ClusterCheckinInterval))
+        .Require(ClusterCheckinMisfireThreshold >= ClusterCheckinInterval, nameof(ClusterCheckinMisfireThreshold),
+            $"must be at least ClusterCheckinInterval ({ClusterCheckinInterval}), or every scheduler looks failed to the others")
+        .Positive(ClusterLockTimeout, nameof(ClusterLockTimeout))
+        .Problems;
 }

@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Scratch;
 
 /// <summary>Settings under <c>Consumers:Scratch</c>.</summary>
-public sealed class ScratchOptions
+public sealed class ScratchOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Scratch";
 
@@ -19,4 +19,12 @@ public sealed class ScratchOptions
 
     /// <summary>How often the janitor runs.</summary>
     public TimeSpan JanitorInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Problems() => new Settings.SettingsRules(Section)
+        .Require(!string.IsNullOrWhiteSpace(Root), nameof(Root), "must name a folder")
+        .Positive(MaxKeptAge, nameof(MaxKeptAge))
+        .Require(MaxKeptBytes >= 0, nameof(MaxKeptBytes), "must not be negative")
+        .Positive(JanitorInterval, nameof(JanitorInterval))
+        .Problems;
 }

@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Telemetry;
 
 /// <summary>Settings under <c>Consumers:Telemetry</c>.</summary>
-public sealed class TelemetryOptions
+public sealed class TelemetryOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Telemetry";
 
@@ -13,4 +13,12 @@ public sealed class TelemetryOptions
 
     /// <summary>OTLP endpoint for traces (for example http://127.0.0.1:4317). Empty: traces are not exported.</summary>
     public string? OtlpEndpoint { get; set; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Problems() => new Settings.SettingsRules(Section)
+        .Within(MetricsPort, 0, 65535, nameof(MetricsPort))
+        .Require(System.Net.IPAddress.TryParse(MetricsAddress, out _) || MetricsAddress is "*" or "+" or "localhost", nameof(MetricsAddress),
+            $"must be an IP address, localhost or * (is '{MetricsAddress}')")
+        .Require(OtlpEndpoint is null || Uri.TryCreate(OtlpEndpoint, UriKind.Absolute, out _), nameof(OtlpEndpoint), "must be an absolute URI")
+        .Problems;
 }

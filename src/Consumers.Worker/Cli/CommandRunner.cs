@@ -23,6 +23,13 @@ public static class CommandRunner
             await Console.Error.WriteLineAsync("error: invalid settings: " + string.Join("; ", ex.Failures));
             return ExitCodes.Usage;
         }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is OptionsValidationException))
+        {
+            // Start-up validation of several settings sections at once.
+            var failures = ex.InnerExceptions.Cast<OptionsValidationException>().SelectMany(e => e.Failures);
+            await Console.Error.WriteLineAsync("error: invalid settings: " + string.Join("; ", failures));
+            return ExitCodes.Usage;
+        }
         catch (OperationCanceledException)
         {
             await Console.Error.WriteLineAsync("cancelled");

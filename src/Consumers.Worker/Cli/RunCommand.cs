@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Consumers.Worker.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Consumers.Worker.Cli;
 
@@ -30,6 +31,8 @@ public static class RunCommand
             }
 
             await using var app = WorkerHost.Build(overrides);
+            // Every setting checked before anything starts, so a bad one is one line with all the problems, not a host failure.
+            app.Services.GetRequiredService<Microsoft.Extensions.Options.IStartupValidator>().Validate();
             // The host handles SIGTERM itself (drain, then exit), independent of the command line's token.
             await app.RunAsync();
             return ExitCodes.Ok;

@@ -35,6 +35,11 @@ public static class WorkerHost
         });
 
         var telemetry = builder.Configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
+        // Read here to bind the metrics listener before the host starts, so checked here too.
+        if (telemetry.Problems() is { Count: > 0 } telemetryProblems)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException(TelemetryOptions.Section, typeof(TelemetryOptions), telemetryProblems);
+        }
         builder.WebHost.UseUrls($"http://{telemetry.MetricsAddress}:{telemetry.MetricsPort}");
 
         builder.Services.AddConsumersWorker(builder.Configuration);

@@ -14,6 +14,21 @@ public sealed class CliTests : IAsyncLifetime
     public async Task DisposeAsync() => await env.DisposeAsync();
 
     [Fact]
+    public async Task A_worker_with_settings_that_cannot_work_stops_at_once_with_one_line_naming_every_key_and_exit_code_2()
+    {
+        var (exitCode, output, error) = await Cli.RunAsync(env, "run",
+            "--set", "Consumers:Leases:HeartbeatInterval=00:00:06",
+            "--set", "Consumers:Retry:Default:Jitter=3");
+
+        Assert.Equal(2, exitCode);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: invalid settings: ", line, StringComparison.Ordinal);
+        Assert.Contains("Consumers:Leases:LeaseTimeout must be at least twice HeartbeatInterval", line, StringComparison.Ordinal);
+        Assert.Contains("Consumers:Retry:Default:Jitter must be from 0 to 1", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(" at ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Submit_show_list_and_check_timeline_work_together()
     {
         await using var worker = await env.StartWorkerProcessAsync("cli-worker");

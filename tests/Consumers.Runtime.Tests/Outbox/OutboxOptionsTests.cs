@@ -25,13 +25,13 @@ public sealed class OutboxOptionsTests
             LeaseStatementTimeout = TimeSpan.FromSeconds(statement),
             StandbyInterval = TimeSpan.FromSeconds(Math.Min(lease, 2)),
         };
-        Assert.Contains(options.Problems(), p => p.StartsWith(named, StringComparison.Ordinal));
+        Assert.Contains(options.Problems(), p => p.StartsWith("Consumers:Outbox:" + named, StringComparison.Ordinal));
     }
 
     [Fact]
     public void A_stall_threshold_shorter_than_the_check_interval_is_refused()
     {
         var options = new OutboxOptions { StallThreshold = TimeSpan.FromSeconds(2), BacklogCheckInterval = TimeSpan.FromSeconds(5) };
-        Assert.Contains(options.Problems(), p => p.StartsWith("StallThreshold", StringComparison.Ordinal));
+        Assert.Contains(options.Problems(), p => p.StartsWith("Consumers:Outbox:StallThreshold", StringComparison.Ordinal));
     }
 }
