@@ -74,6 +74,8 @@ public static class RuntimeServiceCollectionExtensions
             services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
         }
 
+        services.AddSingleton<DatabaseMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<DatabaseMonitor>());
         services.AddHostedService<BackpressureMonitor>();
         services.AddHostedService<LaneMetrics>();
         services.AddHostedService<AdaptiveConcurrencyController>();

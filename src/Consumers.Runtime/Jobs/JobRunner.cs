@@ -4,6 +4,7 @@ using Consumers.Contracts;
 using Consumers.Runtime.Artifacts;
 using Consumers.Runtime.Failures;
 using Consumers.Runtime.Leases;
+using Consumers.Runtime.Persistence;
 using Consumers.Runtime.Progress;
 using Consumers.Runtime.Scratch;
 using Consumers.Runtime.Stages;
@@ -103,10 +104,10 @@ public sealed partial class JobRunner(
                 ? PathConfinement.ResolveSource(artifactOptions.Value.EffectiveMediaRoots, request.Source, "source")
                 : "";
 
-            if (await TrySkipExistingAsync(request, job, stage))
+            if (await TrySkipExistingAsync(request, job, stage) is { } skipOutcome)
             {
                 succeeded = true;
-                return "skipped";
+                return skipOutcome;
             }
 
             scratchPath = scratch.Create(lease.JobId, lease.Attempt);
@@ -141,9 +142,14 @@ public sealed partial class JobRunner(
                 ("sha256", committed.Sha256),
                 ("durationMs", ((long)time.GetElapsedTime(started).TotalMilliseconds).ToString(CultureInfo.InvariantCulture))));
             job.MarkFinishing();
-            if (!await store.SucceedAsync(lease, committed, events, CancellationToken.None))
+            switch (await SettleAsync(job, events[^1], token => store.SucceedAsync(lease, committed, events, token)))
             {
-                return LeaseLost(job);
+                case Settled.Fenced:
+                    return LeaseLost(job);
+                case Settled.Unwritten:
+                    // The artifact is in place: whichever attempt runs next finds it and finishes as skipped.
+                    succeeded = true;
+                    return "commit_lost";
             }
 
             succeeded = true;
@@ -157,12 +163,19 @@ public sealed partial class JobRunner(
         catch (Exception) when (job.Reason == StopReason.Shutdown)
         {
             job.MarkFinishing();
-            await store.RequeueAsync(lease, chargeAttempt: false,
+            TimelineEntry[] events =
             [
                 new TimelineEntry(TimelineEventTypes.Aborted, new Dictionary<string, string> { ["reason"] = "shutdown_timeout" }, lease.Attempt),
                 new TimelineEntry(TimelineEventTypes.Requeued, new Dictionary<string, string> { ["reason"] = "shutdown" }, lease.Attempt),
-            ], CancellationToken.None);
-            return "requeued";
+            ];
+            // Shutting down: one try (SettleAsync does not retry once the drain stopped the attempt); if PostgreSQL
+            // cannot take it, the sweep requeues the job when its lease expires.
+            return await SettleAsync(job, events[^1], token => store.RequeueAsync(lease, chargeAttempt: false, events, token)) switch
+            {
+                Settled.Written => "requeued",
+                Settled.Fenced => LeaseLost(job),
+                _ => "commit_lost",
+            };
         }
         catch (Exception ex)
         {
@@ -179,19 +192,20 @@ public sealed partial class JobRunner(
     }
 
     /// <summary>An artifact that already exists and validates finishes the job without running it (seed 6.2).</summary>
-    private async Task<bool> TrySkipExistingAsync(JobRequested request, ActiveJob job, IStage stage)
+    /// <returns>The attempt's outcome when it was skipped, else null (run the stage).</returns>
+    private async Task<string?> TrySkipExistingAsync(JobRequested request, ActiveJob job, IStage stage)
     {
         var existing = await artifacts.DescribeAsync(request.OutputKey, job.Stopping);
         if (existing is null)
         {
-            return false;
+            return null;
         }
 
         if (!await IsValidAsync(stage, artifacts.PathOf(request.OutputKey), existing.Size, job.Stopping))
         {
             var aside = await artifacts.QuarantineAsync(request.OutputKey, job.Stopping);
             LogQuarantinedArtifact(request.OutputKey, aside);
-            return false;
+            return null;
         }
 
         var skipped = TimelineEntry.Of(TimelineEventTypes.Skipped,
@@ -200,12 +214,12 @@ public sealed partial class JobRunner(
             ("size", existing.Size.ToString(CultureInfo.InvariantCulture)),
             ("sha256", existing.Sha256));
         job.MarkFinishing();
-        if (!await store.SucceedAsync(job.Lease, existing, [skipped], CancellationToken.None))
+        return await SettleAsync(job, skipped, token => store.SucceedAsync(job.Lease, existing, [skipped], token)) switch
         {
-            LeaseLost(job);
-        }
-
-        return true;
+            Settled.Written => "skipped",
+            Settled.Fenced => LeaseLost(job),
+            _ => "commit_lost",
+        };
     }
 
     /// <summary>Validates the output, checks the lease is still ours, and moves the file into place without replacing anything.</summary>
@@ -264,23 +278,23 @@ public sealed partial class JobRunner(
 
         job.MarkFinishing();
         var scratchData = keptBytes > 0 ? keptBytes.ToString(CultureInfo.InvariantCulture) : null;
-        bool written;
+        Settled written;
         string result;
-        var decision = retryOptions.Value.Decide(error.Code, lease.Attempt, lease.ChargedAttempts, lease.MaxAttempts);
+        var decision = retryOptions.Value.Decide(error.Code, lease.Attempt, lease.ChargedAttempts, lease.MaxAttempts,
+            databaseFailure: DatabaseFailures.IsUnavailable(exception));
         if (!error.IsFatal && decision.Retry)
         {
             var delay = decision.Policy.DelayFor(decision.BackoffStep, Random.Shared);
             var notBefore = time.GetUtcNow() + delay;
-            written = await store.ScheduleRetryAsync(lease, error.Code, error.Message, notBefore, decision.ChargesAttempt,
-            [
-                TimelineEntry.Of(TimelineEventTypes.RetryScheduled,
-                    ("code", error.Code),
-                    ("message", error.Message),
-                    ("attempt", lease.Attempt.ToString(CultureInfo.InvariantCulture)),
-                    ("notBefore", notBefore.ToString("O", CultureInfo.InvariantCulture)),
-                    ("charged", decision.ChargesAttempt ? null : "false"),
-                    ("scratchBytes", scratchData)),
-            ], CancellationToken.None);
+            var scheduled = TimelineEntry.Of(TimelineEventTypes.RetryScheduled,
+                ("code", error.Code),
+                ("message", error.Message),
+                ("attempt", lease.Attempt.ToString(CultureInfo.InvariantCulture)),
+                ("notBefore", notBefore.ToString("O", CultureInfo.InvariantCulture)),
+                ("charged", decision.ChargesAttempt ? null : "false"),
+                ("scratchBytes", scratchData));
+            written = await SettleAsync(job, scheduled,
+                token => store.ScheduleRetryAsync(lease, error.Code, error.Message, notBefore, decision.ChargesAttempt, [scheduled], token));
             metrics.RetryAttempts.Add(1, new KeyValuePair<string, object?>("code", error.Code));
             result = "retry_scheduled";
             LogRetry(error.Code, error.Message, delay.TotalSeconds);
@@ -292,21 +306,84 @@ public sealed partial class JobRunner(
                 : decision.AttemptsUsed < decision.Limit
                     ? $"{lease.Attempt} attempts in all, the most a job may make for {error.Code}; last error {error.Code}: {error.Message}"
                     : $"{decision.AttemptsUsed} attempts failed, {decision.Limit} allowed; last error {error.Code}: {error.Message}";
-            written = await store.FailAsync(lease, code, message,
-            [
-                TimelineEntry.Of(TimelineEventTypes.Failed,
-                    ("code", code),
-                    ("message", message),
-                    ("field", error.Field),
-                    ("lastCode", error.IsFatal ? null : error.Code),
-                    ("attempt", lease.Attempt.ToString(CultureInfo.InvariantCulture)),
-                    ("scratchBytes", scratchData)),
-            ], CancellationToken.None);
+            var failed = TimelineEntry.Of(TimelineEventTypes.Failed,
+                ("code", code),
+                ("message", message),
+                ("field", error.Field),
+                ("lastCode", error.IsFatal ? null : error.Code),
+                ("attempt", lease.Attempt.ToString(CultureInfo.InvariantCulture)),
+                ("scratchBytes", scratchData));
+            written = await SettleAsync(job, failed, token => store.FailAsync(lease, code, message, [failed], token));
             result = "failed";
             LogFailed(exception, code, message);
         }
 
-        return written ? result : LeaseLost(job);
+        return written switch
+        {
+            Settled.Written => result,
+            Settled.Fenced => LeaseLost(job),
+            _ => "commit_lost",
+        };
+    }
+
+    /// <summary>
+    /// Writes the attempt's final transition. A connection lost while writing it (PostgreSQL restarting, the
+    /// session terminated, out of connections) does not end the attempt: the write is retried with backoff for up
+    /// to <see cref="WorkerOptions.CommitRetryTimeout"/>. Retrying is safe because the write is fenced by the lease
+    /// token and status: it lands at most once, and not at all once another attempt or the sweep moved the job.
+    /// A retry that finds the row moved checks whether it was this attempt's own earlier write that landed
+    /// (<paramref name="last"/> is in the timeline) before calling it a lost lease. Shutdown stops the retrying.
+    /// </summary>
+    private async Task<Settled> SettleAsync(ActiveJob job, TimelineEntry last, Func<CancellationToken, Task<bool>> write)
+    {
+        var retryFor = workerOptions.Value.CommitRetryTimeout;
+        var started = time.GetTimestamp();
+        var delay = TimeSpan.FromMilliseconds(200);
+        var retried = false;
+        while (true)
+        {
+            try
+            {
+                var settled = await write(CancellationToken.None) ? Settled.Written
+                    : retried && await store.HasWrittenAsync(job.Lease, last, CancellationToken.None) ? Settled.Written
+                    : Settled.Fenced;
+                if (retried)
+                {
+                    metrics.CommitRetries.Add(1, new KeyValuePair<string, object?>("outcome", settled == Settled.Written ? "written" : "fenced"));
+                    LogCommitSettled(job.Lease.JobId, settled);
+                }
+
+                return settled;
+            }
+            catch (Exception ex) when (DatabaseFailures.IsUnavailable(ex))
+            {
+                if (time.GetElapsedTime(started) >= retryFor || job.Reason == StopReason.Shutdown)
+                {
+                    metrics.CommitRetries.Add(1, new KeyValuePair<string, object?>("outcome", "given_up"));
+                    LogCommitGivenUp(job.Lease.JobId, job.Lease.Attempt, time.GetElapsedTime(started).TotalSeconds, ex.Message);
+                    return Settled.Unwritten;
+                }
+
+                if (!retried)
+                {
+                    LogCommitRetrying(job.Lease.JobId, ex.Message);
+                }
+
+                retried = true;
+                await Task.Delay(delay, time);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+            }
+        }
+    }
+
+    private enum Settled
+    {
+        /// <summary>This attempt's transition is committed.</summary>
+        Written,
+        /// <summary>The fence held: the lease was no longer this attempt's, nothing was written.</summary>
+        Fenced,
+        /// <summary>PostgreSQL could not be reached in time; the job stays with its lease until the sweep takes it.</summary>
+        Unwritten,
     }
 
     private string LeaseLost(ActiveJob job)
@@ -315,6 +392,15 @@ public sealed partial class JobRunner(
         LogLeaseLost(job.Lease.JobId, job.Lease.Attempt);
         return "lease_lost";
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: writing the outcome failed ({Error}); retrying while PostgreSQL is unavailable")]
+    private partial void LogCommitRetrying(Guid jobId, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: outcome settled after retrying ({Settled})")]
+    private partial void LogCommitSettled(Guid jobId, Settled settled);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId} attempt {Attempt}: outcome not written after {Seconds:F0}s ({Error}); the recovery sweep requeues the job when its lease expires")]
+    private partial void LogCommitGivenUp(Guid jobId, int attempt, double seconds, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} already finished ({Status}): duplicate delivery acknowledged")]
     private partial void LogDuplicate(Guid jobId, string? status);

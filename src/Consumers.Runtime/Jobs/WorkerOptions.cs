@@ -17,6 +17,13 @@ public sealed class WorkerOptions
     /// <summary>...or when this much time passed and it grew at all.</summary>
     public TimeSpan ProgressMinInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long an attempt keeps retrying its final write (succeeded, retry scheduled, failed) when the connection
+    /// to PostgreSQL is lost while writing it. The write is fenced, so retrying is always safe; past this the
+    /// attempt gives up and the recovery sweep requeues the job once its lease expires.
+    /// </summary>
+    public TimeSpan CommitRetryTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>After this long without a job, the worker compacts its heap once and returns the free memory. Zero: never.</summary>
     public TimeSpan IdleTrimAfter { get; set; } = TimeSpan.FromSeconds(10);
 }

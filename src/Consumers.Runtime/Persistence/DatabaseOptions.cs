@@ -11,4 +11,13 @@ public sealed class DatabaseOptions
 
     /// <summary>Seconds a single statement may run before it is cancelled.</summary>
     public int CommandTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// How often a worker checks, on a fresh connection, that PostgreSQL answers. While it does not (down, too slow,
+    /// out of connections) the worker's job intake is closed; the first answer opens it again.
+    /// </summary>
+    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A probe that takes longer than this counts as no answer (PostgreSQL too slow to take work).</summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }
