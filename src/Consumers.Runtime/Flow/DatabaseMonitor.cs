@@ -48,7 +48,15 @@ public sealed partial class DatabaseMonitor(
         using var timer = new PeriodicTimer(options.Value.ProbeInterval);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            await ProbeOnceAsync();
+            try
+            {
+                await ProbeOnceAsync();
+            }
+            catch (Exception ex)
+            {
+                // The monitor must outlive anything the intake throws; the next tick tries again.
+                LogProbeFailed(ex.Message);
+            }
         }
     }
 
@@ -76,7 +84,18 @@ public sealed partial class DatabaseMonitor(
             {
                 available = true;
                 LogAvailable();
-                await intake.OpenAsync(IntakeReason, CancellationToken.None);
+                try
+                {
+                    await intake.OpenAsync(IntakeReason, CancellationToken.None);
+                }
+                catch (Exception ex)
+                {
+                    // Not silently open-in-name-only: count it as unavailable still, and try again on the next probe.
+                    available = false;
+                    intake.Close(IntakeReason);
+                    LogProbeFailed("reopening the intake: " + ex.Message);
+                    return false;
+                }
             }
 
             return true;
@@ -124,6 +143,9 @@ public sealed partial class DatabaseMonitor(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL is unavailable ({Reason}): job intake closed; deliveries go back to the queue until it answers")]
     private partial void LogUnavailable(string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Database monitor: {Error}")]
+    private partial void LogProbeFailed(string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "PostgreSQL answers again: job intake reopened")]
     private partial void LogAvailable();
