@@ -10,6 +10,7 @@ using Consumers.Runtime.Scratch;
 using Consumers.Runtime.Stages;
 using Consumers.Runtime.Telemetry;
 using Consumers.Runtime.Timeline;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -31,6 +32,7 @@ public sealed partial class JobRunner(
     IOptions<LeaseOptions> leaseOptions,
     IOptions<RetryOptions> retryOptions,
     IOptions<ArtifactOptions> artifactOptions,
+    IHostApplicationLifetime lifetime,
     TimeProvider time,
     ILogger<JobRunner> logger)
 {
@@ -158,7 +160,7 @@ public sealed partial class JobRunner(
         }
         catch (Exception) when (job.Reason == StopReason.LeaseLost)
         {
-            return LeaseLost(job);
+            return await GiveBackAfterLeaseLossAsync(job);
         }
         catch (Exception) when (job.Reason == StopReason.Shutdown)
         {
@@ -334,7 +336,8 @@ public sealed partial class JobRunner(
     /// A retry that finds the row moved checks whether it was this attempt's own earlier write that landed
     /// (<paramref name="last"/> is in the timeline) before calling it a lost lease. Shutdown stops the retrying.
     /// </summary>
-    private async Task<Settled> SettleAsync(ActiveJob job, TimelineEntry last, Func<CancellationToken, Task<bool>> write)
+    private async Task<Settled> SettleAsync(ActiveJob job, TimelineEntry last, Func<CancellationToken, Task<bool>> write,
+        CancellationToken giveUp = default)
     {
         var retryFor = workerOptions.Value.CommitRetryTimeout;
         var started = time.GetTimestamp();
@@ -357,7 +360,7 @@ public sealed partial class JobRunner(
             }
             catch (Exception ex) when (DatabaseFailures.IsUnavailable(ex))
             {
-                if (time.GetElapsedTime(started) >= retryFor || job.Reason == StopReason.Shutdown)
+                if (time.GetElapsedTime(started) >= retryFor || job.Reason == StopReason.Shutdown || giveUp.IsCancellationRequested)
                 {
                     metrics.CommitRetries.Add(1, new KeyValuePair<string, object?>("outcome", "given_up"));
                     LogCommitGivenUp(job.Lease.JobId, job.Lease.Attempt, time.GetElapsedTime(started).TotalSeconds, ex.Message);
@@ -370,7 +373,7 @@ public sealed partial class JobRunner(
                 }
 
                 retried = true;
-                await Task.Delay(delay, time);
+                await Task.Delay(delay, time, giveUp).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
             }
         }
@@ -384,6 +387,32 @@ public sealed partial class JobRunner(
         Fenced,
         /// <summary>PostgreSQL could not be reached in time; the job stays with its lease until the sweep takes it.</summary>
         Unwritten,
+    }
+
+    /// <summary>
+    /// An attempt stopped for its lease: either another attempt owns the job now (then the fenced write below
+    /// changes nothing), or this worker fenced itself because it could not reach PostgreSQL, and the lease may
+    /// still be this attempt's once PostgreSQL answers. Then the job goes back at once and uncharged, as on a
+    /// shutdown, instead of waiting for the sweep (which would charge the attempt and count a lease expiry).
+    /// </summary>
+    private async Task<string> GiveBackAfterLeaseLossAsync(ActiveJob job)
+    {
+        var lease = job.Lease;
+        job.MarkFinishing();
+        TimelineEntry[] events =
+        [
+            new TimelineEntry(TimelineEventTypes.Aborted, new Dictionary<string, string> { ["reason"] = "self_fenced" }, lease.Attempt),
+            new TimelineEntry(TimelineEventTypes.Requeued, new Dictionary<string, string> { ["reason"] = "self_fenced" }, lease.Attempt),
+        ];
+        // A shutdown does not reach this attempt through its stop reason (the first reason wins): stop retrying then.
+        var settled = await SettleAsync(job, events[^1], token => store.RequeueAsync(lease, chargeAttempt: false, events, token), lifetime.ApplicationStopping);
+        if (settled != Settled.Written)
+        {
+            return LeaseLost(job);
+        }
+
+        LogGivenBack(lease.JobId, lease.Attempt);
+        return "requeued";
     }
 
     private string LeaseLost(ActiveJob job)
@@ -422,6 +451,9 @@ public sealed partial class JobRunner(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kept scratch folder {Path} of the failed attempt ({Bytes} bytes)")]
     private partial void LogScratchKept(string path, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} stopped by self-fencing but still held its lease: requeued uncharged")]
+    private partial void LogGivenBack(Guid jobId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} lost its lease; nothing of it was committed")]
     private partial void LogLeaseLost(Guid jobId, int attempt);
