@@ -147,6 +147,6 @@ public sealed partial class DatabaseMonitor(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Database monitor: {Error}")]
     private partial void LogProbeFailed(string error);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "PostgreSQL answers again: job intake reopened")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "PostgreSQL answers again: the job intake no longer waits for it")]
     private partial void LogAvailable();
 }

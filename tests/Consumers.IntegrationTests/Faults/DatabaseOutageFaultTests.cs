@@ -63,6 +63,34 @@ public sealed class DatabaseOutageFaultTests(ITestOutputHelper output)
         await FaultChecks.AssertAllSucceededOnceAsync(env, [job.JobId], TimeSpan.FromSeconds(180));
     }
 
+    [Fact]
+    public async Task A_job_stopped_by_self_fencing_during_an_outage_is_given_back_uncharged()
+    {
+        await using var postgres = await PrivatePostgres.StartAsync();
+        await using var env = await TestEnvironment.CreateAsync(postgres.AdminConnectionString);
+        // No sweep: only the attempt itself can give the job back, so what this checks cannot be the sweep's doing.
+        var worker = await env.StartWorkerProcessAsync("fenced", new Dictionary<string, string?> { ["Consumers:Recovery:Enabled"] = "false" });
+        var job = TestEnvironment.SyntheticJob("fenced.json", ("durationMs", "30000"));
+        await env.Store.SubmitAsync(job, 1, CancellationToken.None);
+        await Eventually.WaitAsync(async () => (await env.JobAsync(job.JobId))?.LeaseOwner == "fenced", TimeSpan.FromSeconds(60),
+            () => "the worker did not start the job");
+
+        await postgres.StopAsync();
+        // Past the self-fencing point (80 % of the 10 s lease) and past the lease itself.
+        await Eventually.WaitAsync(() => Task.FromResult(File.ReadAllText(worker.LogFile).Contains("stopping 1 local jobs", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(60), () => "the worker never fenced itself");
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        await postgres.StartAgainAsync();
+        // Another worker takes the job back up: whether a self-fenced worker reopens its own intake is the heartbeat's business.
+        await env.StartWorkerProcessAsync("other", new Dictionary<string, string?> { ["Consumers:Recovery:Enabled"] = "false" });
+
+        // One attempt allowed: only an uncharged give-back lets the job finish.
+        await FaultChecks.AssertAllSucceededOnceAsync(env, [job.JobId], TimeSpan.FromSeconds(120));
+        var timeline = await env.TimelineAsync(job.JobId);
+        Assert.Contains(timeline, e => e.Type == Contracts.TimelineEventTypes.Requeued && e.Data.Contains("self_fenced", StringComparison.Ordinal));
+        Assert.Equal(1, (await env.JobAsync(job.JobId))!.UnchargedAttempts);
+    }
+
     private async Task OutageAsync(TimeSpan outage)
     {
         await using var postgres = await PrivatePostgres.StartAsync();
