@@ -85,6 +85,8 @@ public static class RuntimeServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<OutboxBacklogMonitor>());
         services.AddSingleton<OutboxStallHealthCheck>();
 
+        services.AddSingleton<DatabaseMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<DatabaseMonitor>());
         services.AddHostedService<BackpressureMonitor>();
         services.AddHostedService<LaneMetrics>();
         services.AddHostedService<AdaptiveConcurrencyController>();

@@ -27,5 +27,11 @@ public static class ErrorClassifier
     private static bool IsDiskFull(IOException exception) =>
         exception.HResult == 28 || exception.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
 
-    private static string Truncate(string message) => message.Length <= 2000 ? message : message[..2000];
+    // PostgreSQL text and jsonb cannot hold NUL (22021, 22P05): a message quoting binary output would make the
+    // outcome itself unwritable, so NUL is spelled out.
+    private static string Truncate(string message)
+    {
+        message = message.Replace("\0", "\\0", StringComparison.Ordinal);
+        return message.Length <= 2000 ? message : message[..2000];
+    }
 }

@@ -16,19 +16,28 @@ public sealed class RetryOptions : Settings.IValidatedSettings
     /// </summary>
     public int MaxTotalAttempts { get; set; } = 50;
 
+    /// <summary>
+    /// False (default): an attempt that failed because the worker lost PostgreSQL itself (unreachable, restarting,
+    /// out of connections, session terminated) is retried without charging the attempt, whatever the
+    /// DEPENDENCY_UNAVAILABLE policy says: the outage says nothing about the job.
+    /// </summary>
+    public bool ChargeDatabaseFailures { get; set; }
+
     public RetryPolicy For(string code) => Codes.TryGetValue(code, out var policy) ? policy : Default;
 
     /// <summary>What a transient failure with <paramref name="code"/> on attempt <paramref name="attempt"/> leads to.</summary>
     /// <param name="chargedAttempts">Attempts charged so far, this one included (it was charged when acquired).</param>
     /// <param name="jobMaxAttempts">The job's own limit.</param>
-    public RetryDecision Decide(string code, int attempt, int chargedAttempts, int jobMaxAttempts)
+    /// <param name="databaseFailure">The worker's own database path failed (see <see cref="ChargeDatabaseFailures"/>).</param>
+    public RetryDecision Decide(string code, int attempt, int chargedAttempts, int jobMaxAttempts, bool databaseFailure = false)
     {
         var policy = For(code);
-        var used = policy.CountsAttempt ? chargedAttempts : chargedAttempts - 1;
+        var counts = policy.CountsAttempt && !(databaseFailure && !ChargeDatabaseFailures);
+        var used = counts ? chargedAttempts : chargedAttempts - 1;
         var limit = Math.Min(jobMaxAttempts, policy.MaxAttempts ?? jobMaxAttempts);
-        var retry = used < limit && (policy.CountsAttempt || attempt < MaxTotalAttempts);
-        var delayExponent = policy.CountsAttempt ? chargedAttempts : attempt;
-        return new RetryDecision(retry, policy.CountsAttempt, used, limit, policy, Math.Max(1, delayExponent));
+        var retry = used < limit && (counts || attempt < MaxTotalAttempts);
+        var delayExponent = counts ? chargedAttempts : attempt;
+        return new RetryDecision(retry, counts, used, limit, policy, Math.Max(1, delayExponent));
     }
 
     /// <inheritdoc />

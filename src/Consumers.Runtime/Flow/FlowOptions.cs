@@ -31,6 +31,12 @@ public sealed class FlowOptions : Settings.IValidatedSettings
     /// <summary>The host's own limit: everything above plus a margin, so the worker always exits by itself.</summary>
     public TimeSpan HostShutdownTimeout => DrainTimeout + AbortTimeout + OutboxFlushTimeout + TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// The last resort: a worker still running this long after SIGTERM (a library stuck retrying a dead database
+    /// or broker while it stops) exits at once. Jobs were drained or requeued by then; what is left is the sweep's.
+    /// </summary>
+    public TimeSpan ForcedExitAfter => HostShutdownTimeout + TimeSpan.FromSeconds(10);
+
     /// <inheritdoc />
     public IReadOnlyList<string> Problems()
     {

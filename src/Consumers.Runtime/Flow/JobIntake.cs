@@ -15,6 +15,7 @@ public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpo
     private readonly HashSet<string> closedBy = [];
     private readonly HashSet<string> queues = new(StringComparer.Ordinal);
     private readonly List<IReceiveEndpoint> endpoints = [];
+    private readonly Dictionary<IReceiveEndpoint, Task> stops = [];
     private CancellationTokenSource open = new();
 
     /// <summary>A queue whose endpoint this controls; set before the bus starts.</summary>
@@ -104,7 +105,25 @@ public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpo
             return;
         }
 
-        await Task.WhenAll(toStart.Select(endpoint => endpoint.Start(cancellationToken).Ready.WaitAsync(cancellationToken)));
+        // An endpoint still stopping (it waits for its in-flight deliveries, which may be whole jobs) cannot start
+        // yet (MassTransit: "already started"); it starts once its stop is done, unless closed again by then.
+        var startNow = new List<IReceiveEndpoint>();
+        lock (gate)
+        {
+            foreach (var endpoint in toStart)
+            {
+                if (stops.TryGetValue(endpoint, out var stop) && !stop.IsCompleted)
+                {
+                    StartAfter(endpoint, stop);
+                }
+                else
+                {
+                    startNow.Add(endpoint);
+                }
+            }
+        }
+
+        await Task.WhenAll(startNow.Select(endpoint => endpoint.Start(cancellationToken).Ready.WaitAsync(cancellationToken)));
 
         // A close that came while the endpoints were starting stopped them before they ran: stop them again.
         bool closedMeanwhile;
@@ -161,11 +180,40 @@ public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpo
         foreach (var endpoint in toStop)
         {
             // Stop waits for in-flight deliveries, which may take a whole job: let it finish in the background.
-            _ = Task.Run(() => endpoint.Stop(CancellationToken.None)).ContinueWith(
+            var stop = Task.Run(() => endpoint.Stop(CancellationToken.None));
+            lock (gate)
+            {
+                stops[endpoint] = stop;
+            }
+
+            _ = stop.ContinueWith(
                 t => LogStopFailed(t.Exception!.GetBaseException().Message), CancellationToken.None,
                 TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
     }
+
+    // Called under the lock, from OpenAsync.
+    private void StartAfter(IReceiveEndpoint endpoint, Task stop) =>
+        _ = stop.ContinueWith(async _ =>
+        {
+            lock (gate)
+            {
+                if (closedBy.Count > 0 || (stops.TryGetValue(endpoint, out var latest) && latest != stop))
+                {
+                    // Closed again meanwhile: that close's own stop and the next open take it from here.
+                    return;
+                }
+            }
+
+            try
+            {
+                await endpoint.Start(CancellationToken.None).Ready;
+            }
+            catch (Exception ex)
+            {
+                LogStopFailed("start after stop: " + ex.Message);
+            }
+        }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
 
     public void Dispose()
     {

@@ -5,11 +5,13 @@ using Consumers.Runtime.Artifacts;
 using Consumers.Runtime.Failures;
 using Consumers.Runtime.Flow;
 using Consumers.Runtime.Leases;
+using Consumers.Runtime.Persistence;
 using Consumers.Runtime.Progress;
 using Consumers.Runtime.Scratch;
 using Consumers.Runtime.Stages;
 using Consumers.Runtime.Telemetry;
 using Consumers.Runtime.Timeline;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -33,6 +35,7 @@ public sealed partial class JobRunner(
     IOptions<LeaseOptions> leaseOptions,
     IOptions<RetryOptions> retryOptions,
     IOptions<ArtifactOptions> artifactOptions,
+    IHostApplicationLifetime lifetime,
     TimeProvider time,
     ILogger<JobRunner> logger)
 {
@@ -201,10 +204,10 @@ public sealed partial class JobRunner(
                 ? PathConfinement.ResolveSource(artifactOptions.Value.EffectiveMediaRoots, request.Source, "source")
                 : "";
 
-            if (await TrySkipExistingAsync(request, job, stage))
+            if (await TrySkipExistingAsync(request, job, stage) is { } skipOutcome)
             {
                 succeeded = true;
-                return "skipped";
+                return skipOutcome;
             }
 
             scratchPath = scratch.Create(lease.JobId, lease.Attempt);
@@ -239,9 +242,14 @@ public sealed partial class JobRunner(
                 ("sha256", committed.Sha256),
                 ("durationMs", ((long)time.GetElapsedTime(started).TotalMilliseconds).ToString(CultureInfo.InvariantCulture))));
             job.MarkFinishing();
-            if (!await store.SucceedAsync(lease, committed, events, CancellationToken.None))
+            switch (await SettleAsync(job, events[^1], token => store.SucceedAsync(lease, committed, events, token)))
             {
-                return LeaseLost(job);
+                case Settled.Fenced:
+                    return LeaseLost(job);
+                case Settled.Unwritten:
+                    // The artifact is in place: whichever attempt runs next finds it and finishes as skipped.
+                    succeeded = true;
+                    return "commit_lost";
             }
 
             succeeded = true;
@@ -250,17 +258,24 @@ public sealed partial class JobRunner(
         }
         catch (Exception) when (job.Reason == StopReason.LeaseLost)
         {
-            return LeaseLost(job);
+            return await GiveBackAfterLeaseLossAsync(job);
         }
         catch (Exception) when (job.Reason == StopReason.Shutdown)
         {
             job.MarkFinishing();
-            await store.RequeueAsync(lease, chargeAttempt: false,
+            TimelineEntry[] events =
             [
                 new TimelineEntry(TimelineEventTypes.Aborted, new Dictionary<string, string> { ["reason"] = "shutdown_timeout" }, lease.Attempt),
                 new TimelineEntry(TimelineEventTypes.Requeued, new Dictionary<string, string> { ["reason"] = "shutdown" }, lease.Attempt),
-            ], CancellationToken.None);
-            return "requeued";
+            ];
+            // Shutting down: one try (SettleAsync does not retry once the drain stopped the attempt); if PostgreSQL
+            // cannot take it, the sweep requeues the job when its lease expires.
+            return await SettleAsync(job, events[^1], token => store.RequeueAsync(lease, chargeAttempt: false, events, token)) switch
+            {
+                Settled.Written => "requeued",
+                Settled.Fenced => LeaseLost(job),
+                _ => "commit_lost",
+            };
         }
         catch (Exception ex)
         {
@@ -277,19 +292,20 @@ public sealed partial class JobRunner(
     }
 
     /// <summary>An artifact that already exists and validates finishes the job without running it (seed 6.2).</summary>
-    private async Task<bool> TrySkipExistingAsync(JobRequested request, ActiveJob job, IStage stage)
+    /// <returns>The attempt's outcome when it was skipped, else null (run the stage).</returns>
+    private async Task<string?> TrySkipExistingAsync(JobRequested request, ActiveJob job, IStage stage)
     {
         var existing = await artifacts.DescribeAsync(request.OutputKey, job.Stopping);
         if (existing is null)
         {
-            return false;
+            return null;
         }
 
         if (!await IsValidAsync(stage, artifacts.PathOf(request.OutputKey), existing.Size, job.Stopping))
         {
             var aside = await artifacts.QuarantineAsync(request.OutputKey, job.Stopping);
             LogQuarantinedArtifact(request.OutputKey, aside);
-            return false;
+            return null;
         }
 
         var skipped = TimelineEntry.Of(TimelineEventTypes.Skipped,
@@ -298,12 +314,12 @@ public sealed partial class JobRunner(
             ("size", existing.Size.ToString(CultureInfo.InvariantCulture)),
             ("sha256", existing.Sha256));
         job.MarkFinishing();
-        if (!await store.SucceedAsync(job.Lease, existing, [skipped], CancellationToken.None))
+        return await SettleAsync(job, skipped, token => store.SucceedAsync(job.Lease, existing, [skipped], token)) switch
         {
-            LeaseLost(job);
-        }
-
-        return true;
+            Settled.Written => "skipped",
+            Settled.Fenced => LeaseLost(job),
+            _ => "commit_lost",
+        };
     }
 
     /// <summary>Validates the output, checks the lease is still ours, and moves the file into place without replacing anything.</summary>
@@ -362,23 +378,23 @@ public sealed partial class JobRunner(
 
         job.MarkFinishing();
         var scratchData = keptBytes > 0 ? keptBytes.ToString(CultureInfo.InvariantCulture) : null;
-        bool written;
+        Settled written;
         string result;
-        var decision = retryOptions.Value.Decide(error.Code, lease.Attempt, lease.ChargedAttempts, lease.MaxAttempts);
+        var decision = retryOptions.Value.Decide(error.Code, lease.Attempt, lease.ChargedAttempts, lease.MaxAttempts,
+            databaseFailure: DatabaseFailures.IsUnavailable(exception));
         if (!error.IsFatal && decision.Retry)
         {
             var delay = decision.Policy.DelayFor(decision.BackoffStep, Random.Shared);
             var notBefore = time.GetUtcNow() + delay;
-            written = await store.ScheduleRetryAsync(lease, error.Code, error.Message, notBefore, decision.ChargesAttempt,
-            [
-                TimelineEntry.Of(TimelineEventTypes.RetryScheduled,
-                    ("code", error.Code),
-                    ("message", error.Message),
-                    ("attempt", lease.Attempt.ToString(CultureInfo.InvariantCulture)),
-                    ("notBefore", notBefore.ToString("O", CultureInfo.InvariantCulture)),
-                    ("charged", decision.ChargesAttempt ? null : "false"),
-                    ("scratchBytes", scratchData)),
-            ], CancellationToken.None);
+            var scheduled = TimelineEntry.Of(TimelineEventTypes.RetryScheduled,
+                ("code", error.Code),
+                ("message", error.Message),
+                ("attempt", lease.Attempt.ToString(CultureInfo.InvariantCulture)),
+                ("notBefore", notBefore.ToString("O", CultureInfo.InvariantCulture)),
+                ("charged", decision.ChargesAttempt ? null : "false"),
+                ("scratchBytes", scratchData));
+            written = await SettleAsync(job, scheduled,
+                token => store.ScheduleRetryAsync(lease, error.Code, error.Message, notBefore, decision.ChargesAttempt, [scheduled], token));
             metrics.RetryAttempts.Add(1, new KeyValuePair<string, object?>("code", error.Code));
             result = "retry_scheduled";
             LogRetry(error.Code, error.Message, delay.TotalSeconds);
@@ -390,21 +406,111 @@ public sealed partial class JobRunner(
                 : decision.AttemptsUsed < decision.Limit
                     ? $"{lease.Attempt} attempts in all, the most a job may make for {error.Code}; last error {error.Code}: {error.Message}"
                     : $"{decision.AttemptsUsed} attempts failed, {decision.Limit} allowed; last error {error.Code}: {error.Message}";
-            written = await store.FailAsync(lease, code, message,
-            [
-                TimelineEntry.Of(TimelineEventTypes.Failed,
-                    ("code", code),
-                    ("message", message),
-                    ("field", error.Field),
-                    ("lastCode", error.IsFatal ? null : error.Code),
-                    ("attempt", lease.Attempt.ToString(CultureInfo.InvariantCulture)),
-                    ("scratchBytes", scratchData)),
-            ], CancellationToken.None);
+            var failed = TimelineEntry.Of(TimelineEventTypes.Failed,
+                ("code", code),
+                ("message", message),
+                ("field", error.Field),
+                ("lastCode", error.IsFatal ? null : error.Code),
+                ("attempt", lease.Attempt.ToString(CultureInfo.InvariantCulture)),
+                ("scratchBytes", scratchData));
+            written = await SettleAsync(job, failed, token => store.FailAsync(lease, code, message, [failed], token));
             result = "failed";
             LogFailed(exception, code, message);
         }
 
-        return written ? result : LeaseLost(job);
+        return written switch
+        {
+            Settled.Written => result,
+            Settled.Fenced => LeaseLost(job),
+            _ => "commit_lost",
+        };
+    }
+
+    /// <summary>
+    /// Writes the attempt's final transition. A connection lost while writing it (PostgreSQL restarting, the
+    /// session terminated, out of connections) does not end the attempt: the write is retried with backoff for up
+    /// to <see cref="WorkerOptions.CommitRetryTimeout"/>. Retrying is safe because the write is fenced by the lease
+    /// token and status: it lands at most once, and not at all once another attempt or the sweep moved the job.
+    /// A retry that finds the row moved checks whether it was this attempt's own earlier write that landed
+    /// (<paramref name="last"/> is in the timeline) before calling it a lost lease. Shutdown stops the retrying.
+    /// </summary>
+    private async Task<Settled> SettleAsync(ActiveJob job, TimelineEntry last, Func<CancellationToken, Task<bool>> write,
+        CancellationToken giveUp = default)
+    {
+        var retryFor = workerOptions.Value.CommitRetryTimeout;
+        var started = time.GetTimestamp();
+        var delay = TimeSpan.FromMilliseconds(200);
+        var retried = false;
+        while (true)
+        {
+            try
+            {
+                var settled = await write(CancellationToken.None) ? Settled.Written
+                    : retried && await store.HasWrittenAsync(job.Lease, last, CancellationToken.None) ? Settled.Written
+                    : Settled.Fenced;
+                if (retried)
+                {
+                    metrics.CommitRetries.Add(1, new KeyValuePair<string, object?>("outcome", settled == Settled.Written ? "written" : "fenced"));
+                    LogCommitSettled(job.Lease.JobId, settled);
+                }
+
+                return settled;
+            }
+            catch (Exception ex) when (DatabaseFailures.IsUnavailable(ex))
+            {
+                if (time.GetElapsedTime(started) >= retryFor || job.Reason == StopReason.Shutdown || giveUp.IsCancellationRequested)
+                {
+                    metrics.CommitRetries.Add(1, new KeyValuePair<string, object?>("outcome", "given_up"));
+                    LogCommitGivenUp(job.Lease.JobId, job.Lease.Attempt, time.GetElapsedTime(started).TotalSeconds, ex.Message);
+                    return Settled.Unwritten;
+                }
+
+                if (!retried)
+                {
+                    LogCommitRetrying(job.Lease.JobId, ex.Message);
+                }
+
+                retried = true;
+                await Task.Delay(delay, time, giveUp).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+            }
+        }
+    }
+
+    private enum Settled
+    {
+        /// <summary>This attempt's transition is committed.</summary>
+        Written,
+        /// <summary>The fence held: the lease was no longer this attempt's, nothing was written.</summary>
+        Fenced,
+        /// <summary>PostgreSQL could not be reached in time; the job stays with its lease until the sweep takes it.</summary>
+        Unwritten,
+    }
+
+    /// <summary>
+    /// An attempt stopped for its lease: either another attempt owns the job now (then the fenced write below
+    /// changes nothing), or this worker fenced itself because it could not reach PostgreSQL, and the lease may
+    /// still be this attempt's once PostgreSQL answers. Then the job goes back at once and uncharged, as on a
+    /// shutdown, instead of waiting for the sweep (which would charge the attempt and count a lease expiry).
+    /// </summary>
+    private async Task<string> GiveBackAfterLeaseLossAsync(ActiveJob job)
+    {
+        var lease = job.Lease;
+        job.MarkFinishing();
+        TimelineEntry[] events =
+        [
+            new TimelineEntry(TimelineEventTypes.Aborted, new Dictionary<string, string> { ["reason"] = "self_fenced" }, lease.Attempt),
+            new TimelineEntry(TimelineEventTypes.Requeued, new Dictionary<string, string> { ["reason"] = "self_fenced" }, lease.Attempt),
+        ];
+        // A shutdown does not reach this attempt through its stop reason (the first reason wins): stop retrying then.
+        var settled = await SettleAsync(job, events[^1], token => store.RequeueAsync(lease, chargeAttempt: false, events, token), lifetime.ApplicationStopping);
+        if (settled != Settled.Written)
+        {
+            return LeaseLost(job);
+        }
+
+        LogGivenBack(lease.JobId, lease.Attempt);
+        return "requeued";
     }
 
     private string LeaseLost(ActiveJob job)
@@ -413,6 +519,15 @@ public sealed partial class JobRunner(
         LogLeaseLost(job.Lease.JobId, job.Lease.Attempt);
         return "lease_lost";
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: writing the outcome failed ({Error}); retrying while PostgreSQL is unavailable")]
+    private partial void LogCommitRetrying(Guid jobId, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: outcome settled after retrying ({Settled})")]
+    private partial void LogCommitSettled(Guid jobId, Settled settled);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId} attempt {Attempt}: outcome not written after {Seconds:F0}s ({Error}); the recovery sweep requeues the job when its lease expires")]
+    private partial void LogCommitGivenUp(Guid jobId, int attempt, double seconds, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} already finished ({Status}): duplicate delivery acknowledged")]
     private partial void LogDuplicate(Guid jobId, string? status);
@@ -443,6 +558,9 @@ public sealed partial class JobRunner(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kept scratch folder {Path} of the failed attempt ({Bytes} bytes)")]
     private partial void LogScratchKept(string path, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} stopped by self-fencing but still held its lease: requeued uncharged")]
+    private partial void LogGivenBack(Guid jobId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} lost its lease; nothing of it was committed")]
     private partial void LogLeaseLost(Guid jobId, int attempt);

@@ -174,6 +174,21 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
+    /// <summary>
+    /// Whether this attempt already wrote <paramref name="entry"/> (same type, attempt and data): after a write whose
+    /// connection broke, it tells a commit that landed from one that did not. Only this attempt writes its own data.
+    /// </summary>
+    public async Task<bool> HasWrittenAsync(JobLease lease, TimelineEntry entry, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT EXISTS (SELECT 1 FROM job_events WHERE job_id = @id AND attempt = @attempt AND type = @type AND data @> @data::jsonb)");
+        command.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = lease.JobId });
+        command.Parameters.Add(new NpgsqlParameter("attempt", NpgsqlDbType.Integer) { Value = entry.Attempt ?? lease.Attempt });
+        command.Parameters.Add(new NpgsqlParameter("type", NpgsqlDbType.Text) { Value = entry.Type });
+        command.Parameters.Add(new NpgsqlParameter("data", NpgsqlDbType.Text) { Value = JsonSerializer.Serialize(entry.Data, ContractJson.Options) });
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
+    }
+
     /// <summary>Appends a <c>progress</c> event and stores the percent.</summary>
     public Task<bool> AppendProgressAsync(JobLease lease, int percent, CancellationToken cancellationToken) =>
         FencedAsync(lease, "progress_percent = @percent",

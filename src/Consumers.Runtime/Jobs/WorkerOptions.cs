@@ -23,6 +23,13 @@ public sealed class WorkerOptions : Settings.IValidatedSettings
     /// </summary>
     public bool AllowCrashParameter { get; set; }
 
+    /// <summary>
+    /// How long an attempt keeps retrying its final write (succeeded, retry scheduled, failed) when the connection
+    /// to PostgreSQL is lost while writing it. The write is fenced, so retrying is always safe; past this the
+    /// attempt gives up and the recovery sweep requeues the job once its lease expires.
+    /// </summary>
+    public TimeSpan CommitRetryTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>After this long without a job, the worker compacts its heap once and returns the free memory. Zero: never.</summary>
     public TimeSpan IdleTrimAfter { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -32,6 +39,7 @@ public sealed class WorkerOptions : Settings.IValidatedSettings
         .Within(DefaultMaxAttempts, 1, JobRequestLimits.MaxAttempts, nameof(DefaultMaxAttempts))
         .Within(ProgressMinDelta, 1, 100, nameof(ProgressMinDelta))
         .Require(ProgressMinInterval >= TimeSpan.Zero, nameof(ProgressMinInterval), "must not be negative")
-        .Positive(IdleTrimAfter, nameof(IdleTrimAfter))
+        .Require(IdleTrimAfter >= TimeSpan.Zero, nameof(IdleTrimAfter), "must not be negative (zero: never)")
+        .Require(CommitRetryTimeout >= TimeSpan.Zero, nameof(CommitRetryTimeout), "must not be negative")
         .Problems;
 }

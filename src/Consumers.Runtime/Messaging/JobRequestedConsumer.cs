@@ -1,6 +1,7 @@
 using Consumers.Contracts;
 using Consumers.Runtime.Flow;
 using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Persistence;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -11,9 +12,12 @@ namespace Consumers.Runtime.Messaging;
 /// Holds the delivery for the whole attempt and returns (acknowledges) once the outcome is committed, so a
 /// worker that dies mid-job leaves the message to be delivered again. A job that arrived on a queue other than
 /// its lane's is sent on to that lane first; a job runs only once it holds a slot of its lane and of the worker.
+/// A delivery that cannot be acquired because PostgreSQL is unavailable is handed back to its lane's queue (same
+/// MessageId) and acknowledged: an outage never moves a valid request to the error queue.
 /// </summary>
 public sealed partial class JobRequestedConsumer(
-    JobRunner runner, JobLanes lanes, JobIntake intake, IOptions<RabbitMqOptions> rabbitOptions, ILogger<JobRequestedConsumer> logger)
+    JobRunner runner, JobLanes lanes, JobIntake intake, DatabaseMonitor database, IOptions<RabbitMqOptions> rabbitOptions,
+    ILogger<JobRequestedConsumer> logger)
     : IConsumer<JobRequested>
 {
     public async Task Consume(ConsumeContext<JobRequested> context)
@@ -49,12 +53,34 @@ public sealed partial class JobRequestedConsumer(
             return;
         }
 
-        await runner.RunAsync(request, context.CancellationToken);
+        if (!database.IsAvailable)
+        {
+            // Prefetched before the intake closed for the database: acquiring would only fail.
+            LogHandedBack(request.JobId, "PostgreSQL is unavailable");
+            await SendToLaneAsync(context, lane);
+            return;
+        }
+
+        try
+        {
+            await runner.RunAsync(request, context.CancellationToken);
+        }
+        catch (Exception ex) when (DatabaseFailures.IsUnavailable(ex) && !context.CancellationToken.IsCancellationRequested)
+        {
+            // Only acquiring can fail this way (an acquired attempt settles its own writes). Wait for the verdict
+            // first, so a worker cut off from PostgreSQL has closed its intake before the delivery goes back.
+            await database.ConfirmAsync(context.CancellationToken);
+            LogHandedBack(request.JobId, ex.Message);
+            await SendToLaneAsync(context, lane);
+        }
     }
 
     // Acknowledged only after the broker confirmed the copy; a duplicate from a crash in between is skipped on acquire.
     private Task SendToLaneAsync(ConsumeContext<JobRequested> context, JobLane lane) =>
         context.SendToJobQueueAsync(rabbitOptions.Value, lane.Queue, context.Message, typeof(JobRequested), context.MessageId, context.CancellationToken);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} handed back to its queue, not acquired: {Reason}")]
+    private partial void LogHandedBack(Guid jobId, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} sent on to its lane {Lane}")]
     private partial void LogForwarded(Guid jobId, string lane);

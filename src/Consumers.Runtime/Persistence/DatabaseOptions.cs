@@ -12,12 +12,23 @@ public sealed class DatabaseOptions : Settings.IValidatedSettings
     /// <summary>Seconds a single statement may run before it is cancelled.</summary>
     public int CommandTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// How often a worker checks, on a fresh connection, that PostgreSQL answers. While it does not (down, too slow,
+    /// out of connections) the worker's job intake is closed; the first answer opens it again.
+    /// </summary>
+    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A probe that takes longer than this counts as no answer (PostgreSQL too slow to take work).</summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <inheritdoc />
     public IReadOnlyList<string> Problems()
     {
         var rules = new Settings.SettingsRules(Section)
             .Require(!string.IsNullOrWhiteSpace(ConnectionString), nameof(ConnectionString), "must be set")
-            .Within(CommandTimeoutSeconds, 1, 3600, nameof(CommandTimeoutSeconds));
+            .Within(CommandTimeoutSeconds, 1, 3600, nameof(CommandTimeoutSeconds))
+            .Positive(ProbeInterval, nameof(ProbeInterval))
+            .Positive(ProbeTimeout, nameof(ProbeTimeout));
         try
         {
             _ = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString);

@@ -39,7 +39,9 @@ public sealed class TestEnvironment : IAsyncDisposable
     public NpgsqlDataSource DataSource { get; }
     public JobStore Store { get; }
 
-    public static async Task<TestEnvironment> CreateAsync() => new(await StackSandbox.CreateAsync("ct_", "consumers-tests"));
+    /// <param name="adminConnectionString">A PostgreSQL server other than the stack's (a fault test's private one).</param>
+    public static async Task<TestEnvironment> CreateAsync(string? adminConnectionString = null) =>
+        new(await StackSandbox.CreateAsync("ct_", "consumers-tests", adminConnectionString));
 
     /// <summary>Configuration for a worker in this environment; <paramref name="overrides"/> win.</summary>
     public Dictionary<string, string?> WorkerSettings(string workerId, IDictionary<string, string?>? overrides = null)

@@ -12,8 +12,11 @@ namespace Consumers.Testing.Stack;
 /// </summary>
 public sealed class StackSandbox : IAsyncDisposable
 {
-    private StackSandbox(string name, string tempFolder)
+    private readonly string adminConnectionString;
+
+    private StackSandbox(string name, string tempFolder, string adminConnectionString)
     {
+        this.adminConnectionString = adminConnectionString;
         Name = name;
         Root = Path.Combine(Path.GetTempPath(), tempFolder, name);
         LogRoot = Path.Combine(Path.GetTempPath(), tempFolder, "logs", name);
@@ -45,10 +48,12 @@ public sealed class StackSandbox : IAsyncDisposable
     /// virtual host; folders go under <paramref name="tempFolder"/> in the system temp folder.
     /// </summary>
     /// <exception cref="StackUnavailableException">PostgreSQL or the RabbitMQ management API is not there or refuses us.</exception>
-    public static async Task<StackSandbox> CreateAsync(string namePrefix, string tempFolder)
+    /// <param name="adminConnectionString">Another PostgreSQL server than the stack's (a fault test's private one).</param>
+    public static async Task<StackSandbox> CreateAsync(string namePrefix, string tempFolder, string? adminConnectionString = null)
     {
         var name = namePrefix + Guid.NewGuid().ToString("N")[..12];
-        await using (var admin = new NpgsqlConnection(StackSettings.AdminConnectionString))
+        adminConnectionString ??= StackSettings.AdminConnectionString;
+        await using (var admin = new NpgsqlConnection(adminConnectionString))
         {
             try
             {
@@ -64,7 +69,7 @@ public sealed class StackSandbox : IAsyncDisposable
             await create.ExecuteNonQueryAsync();
         }
 
-        var sandbox = new StackSandbox(name, tempFolder);
+        var sandbox = new StackSandbox(name, tempFolder, adminConnectionString);
         try
         {
             var options = new DbContextOptionsBuilder<ConsumersDbContext>().UseNpgsql(sandbox.ConnectionString()).Options;
@@ -95,7 +100,7 @@ public sealed class StackSandbox : IAsyncDisposable
     /// <summary>A connection string for the sandbox's database as the stack's admin user; <paramref name="configure"/> sets pool sizes and the like.</summary>
     public string ConnectionString(Action<NpgsqlConnectionStringBuilder>? configure = null)
     {
-        var builder = new NpgsqlConnectionStringBuilder(StackSettings.AdminConnectionString) { Database = Name };
+        var builder = new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = Name, Pooling = true };
         configure?.Invoke(builder);
         return builder.ConnectionString;
     }
@@ -128,7 +133,7 @@ public sealed class StackSandbox : IAsyncDisposable
         }
 
         Rabbit.Dispose();
-        await using (var admin = new NpgsqlConnection(StackSettings.AdminConnectionString))
+        await using (var admin = new NpgsqlConnection(adminConnectionString))
         {
             await admin.OpenAsync();
             await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", admin);

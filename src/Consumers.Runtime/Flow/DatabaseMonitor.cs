@@ -1,0 +1,152 @@
+using Consumers.Runtime.Persistence;
+using Consumers.Runtime.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Consumers.Runtime.Flow;
+
+/// <summary>
+/// Keeps the job intake closed (reason <see cref="IntakeReason"/>) while PostgreSQL cannot take work: a probe on
+/// a fresh, unpooled connection (so "out of connections" shows too) runs every <see cref="DatabaseOptions.ProbeInterval"/>,
+/// and at once when a delivery's database call failed. Two failed probes in a row close the intake; the first
+/// answer opens it. Deliveries are not touched here: the consumer hands back what it could not acquire.
+/// </summary>
+public sealed partial class DatabaseMonitor(
+    JobIntake intake,
+    [FromKeyedServices(DataSources.Session)] NpgsqlDataSource probeSource,
+    ConsumersMetrics metrics,
+    IOptions<DatabaseOptions> options,
+    ILogger<DatabaseMonitor> logger) : BackgroundService
+{
+    /// <summary>The intake's close reason while PostgreSQL is unavailable.</summary>
+    public const string IntakeReason = "database";
+
+    private readonly Lock gate = new();
+    private Task<bool>? probing;
+    private volatile bool available = true;
+    private long outages;
+
+    /// <summary>False from the moment a probe confirmed PostgreSQL unavailable until one succeeds again.</summary>
+    public bool IsAvailable => available;
+
+    /// <summary>
+    /// A delivery's database call failed as if PostgreSQL were unavailable: checks now (joining a probe already
+    /// running) and returns whether it answers. The caller waits for the verdict, so a worker that cannot reach
+    /// PostgreSQL closes its intake before handing the delivery back, instead of bouncing it around the queue.
+    /// </summary>
+    public Task<bool> ConfirmAsync(CancellationToken cancellationToken) => ProbeOnceAsync().WaitAsync(cancellationToken);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        metrics.ObserveGauge("database_available", () => available ? 1 : 0,
+            "1 while PostgreSQL answers this worker's probe; 0 while the job intake is closed for it.");
+        metrics.ObserveGauge("database_outages", () => Interlocked.Read(ref outages),
+            "Times this worker found PostgreSQL unavailable and closed its intake (a running count).");
+        using var timer = new PeriodicTimer(options.Value.ProbeInterval);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await ProbeOnceAsync();
+            }
+            catch (Exception ex)
+            {
+                // The monitor must outlive anything the intake throws; the next tick tries again.
+                LogProbeFailed(ex.Message);
+            }
+        }
+    }
+
+    // Concurrent callers share one probe; each probe updates the verdict and the intake.
+    private Task<bool> ProbeOnceAsync()
+    {
+        lock (gate)
+        {
+            if (probing is { IsCompleted: false })
+            {
+                return probing;
+            }
+
+            probing = ProbeAndActAsync();
+            return probing;
+        }
+    }
+
+    private async Task<bool> ProbeAndActAsync()
+    {
+        var error = await ProbeAsync();
+        if (error is null)
+        {
+            if (!available)
+            {
+                available = true;
+                LogAvailable();
+                try
+                {
+                    await intake.OpenAsync(IntakeReason, CancellationToken.None);
+                }
+                catch (Exception ex)
+                {
+                    // Not silently open-in-name-only: count it as unavailable still, and try again on the next probe.
+                    available = false;
+                    intake.Close(IntakeReason);
+                    LogProbeFailed("reopening the intake: " + ex.Message);
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        if (available)
+        {
+            // One broken connection (a terminated backend) is not an outage: a second failure in a row is.
+            await Task.Delay(TimeSpan.FromMilliseconds(250));
+            var again = await ProbeAsync();
+            if (again is null)
+            {
+                return true;
+            }
+
+            available = false;
+            Interlocked.Increment(ref outages);
+            LogUnavailable(again);
+            intake.Close(IntakeReason);
+        }
+
+        return false;
+    }
+
+    /// <returns>Null when PostgreSQL answered in time, else why not.</returns>
+    private async Task<string?> ProbeAsync()
+    {
+        using var timeout = new CancellationTokenSource(options.Value.ProbeTimeout);
+        try
+        {
+            await using var connection = await probeSource.OpenConnectionAsync(timeout.Token);
+            await using var command = new NpgsqlCommand("SELECT 1", connection);
+            await command.ExecuteScalarAsync(timeout.Token);
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            return $"no answer within {options.Value.ProbeTimeout.TotalSeconds:F0}s";
+        }
+        catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or IOException)
+        {
+            return ex.Message;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL is unavailable ({Reason}): job intake closed; deliveries go back to the queue until it answers")]
+    private partial void LogUnavailable(string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Database monitor: {Error}")]
+    private partial void LogProbeFailed(string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "PostgreSQL answers again: the job intake no longer waits for it")]
+    private partial void LogAvailable();
+}
