@@ -5,17 +5,18 @@ using Consumers.IntegrationTests.Infrastructure;
 using Consumers.Runtime.Cluster;
 using Consumers.Runtime.Outbox;
 using Consumers.Runtime.Recovery;
+using Consumers.Testing.Faults;
 using Npgsql;
 using Xunit.Abstractions;
 
 namespace Consumers.IntegrationTests.Faults;
 
 /// <summary>
-/// SIGSTOP of the workers that hold the cluster's roles (the outbox relay lease, the recovery sweep and Quartz's
+/// SIGSTOP, or a half-open partition from PostgreSQL, of the workers that hold the cluster's roles (the outbox relay lease, the recovery sweep and Quartz's
 /// cluster lock): the others take over within the lease and the sweep interval, nothing is lost or run twice, and
 /// the frozen relay steps down when it wakes. Default lease settings (job lease 10 s, sweep 2 s, relay lease 6 s).
 /// </summary>
-public sealed class RoleHolderFreezeFaultTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class RoleHolderFaultTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan JobLease = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(2);
@@ -148,6 +149,47 @@ public sealed class RoleHolderFreezeFaultTests(ITestOutputHelper output) : IAsyn
     }
 
     // Closing a connection the server has ended reports the server's reason again; it is closed all the same.
+    [Fact]
+    public async Task A_relay_holder_cut_off_from_PostgreSQL_is_replaced_and_steps_down_after_the_heal()
+    {
+        // The holder reaches PostgreSQL through a proxy that will go silent without closing (a half-open partition):
+        // its session, its LISTEN and its lease renewals all hang instead of failing.
+        await using var proxy = TcpFaultProxy.ForPostgres(env.ConnectionString);
+        var holder = await env.StartWorkerProcessAsync("relay-a", new Dictionary<string, string?>
+        {
+            ["Consumers:Database:ConnectionString"] = proxy.Route(env.ConnectionString),
+        });
+        var (_, firstGeneration) = await WaitForRelayHolderAsync(["relay-a"]);
+        await using var standby = await env.StartWorkerProcessAsync("relay-b");
+
+        proxy.Blackhole();
+        var cut = Stopwatch.StartNew();
+        var jobs = Enumerable.Range(0, 6).Select(i => SyntheticJob($"partitioned/{i}.json", durationMs: 300)).ToList();
+        foreach (var job in jobs)
+        {
+            await env.Store.SubmitAsync(job, 3, CancellationToken.None);
+        }
+
+        var (newHolder, newGeneration) = await WaitForRelayHolderAsync(["relay-b"], TimeSpan.FromSeconds(60));
+        var takeover = cut.Elapsed;
+        foreach (var job in jobs)
+        {
+            Assert.Equal(JobStatuses.Succeeded, (await env.WaitForTerminalAsync(job.JobId, TimeSpan.FromSeconds(60))).Status);
+        }
+
+        var published = cut.Elapsed;
+        output.WriteLine($"relay lease: generation {firstGeneration} -> {newGeneration} ({newHolder}) {takeover.TotalSeconds:F1}s after the cut; " +
+                         $"all {jobs.Count} jobs submitted meanwhile completed after {published.TotalSeconds:F1}s");
+        Assert.True(takeover <= RelayReplaced, $"relay taken over after {takeover.TotalSeconds:F1}s, more than {RelayReplaced.TotalSeconds}s");
+
+        // Healed, the old holder has long known by its own clock that the lease may be gone: it says so and does not lead again.
+        proxy.Heal();
+        await Eventually.WaitAsync(() => Task.FromResult(ReadLog(holder).Contains("Outbox relay stepped down", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(30), () => "the partitioned relay holder never logged that it stepped down");
+        Assert.Equal(newGeneration, (await leases.ReadAsync(OutboxRelay.LeaseName, default))!.Value.Generation);
+        await AssertNothingLostOrRunTwiceAsync(jobs);
+    }
+
     private static async Task DisposeBrokenAsync(NpgsqlConnection connection)
     {
         try
