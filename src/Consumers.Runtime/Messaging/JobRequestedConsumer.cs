@@ -28,14 +28,14 @@ public sealed partial class JobRequestedConsumer(
             throw new InvalidJobMessageException($"{ErrorCodes.InvalidRequest}: jobId is missing or empty, so the message cannot be tied to a job");
         }
 
+        var lane = lanes.For(request.Stage);
         if (JobRequestedJsonConverter.ProblemOf(request) is { } malformed)
         {
             // Read from a body with a field of the wrong type: fail it here, a lane would only get the part that fitted.
-            await runner.RunAsync(request, context.CancellationToken, malformed);
+            await RunOrHandBackAsync(context, lane, malformed);
             return;
         }
 
-        var lane = lanes.For(request.Stage);
         if (JobLane.QueueOf(context.ReceiveContext.InputAddress) != lane.Queue)
         {
             LogForwarded(request.JobId, lane.Name);
@@ -61,16 +61,21 @@ public sealed partial class JobRequestedConsumer(
             return;
         }
 
+        await RunOrHandBackAsync(context, lane, requestProblem: null);
+    }
+
+    private async Task RunOrHandBackAsync(ConsumeContext<JobRequested> context, JobLane lane, Failures.JobFailureException? requestProblem)
+    {
         try
         {
-            await runner.RunAsync(request, context.CancellationToken);
+            await runner.RunAsync(context.Message, context.CancellationToken, requestProblem);
         }
         catch (Exception ex) when (DatabaseFailures.IsUnavailable(ex) && !context.CancellationToken.IsCancellationRequested)
         {
             // Only acquiring can fail this way (an acquired attempt settles its own writes). Wait for the verdict
             // first, so a worker cut off from PostgreSQL has closed its intake before the delivery goes back.
             await database.ConfirmAsync(context.CancellationToken);
-            LogHandedBack(request.JobId, ex.Message);
+            LogHandedBack(context.Message.JobId, ex.Message);
             await SendToLaneAsync(context, lane);
         }
     }
