@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the Consumers stack and test suite need on Debian 12, and only what is missing:
-# PostgreSQL 15 (with pg_stat_statements), RabbitMQ, ffmpeg, curl and Prometheus.
+# PostgreSQL 15 (with pg_stat_statements), RabbitMQ, ffmpeg, curl, Prometheus (promtool) and shellcheck.
 # The .NET SDK must already be present; this script only checks it.
 #
 # Idempotent: a second run installs nothing and does not touch apt.
@@ -41,6 +41,7 @@ missing_packages() {
   command -v curl    >/dev/null 2>&1 || pkgs+=(curl)
   [[ -x /usr/bin/prometheus ]] || pkgs+=(prometheus)
   command -v flock   >/dev/null 2>&1 || pkgs+=(util-linux)
+  command -v shellcheck >/dev/null 2>&1 || pkgs+=(shellcheck)
   [[ -f /etc/ssl/certs/ca-certificates.crt ]] || pkgs+=(ca-certificates)
   printf '%s\n' "${pkgs[@]}"
 }

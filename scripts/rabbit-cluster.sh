@@ -195,7 +195,9 @@ check_args() {
 }
 
 check_node_arg() {
-  [[ "${1:-}" =~ ^[1-9]$ ]] && (( $1 <= CL_SIZE )) || die 2 "name a node 1..$CL_SIZE"
+  if ! [[ "${1:-}" =~ ^[1-9]$ ]] || (( $1 > CL_SIZE )); then
+    die 2 "name a node 1..$CL_SIZE"
+  fi
 }
 
 all_running() {
