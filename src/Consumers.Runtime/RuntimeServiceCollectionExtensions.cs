@@ -58,6 +58,8 @@ public static class RuntimeServiceCollectionExtensions
     public static IServiceCollection AddConsumersWorker(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddConsumersCore(configuration);
+        // Before everything else: nothing may start, least of all the bus, until the schema is there.
+        services.AddHostedService<SchemaGate>();
         // The bus first: hosted services start in order, and the loops below use it.
         services.AddOptions<FlowOptions>().Bind(configuration.GetSection(FlowOptions.Section));
         services.AddSingleton<JobIntake>();

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Diagnostics;
 using System.Text.Json;
 using Consumers.Runtime.Messaging;
@@ -234,7 +235,7 @@ public sealed partial class OutboxRelay(
 
         // Continue the trace of the transaction that wrote the row; MassTransit carries it on to subscribers.
         using var span = ConsumersActivitySource.Source.StartActivity("outbox.publish", ActivityKind.Producer, row.TraceParent);
-        span?.SetTag("messaging.message.id", row.MessageId);
+        span.TagPublish(row.Destination ?? type.GetCustomAttribute<MassTransit.EntityNameAttribute>()?.EntityName ?? type.Name, row.MessageId);
         span?.SetTag("job.id", row.JobId);
         try
         {

@@ -1,6 +1,7 @@
 using Consumers.Media;
 using Consumers.Runtime;
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -43,7 +44,10 @@ public static class WorkerHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = flow.HostShutdownTimeout);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"])
             .AddCheck<IntakeHealthCheck>("job-intake", tags: ["ready"]);
+        // The worker id as service.instance.id on every span and in target_info: the name leases and timelines use.
+        var workerId = (builder.Configuration.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions()).WorkerId;
         var openTelemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.Describe(workerId))
             .WithMetrics(metrics => metrics
                 .AddMeter(ConsumersMetrics.MeterName, "MassTransit")
                 .AddRuntimeInstrumentation()
