@@ -109,5 +109,5 @@ public static class WatchCommand
     }
 
     // The tail: version 7 ids share their leading (time) digits.
-    private static string ShortId(Guid id) => id.ToString()[^8..];
+    internal static string ShortId(Guid id) => id.ToString()[^8..];
 }

@@ -45,7 +45,8 @@ public sealed class StackSandbox : IAsyncDisposable
     /// virtual host; folders go under <paramref name="tempFolder"/> in the system temp folder.
     /// </summary>
     /// <exception cref="StackUnavailableException">PostgreSQL or the RabbitMQ management API is not there or refuses us.</exception>
-    public static async Task<StackSandbox> CreateAsync(string namePrefix, string tempFolder)
+    /// <param name="migrate">False leaves the database empty, as before a first <c>consumers migrate</c>.</param>
+    public static async Task<StackSandbox> CreateAsync(string namePrefix, string tempFolder, bool migrate = true)
     {
         var name = namePrefix + Guid.NewGuid().ToString("N")[..12];
         await using (var admin = new NpgsqlConnection(StackSettings.AdminConnectionString))
@@ -68,8 +69,9 @@ public sealed class StackSandbox : IAsyncDisposable
         try
         {
             var options = new DbContextOptionsBuilder<ConsumersDbContext>().UseNpgsql(sandbox.ConnectionString()).Options;
-            await using (var db = new ConsumersDbContext(options))
+            if (migrate)
             {
+                await using var db = new ConsumersDbContext(options);
                 await db.Database.MigrateAsync();
             }
 
