@@ -59,7 +59,8 @@ public static class RuntimeServiceCollectionExtensions
     {
         services.AddConsumersCore(configuration);
         // Before everything else: nothing may start, least of all the bus, until the schema is there.
-        services.AddHostedService<SchemaGate>();
+        services.AddSingleton<SchemaGate>();
+        services.AddHostedService(sp => sp.GetRequiredService<SchemaGate>());
         // The bus first: hosted services start in order, and the loops below use it.
         services.AddOptions<FlowOptions>().Bind(configuration.GetSection(FlowOptions.Section));
         services.AddSingleton<JobIntake>();

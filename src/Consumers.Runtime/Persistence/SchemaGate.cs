@@ -22,8 +22,22 @@ public sealed partial class SchemaGate(
     private const string HistoryExists = "SELECT to_regclass('\"__EFMigrationsHistory\"') IS NOT NULL";
     private const string AppliedMigrations = "SELECT \"MigrationId\" FROM \"__EFMigrationsHistory\"";
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    private volatile bool passed;
+
+    public Task StartAsync(CancellationToken cancellationToken) => WaitForSchemaAsync(cancellationToken);
+
+    /// <summary>
+    /// Returns once the schema is complete (at once after the first success); throws <see cref="SchemaMissingException"/>
+    /// after the wait, or the <see cref="PostgresException"/> of a refused login. A host may call it before it starts,
+    /// so that such a failure is its own and not the host's start failing.
+    /// </summary>
+    public async Task WaitForSchemaAsync(CancellationToken cancellationToken)
     {
+        if (passed)
+        {
+            return;
+        }
+
         var wait = options.Value.SchemaWaitTimeout;
         var started = time.GetTimestamp();
         string? reported = null;
@@ -37,6 +51,7 @@ public sealed partial class SchemaGate(
                     LogSchemaArrived();
                 }
 
+                passed = true;
                 return;
             }
 

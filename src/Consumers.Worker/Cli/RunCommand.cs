@@ -1,5 +1,7 @@
 using System.CommandLine;
+using Consumers.Runtime.Persistence;
 using Consumers.Worker.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Consumers.Worker.Cli;
 
@@ -30,6 +32,9 @@ public static class RunCommand
             }
 
             await using var app = WorkerHost.Build(overrides);
+            // Before the host starts: a missing schema or a refused login ends here with one line and exit 4,
+            // not as a failed host start. The host's own gate then passes at once.
+            await app.Services.GetRequiredService<SchemaGate>().WaitForSchemaAsync(cancellationToken);
             // The host handles SIGTERM itself (drain, then exit), independent of the command line's token.
             await app.RunAsync();
             return ExitCodes.Ok;

@@ -33,9 +33,15 @@ public sealed class StartupSchemaTests : IAsyncLifetime
 
         Assert.False(worker.HasExited);
         Assert.NotEqual(200, await worker.ReadyStatusAsync());
-        var queue = await env.Rabbit.QueueAsync(env.VirtualHost, ContractNames.JobQueue);
-        Assert.Equal(1, queue!["messages"]!.GetValue<long>());
-        Assert.Equal(0, queue["consumers"]!.GetValue<long>());
+        // The management API's counts lag a few seconds behind the publish.
+        System.Text.Json.Nodes.JsonObject? queue = null;
+        await Eventually.WaitAsync(async () =>
+        {
+            queue = await env.Rabbit.QueueAsync(env.VirtualHost, ContractNames.JobQueue);
+            return queue?["messages"]?.GetValue<long>() == 1;
+        }, TimeSpan.FromSeconds(30), () => $"the job queue does not show the waiting job: {queue}");
+        Assert.Equal(0, queue!["consumers"]!.GetValue<long>());
+        Assert.Equal(1, queue["messages_ready"]!.GetValue<long>());
 
         var migrate = await Cli.RunAsync(env, "migrate");
         Assert.True(migrate.ExitCode == 0, migrate.Error);
