@@ -11,7 +11,7 @@ public static class RunCommand
     {
         var concurrency = new Option<int?>("--concurrency") { Description = "Jobs this worker runs at once (Consumers:RabbitMq:ConcurrentJobs)" };
         var workerId = new Option<string?>("--worker-id") { Description = "Name of this worker in leases and timelines (default: host-pid)" };
-        var metricsPort = new Option<int?>("--metrics-port") { Description = "Port of /metrics and /health on 127.0.0.1 (0: any free port)" };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Port of /metrics and /health on Consumers:Telemetry:MetricsAddress, 127.0.0.1 by default (0: any free port)" };
         var command = new Command("run", "Run a worker until SIGTERM or Ctrl-C") { concurrency, workerId, metricsPort };
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
         {

@@ -95,7 +95,7 @@ public sealed partial class PrometheusTests : IAsyncLifetime
 
         foreach (var expression in expressions)
         {
-            var query = variables.Aggregate(expression, (e, v) => e.Replace(v.Key, Regex.Escape(v.Value), StringComparison.Ordinal));
+            var query = variables.Aggregate(expression, (e, v) => e.Replace(v.Key, v.Value, StringComparison.Ordinal));
             await Eventually.WaitAsync(async () => await SeriesAsync(http, query) > 0, TimeSpan.FromSeconds(60),
                 () => $"the dashboard query returned no series: {query}");
         }
