@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Diagnostics;
 using System.Text.Json;
 using Consumers.Runtime.Messaging;
@@ -235,7 +234,7 @@ public sealed partial class OutboxRelay(
 
         // Continue the trace of the transaction that wrote the row; MassTransit carries it on to subscribers.
         using var span = ConsumersActivitySource.Source.StartActivity("outbox.publish", ActivityKind.Producer, row.TraceParent);
-        span.TagPublish(row.Destination ?? type.GetCustomAttribute<MassTransit.EntityNameAttribute>()?.EntityName ?? type.Name, row.MessageId);
+        span.TagPublish(type, row.Destination, row.MessageId);
         span?.SetTag("job.id", row.JobId);
         try
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 
 namespace Consumers.Runtime.Telemetry;
 
@@ -51,14 +52,22 @@ public static class MessagingTags
         return span;
     }
 
-    /// <summary>A publish of the runtime's own (the outbox relay) to <paramref name="exchange"/>.</summary>
-    public static Activity? TagPublish(this Activity? span, string exchange, Guid messageId)
+    /// <summary>
+    /// A publish of the runtime's own (the outbox relay): to <paramref name="queue"/> when it sends to one, else to the
+    /// exchange the contract names (<c>[EntityName]</c>).
+    /// </summary>
+    public static Activity? TagPublish(this Activity? span, Type messageType, string? queue, Guid messageId)
     {
-        span?.SetTag(System, RabbitMq);
-        span?.SetTag(OperationType, Send);
-        span?.SetTag(OperationName, "publish");
-        span?.SetTag(DestinationName, exchange);
-        span?.SetTag(MessageId, messageId.ToString());
+        if (span is null)
+        {
+            return null;
+        }
+
+        span.SetTag(System, RabbitMq);
+        span.SetTag(OperationType, Send);
+        span.SetTag(OperationName, "publish");
+        span.SetTag(DestinationName, queue ?? messageType.GetCustomAttribute<MassTransit.EntityNameAttribute>()?.EntityName ?? messageType.Name);
+        span.SetTag(MessageId, messageId.ToString());
         return span;
     }
 
