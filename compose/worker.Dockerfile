@@ -27,6 +27,14 @@ ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
     Consumers__RabbitMq__Password=consumers \
     Consumers__Telemetry__MetricsPort=9464
 EXPOSE 9464
+# The folders compose mounts its volumes on, owned by the worker's user: a new named volume takes the
+# ownership of the folder it is mounted on, so the non-root worker can write artifacts and scratch.
+RUN mkdir -p /data/media /data/artifacts /data/scratch \
+ && chown -R "$APP_UID" /data/artifacts /data/scratch
+ENV Consumers__Telemetry__MetricsAddress=0.0.0.0 \
+    Consumers__Artifacts__Root=/data/artifacts \
+    Consumers__Artifacts__MediaRoots__0=/data/media \
+    Consumers__Scratch__Root=/data/scratch
 # Non-root user provided by the .NET images.
 USER $APP_UID
 ENTRYPOINT ["dotnet", "/app/consumers.dll", "run"]

@@ -33,7 +33,7 @@ CONSUMERS=(dotnet "$REPO_ROOT/src/Consumers.Worker/bin/Release/net10.0/consumers
 step "Preparing a fresh database ($DEMO_DB), virtual host ($DEMO_VHOST) and folders ($DEMO_DIR)"
 pkill -f "consumers.dll run --worker-id demo-" 2>/dev/null || true
 rm -rf "$DEMO_DIR" && mkdir -p "$DEMO_DIR"/{media,artifacts,scratch,logs}
-PGPASSWORD="$CONSUMERS_DB_PASSWORD" "$PG_BIN/psql" -q -h 127.0.0.1 -p "$CONSUMERS_PG_PORT" -U "$CONSUMERS_DB_USER" -d postgres \
+PGPASSWORD="$CONSUMERS_DB_PASSWORD" "$PG_BIN/psql" -q -h "$CONSUMERS_PG_HOST" -p "$CONSUMERS_PG_PORT" -U "$CONSUMERS_DB_USER" -d postgres \
   -c "DROP DATABASE IF EXISTS $DEMO_DB WITH (FORCE)" -c "CREATE DATABASE $DEMO_DB" >/dev/null
 mgmt() { curl -fsS -u "$CONSUMERS_RABBIT_USER:$CONSUMERS_RABBIT_PASS" -H 'content-type: application/json' "$@"; }
 mgmt -X DELETE "$CONSUMERS_RABBIT_MGMT/api/vhosts/$DEMO_VHOST" >/dev/null 2>&1 || true
@@ -41,7 +41,7 @@ mgmt -X PUT "$CONSUMERS_RABBIT_MGMT/api/vhosts/$DEMO_VHOST" >/dev/null
 mgmt -X PUT -d '{"configure":".*","write":".*","read":".*"}' \
   "$CONSUMERS_RABBIT_MGMT/api/permissions/$DEMO_VHOST/$CONSUMERS_RABBIT_USER" >/dev/null
 
-export Consumers__Database__ConnectionString="Host=127.0.0.1;Port=$CONSUMERS_PG_PORT;Database=$DEMO_DB;Username=$CONSUMERS_DB_USER;Password=$CONSUMERS_DB_PASSWORD;Maximum Pool Size=40;Max Auto Prepare=64"
+export Consumers__Database__ConnectionString="Host=$CONSUMERS_PG_HOST;Port=$CONSUMERS_PG_PORT;Database=$DEMO_DB;Username=$CONSUMERS_DB_USER;Password=$CONSUMERS_DB_PASSWORD;Maximum Pool Size=40;Max Auto Prepare=64"
 export Consumers__RabbitMq__Host=127.0.0.1 Consumers__RabbitMq__Port="$CONSUMERS_RABBIT_PORT"
 export Consumers__RabbitMq__VirtualHost="$DEMO_VHOST"
 export Consumers__RabbitMq__Username="$CONSUMERS_RABBIT_USER" Consumers__RabbitMq__Password="$CONSUMERS_RABBIT_PASS"

@@ -61,6 +61,9 @@ public static class RuntimeServiceCollectionExtensions
     public static IServiceCollection AddConsumersWorker(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddConsumersCore(configuration);
+        // Before everything else: nothing may start, least of all the bus, until the schema is there.
+        services.AddSingleton<SchemaGate>();
+        services.AddHostedService(sp => sp.GetRequiredService<SchemaGate>());
         // The bus first: hosted services start in order, and the loops below use it.
         services.AddValidatedSettings<FlowOptions>(configuration, FlowOptions.Section);
         services.AddSingleton<JobIntake>();

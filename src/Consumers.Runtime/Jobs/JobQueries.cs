@@ -13,7 +13,10 @@ public sealed class JobQueries(ConsumersDbContext db)
     public Task<List<JobEventRecord>> TimelineAsync(Guid jobId, CancellationToken cancellationToken) =>
         db.JobEvents.AsNoTracking().Where(e => e.JobId == jobId).OrderBy(e => e.Seq).ToListAsync(cancellationToken);
 
-    public Task<List<JobRecord>> ListAsync(string? status, string? stage, int limit, CancellationToken cancellationToken)
+    public Task<List<JobRecord>> ListAsync(string? status, string? stage, int limit, CancellationToken cancellationToken) =>
+        Filter(status, stage).OrderByDescending(j => j.CreatedAt).Take(limit).ToListAsync(cancellationToken);
+
+    private IQueryable<JobRecord> Filter(string? status, string? stage)
     {
         var query = db.Jobs.AsNoTracking();
         if (status is not null)
@@ -26,7 +29,7 @@ public sealed class JobQueries(ConsumersDbContext db)
             query = query.Where(j => j.Stage == stage);
         }
 
-        return query.OrderByDescending(j => j.CreatedAt).Take(limit).ToListAsync(cancellationToken);
+        return query;
     }
 
     /// <summary>Whole timelines of the jobs created in [from, to), oldest job first, in pages of <paramref name="pageSize"/> jobs.</summary>
@@ -62,7 +65,24 @@ public sealed class JobQueries(ConsumersDbContext db)
         }
     }
 
-    public async Task<Dictionary<string, int>> CountByStatusAsync(CancellationToken cancellationToken) =>
-        await db.Jobs.AsNoTracking().GroupBy(j => j.Status).Select(g => new { g.Key, Count = g.Count() })
+    public Task<Dictionary<string, int>> CountByStatusAsync(CancellationToken cancellationToken) =>
+        CountByStatusAsync(null, null, cancellationToken);
+
+    /// <summary>Jobs per status among those <see cref="ListAsync"/> would select with the same filters (without its limit).</summary>
+    public async Task<Dictionary<string, int>> CountByStatusAsync(string? status, string? stage, CancellationToken cancellationToken) =>
+        await Filter(status, stage).GroupBy(j => j.Status).Select(g => new { g.Key, Count = g.Count() })
             .ToDictionaryAsync(g => g.Key, g => g.Count, cancellationToken);
+
+    /// <summary>
+    /// The jobs whose id starts or ends with <paramref name="fragment"/> (hex digits, dashes ignored), at most
+    /// <paramref name="limit"/>: what the short ids printed by <c>watch</c> (the last 8 digits) resolve to.
+    /// </summary>
+    public Task<List<Guid>> MatchIdAsync(string fragment, int limit, CancellationToken cancellationToken)
+    {
+        var digits = fragment.Replace("-", "", StringComparison.Ordinal).ToLowerInvariant();
+        return db.Jobs.AsNoTracking()
+            .Where(j => EF.Functions.Like(j.Id.ToString().Replace("-", ""), digits + "%")
+                        || EF.Functions.Like(j.Id.ToString().Replace("-", ""), "%" + digits))
+            .Select(j => j.Id).Take(limit).ToListAsync(cancellationToken);
+    }
 }

@@ -83,7 +83,7 @@ public sealed partial class JobRunner(
 
     private async Task<Acquired> AcquireAsync(JobRequested request, AcquireSettings settings, CancellationToken cancellationToken)
     {
-        using var acquireSpan = ConsumersActivitySource.Source.StartActivity("job.acquire");
+        using var acquireSpan = ConsumersActivitySource.Source.StartActivity("job.acquire").TagDelivery("acquire");
         acquireSpan?.SetTag("job.id", request.JobId);
         // The lease's clock starts before the acquire is sent: the database stamps it later than this, never earlier.
         var sentAt = time.GetTimestamp();
@@ -216,13 +216,25 @@ public sealed partial class JobRunner(
             StageOutput output;
             await using (reporter)
             {
-                using var stageSpan = ConsumersActivitySource.Source.StartActivity("job.stage");
+                using var stageSpan = ConsumersActivitySource.Source.StartActivity("job.stage").TagDelivery("stage");
+                stageSpan?.SetTag("job.id", lease.JobId);
                 stageSpan?.SetTag("job.stage", stageLabel);
+                stageSpan?.SetTag("job.attempt", lease.Attempt);
                 var context = new StageContext(lease.JobId, lease.Attempt, request, sourcePath, scratchPath, reporter);
-                output = await stage.RunAsync(context, job.Stopping);
+                try
+                {
+                    output = await stage.RunAsync(context, job.Stopping);
+                }
+                catch (Exception ex) when (job.Reason == StopReason.None)
+                {
+                    // A stage that failed on its own (not stopped by a shutdown or a lost lease) fails its span with the code.
+                    var error = ErrorClassifier.Classify(ex);
+                    stageSpan.Fail(error.Code, error.Message);
+                    throw;
+                }
             }
 
-            using var commitSpan = ConsumersActivitySource.Source.StartActivity("job.commit");
+            using var commitSpan = ConsumersActivitySource.Source.StartActivity("job.commit").TagDelivery("commit");
             var committed = await CommitAsync(request, job, stage, output);
             if (committed is null)
             {

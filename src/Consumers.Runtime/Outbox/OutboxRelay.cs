@@ -417,7 +417,7 @@ public sealed partial class OutboxRelay(
 
         // Continue the trace of the transaction that wrote the row; MassTransit carries it on to subscribers.
         using var span = ConsumersActivitySource.Source.StartActivity("outbox.publish", ActivityKind.Producer, row.TraceParent);
-        span?.SetTag("messaging.message.id", row.MessageId);
+        span.TagPublish(type, row.Destination, row.MessageId);
         span?.SetTag("job.id", row.JobId);
         try
         {

@@ -21,6 +21,16 @@ public sealed class DatabaseOptions : Settings.IValidatedSettings
     /// <summary>A probe that takes longer than this counts as no answer (PostgreSQL too slow to take work).</summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long <c>consumers run</c> waits at start-up for the schema (every migration of this version applied, see
+    /// <c>consumers migrate</c>) before it exits with code 4. Nothing starts, and no job is taken, while it waits.
+    /// Zero: exit at once.
+    /// </summary>
+    public TimeSpan SchemaWaitTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often the schema is checked again while <c>run</c> waits for it.</summary>
+    public TimeSpan SchemaPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <inheritdoc />
     public IReadOnlyList<string> Problems()
     {
@@ -28,7 +38,9 @@ public sealed class DatabaseOptions : Settings.IValidatedSettings
             .Require(!string.IsNullOrWhiteSpace(ConnectionString), nameof(ConnectionString), "must be set")
             .Within(CommandTimeoutSeconds, 1, 3600, nameof(CommandTimeoutSeconds))
             .Positive(ProbeInterval, nameof(ProbeInterval))
-            .Positive(ProbeTimeout, nameof(ProbeTimeout));
+            .Positive(ProbeTimeout, nameof(ProbeTimeout))
+            .Require(SchemaWaitTimeout >= TimeSpan.Zero, nameof(SchemaWaitTimeout), "must not be negative (zero: exit at once)")
+            .Positive(SchemaPollInterval, nameof(SchemaPollInterval));
         try
         {
             _ = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString);

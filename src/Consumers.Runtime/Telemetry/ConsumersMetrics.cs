@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
+
+using Consumers.Runtime.Failures;
 
 namespace Consumers.Runtime.Telemetry;
 
@@ -15,6 +18,7 @@ public sealed class ConsumersMetrics : IDisposable
 
     private readonly Meter meter;
     private readonly ConcurrentDictionary<string, StrongBox<int>> runningByStage = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> zeroedStages = new(StringComparer.Ordinal);
 
     public ConsumersMetrics(IMeterFactory meterFactory)
     {
@@ -53,6 +57,11 @@ public sealed class ConsumersMetrics : IDisposable
         HeartbeatFailures.Add(0);
         LeasesLost.Add(0);
         SelfFencedJobs.Add(0);
+        foreach (var outcome in new[] { "written", "fenced", "given_up" })
+        {
+            CommitRetries.Add(0, new KeyValuePair<string, object?>("outcome", outcome));
+        }
+
         foreach (var reason in new[] { "stale", "hung", "exhausted", "quarantined" })
         {
             RecoveredJobs.Add(0, new KeyValuePair<string, object?>("reason", reason));
@@ -63,13 +72,27 @@ public sealed class ConsumersMetrics : IDisposable
             RecoverySweeps.Add(0, new KeyValuePair<string, object?>("outcome", outcome));
         }
 
-        OutboxPublishFailures.Add(0, new KeyValuePair<string, object?>("type", "JobTimelineEvent"));
-        ScratchBytesKept.Add(0);
+        foreach (var type in OutboxTypes)
+        {
+            OutboxPublished.Add(0, new KeyValuePair<string, object?>("type", type));
+            OutboxPublishFailures.Add(0, new KeyValuePair<string, object?>("type", type));
+        }
+
         foreach (var reason in new[] { "cpu", "queue" })
         {
             Pauses.Add(0, new KeyValuePair<string, object?>("reason", reason));
         }
+
+        foreach (var code in ErrorCatalogue.Codes.Where(c => ErrorCatalogue.ClassOf(c) == ErrorClass.Transient))
+        {
+            RetryAttempts.Add(0, new KeyValuePair<string, object?>("code", code));
+        }
     }
+
+    /// <summary>Outcomes an attempt ends with (the <c>outcome</c> label of <c>jobs_finished_total</c>).</summary>
+    public static IReadOnlyList<string> Outcomes { get; } = ["succeeded", "skipped", "failed", "retry_scheduled", "requeued", "lease_lost"];
+
+    private static readonly string[] OutboxTypes = ["JobTimelineEvent", "JobRequested"];
 
     public Counter<long> Heartbeats { get; }
     public Counter<long> HeartbeatFailures { get; }
@@ -109,11 +132,34 @@ public sealed class ConsumersMetrics : IDisposable
         meter.CreateObservableGauge(name, read, description: description);
 
     /// <summary>Gives these stages a running-jobs series at zero before their first job.</summary>
+    /// <remarks>
+    /// Also starts every per-stage counter series at zero (each outcome, each catalogued error code with its class):
+    /// a series born at its first event makes <c>increase()</c> miss that event, and a dashboard panel show no data.
+    /// </remarks>
     public void TrackStages(IEnumerable<string> stages)
     {
         foreach (var stage in stages)
         {
             runningByStage.GetOrAdd(stage, _ => new StrongBox<int>());
+            if (!zeroedStages.TryAdd(stage, 0))
+            {
+                continue;
+            }
+
+            var label = new KeyValuePair<string, object?>("stage", stage);
+            DuplicateSkips.Add(0, label);
+            AcquireConflicts.Add(0, label);
+            ScratchBytesKept.Add(0, label);
+            foreach (var outcome in Outcomes)
+            {
+                JobOutcomes.Add(0, new TagList { { "stage", stage }, { "outcome", outcome } });
+            }
+
+            foreach (var code in ErrorCatalogue.Codes)
+            {
+                var errorClass = ErrorCatalogue.ClassOf(code) == ErrorClass.Fatal ? "fatal" : "transient";
+                JobFailures.Add(0, new TagList { { "stage", stage }, { "code", code }, { "class", errorClass } });
+            }
         }
     }
 

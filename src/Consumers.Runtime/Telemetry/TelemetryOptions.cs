@@ -5,10 +5,13 @@ public sealed class TelemetryOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Telemetry";
 
-    /// <summary>Port of the ops endpoint on 127.0.0.1: <c>/metrics</c>, <c>/health/live</c>, <c>/health/ready</c>. 0 picks a free port.</summary>
+    /// <summary>Port of the ops endpoint: <c>/metrics</c>, <c>/health/live</c>, <c>/health/ready</c>. 0 picks a free port.</summary>
     public int MetricsPort { get; set; } = 9464;
 
-    /// <summary>Address the ops endpoint binds to. Keep it on loopback unless a scraper needs it elsewhere.</summary>
+    /// <summary>
+    /// Address the ops endpoint binds to. Loopback by default, private on a shared machine; in a container set
+    /// <c>0.0.0.0</c>, or Prometheus and the orchestrator's probes cannot reach it.
+    /// </summary>
     public string MetricsAddress { get; set; } = "127.0.0.1";
 
     /// <summary>OTLP endpoint for traces (for example http://127.0.0.1:4317). Empty: traces are not exported.</summary>

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Consumers.Runtime.Persistence;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -35,9 +36,20 @@ public static class CommandRunner
             await Console.Error.WriteLineAsync("cancelled");
             return ExitCodes.Failed;
         }
+        catch (SchemaMissingException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: gave up waiting: {ex.Message}");
+            return ExitCodes.Unavailable;
+        }
         catch (Exception ex) when (Find<PostgresException>(ex) is { SqlState: PostgresErrorCodes.UndefinedTable } missing)
         {
             await Console.Error.WriteLineAsync($"error: the database has no schema yet ({missing.MessageText}). Run: consumers migrate");
+            return ExitCodes.Unavailable;
+        }
+        catch (Exception ex) when (Find<PostgresException>(ex) is { } refused && RefusesLogin(refused))
+        {
+            await Console.Error.WriteLineAsync(
+                $"error: PostgreSQL refused the connection ({refused.SqlState}: {refused.MessageText}). Check Consumers:Database:ConnectionString");
             return ExitCodes.Unavailable;
         }
         catch (Exception ex) when (Find<NpgsqlException>(ex) is { } npgsql && (npgsql.IsTransient || npgsql.InnerException is SocketException))
@@ -46,6 +58,10 @@ public static class CommandRunner
             return ExitCodes.Unavailable;
         }
     }
+
+    // A wrong user or password, or a database that does not exist: the server is there but this string cannot use it.
+    private static bool RefusesLogin(PostgresException ex) => ex.SqlState is PostgresErrorCodes.InvalidPassword
+        or PostgresErrorCodes.InvalidAuthorizationSpecification or PostgresErrorCodes.InvalidCatalogName;
 
     // EF Core wraps provider errors (for example in its retrying execution strategy); look through the chain.
     private static T? Find<T>(Exception? exception) where T : Exception

@@ -13,6 +13,7 @@ public sealed record JobView(
     int AttemptCount,
     int ChargedAttempts,
     int MaxAttempts,
+    int LeaseExpiryCount,
     long LeaseToken,
     string? LeaseOwner,
     DateTimeOffset? LastHeartbeatAt,
@@ -31,7 +32,7 @@ public sealed record JobView(
 {
     public static JobView From(JobRecord job) => new(
         job.Id, job.Stage, job.Status, job.Source, job.OutputKey, job.AttemptCount, job.AttemptCount - job.UnchargedAttempts,
-        job.MaxAttempts, job.LeaseToken, job.LeaseOwner, job.LastHeartbeatAt, job.NotBefore, job.ProgressPercent,
+        job.MaxAttempts, job.LeaseExpiryCount, job.LeaseToken, job.LeaseOwner, job.LastHeartbeatAt, job.NotBefore, job.ProgressPercent,
         job.LastErrorCode, job.LastErrorMessage, job.ArtifactKey, job.ArtifactSize, job.ArtifactSha256, job.LastEventSeq,
         job.CreatedAt, job.UpdatedAt, job.FinishedAt, JsonDocument.Parse(job.Request).RootElement.Clone());
 }

@@ -19,11 +19,18 @@ public static class ListCommand
         var command = new Command("list", "List jobs, newest first, with a count per status") { status, stage, limit, SharedOptions.Json };
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
+            var max = parse.GetValue(limit);
+            if (max < 1)
+            {
+                throw new UsageException($"--limit must be at least 1, got {max}");
+            }
+
             await using var services = CliContext.BuildServices(CliContext.BuildConfiguration(parse.GetValue(SharedOptions.Set)!));
             await using var scope = services.CreateAsyncScope();
             var queries = scope.ServiceProvider.GetRequiredService<JobQueries>();
-            var jobs = await queries.ListAsync(parse.GetValue(status), parse.GetValue(stage), Math.Max(1, parse.GetValue(limit)), cancellationToken);
-            var counts = await queries.CountByStatusAsync(cancellationToken);
+            var jobs = await queries.ListAsync(parse.GetValue(status), parse.GetValue(stage), max, cancellationToken);
+            // The counts cover what the filters select, not the whole table.
+            var counts = await queries.CountByStatusAsync(parse.GetValue(status), parse.GetValue(stage), cancellationToken);
             if (parse.GetValue(SharedOptions.Json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new { Counts = counts, Jobs = jobs.Select(JobView.From) }, ContractJson.Options));

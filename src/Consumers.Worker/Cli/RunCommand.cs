@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Consumers.Runtime.Persistence;
 using Consumers.Worker.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -10,7 +11,7 @@ public static class RunCommand
     {
         var concurrency = new Option<int?>("--concurrency") { Description = "Jobs this worker runs at once (Consumers:RabbitMq:ConcurrentJobs)" };
         var workerId = new Option<string?>("--worker-id") { Description = "Name of this worker in leases and timelines (default: host-pid)" };
-        var metricsPort = new Option<int?>("--metrics-port") { Description = "Port of /metrics and /health on 127.0.0.1 (0: any free port)" };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Port of /metrics and /health on Consumers:Telemetry:MetricsAddress, 127.0.0.1 by default (0: any free port)" };
         var command = new Command("run", "Run a worker until SIGTERM or Ctrl-C") { concurrency, workerId, metricsPort };
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
@@ -33,6 +34,9 @@ public static class RunCommand
             await using var app = WorkerHost.Build(overrides);
             // Every setting checked before anything starts, so a bad one is one line with all the problems, not a host failure.
             app.Services.GetRequiredService<Microsoft.Extensions.Options.IStartupValidator>().Validate();
+            // Before the host starts: a missing schema or a refused login ends here with one line and exit 4,
+            // not as a failed host start. The host's own gate then passes at once.
+            await app.Services.GetRequiredService<SchemaGate>().WaitForSchemaAsync(cancellationToken);
             // The host handles SIGTERM itself (drain, then exit), independent of the command line's token.
             await app.RunAsync();
             return ExitCodes.Ok;

@@ -11,22 +11,22 @@ public static class ShowCommand
 {
     public static Command Create()
     {
-        var jobId = new Argument<Guid>("job-id") { Description = "The job to show" };
+        var jobId = new Argument<string>("job-id") { Description = "The job to show: its id, or a unique start or end of it (such as the short id watch prints)" };
         var command = new Command("show", "Show one job and its timeline") { jobId, SharedOptions.Json };
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
             await using var services = CliContext.BuildServices(CliContext.BuildConfiguration(parse.GetValue(SharedOptions.Set)!));
             await using var scope = services.CreateAsyncScope();
             var queries = scope.ServiceProvider.GetRequiredService<JobQueries>();
-            var id = parse.GetValue(jobId);
-            var job = await queries.FindAsync(id, cancellationToken);
+            var id = await ResolveAsync(queries, parse.GetValue(jobId)!, cancellationToken);
+            var job = id is { } found ? await queries.FindAsync(found, cancellationToken) : null;
             if (job is null)
             {
-                await Console.Error.WriteLineAsync($"error: no job {id}");
+                await Console.Error.WriteLineAsync($"error: no job {parse.GetValue(jobId)}");
                 return ExitCodes.NotFound;
             }
 
-            var timeline = await queries.TimelineAsync(id, cancellationToken);
+            var timeline = await queries.TimelineAsync(job.Id, cancellationToken);
             if (parse.GetValue(SharedOptions.Json))
             {
                 var events = timeline.Select(e => new { e.Seq, e.Type, e.Attempt, e.OccurredAt, Data = JsonDocument.Parse(e.Data).RootElement });
@@ -65,5 +65,31 @@ public static class ShowCommand
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    private const int MinimumFragment = 4;
+
+    /// <summary>A full id as it is; a fragment of at least four hex digits to the one job whose id starts or ends with it.</summary>
+    private static async Task<Guid?> ResolveAsync(JobQueries queries, string text, CancellationToken cancellationToken)
+    {
+        if (Guid.TryParse(text, out var id))
+        {
+            return id;
+        }
+
+        var digits = text.Replace("-", "", StringComparison.Ordinal);
+        if (digits.Length < MinimumFragment || !digits.All(char.IsAsciiHexDigit))
+        {
+            throw new UsageException($"'{text}' is not a job id: give the id, or at least {MinimumFragment} of its first or last hex digits");
+        }
+
+        var matches = await queries.MatchIdAsync(text, 6, cancellationToken);
+        return matches.Count switch
+        {
+            0 => null,
+            1 => matches[0],
+            _ => throw new UsageException(
+                $"'{text}' matches more than one job ({string.Join(", ", matches.Take(5))}{(matches.Count > 5 ? ", ..." : "")}); give more digits"),
+        };
     }
 }

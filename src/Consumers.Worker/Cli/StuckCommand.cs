@@ -16,6 +16,11 @@ public static class StuckCommand
         var command = new Command("stuck", "Jobs that look stuck: processing without a fresh heartbeat or past their deadline, and queued jobs waiting long") { olderThan, SharedOptions.Json };
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
+            if (!(parse.GetValue(olderThan) > 0))
+            {
+                throw new UsageException($"--queued-minutes must be more than 0, got {parse.GetValue(olderThan)}");
+            }
+
             await using var services = CliContext.BuildServices(CliContext.BuildConfiguration(parse.GetValue(SharedOptions.Set)!));
             await using var scope = services.CreateAsyncScope();
             var queries = scope.ServiceProvider.GetRequiredService<JobQueries>();
@@ -35,7 +40,7 @@ public static class StuckCommand
             if (parse.GetValue(SharedOptions.Json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(stuck.Select(s => new { Job = JobView.From(s.Job), Reason = s.Why }), ContractJson.Options));
-                return ExitCodes.Ok;
+                return Outcome(stuck.Count);
             }
 
             var table = new Table("JOB", "STATUS", "STAGE", "OWNER", "LAST HEARTBEAT (UTC)", "WHY");
@@ -47,8 +52,11 @@ public static class StuckCommand
 
             Console.Write(table);
             Console.WriteLine($"{stuck.Count} job(s) look stuck; the recovery sweep requeues stale processing jobs by itself (see docs/runbook.md)");
-            return ExitCodes.Ok;
+            return Outcome(stuck.Count);
         }));
         return command;
     }
+
+    // Scripts and cron checks read the status: 1 (found a problem) when anything looks stuck.
+    private static int Outcome(int stuck) => stuck == 0 ? ExitCodes.Ok : ExitCodes.Failed;
 }

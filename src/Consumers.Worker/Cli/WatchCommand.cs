@@ -18,6 +18,17 @@ public static class WatchCommand
         var command = new Command("watch", "Show running jobs with progress bars and the latest outcomes, refreshed") { untilIdle, interval, timeout };
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
+            // Zero would hammer the database with back-to-back queries; NaN and negatives make no sense.
+            if (!(parse.GetValue(interval) >= MinimumInterval))
+            {
+                throw new UsageException($"--interval must be at least {MinimumInterval} seconds, got {parse.GetValue(interval)}");
+            }
+
+            if (parse.GetValue(timeout) is { } limit && !(limit > 0))
+            {
+                throw new UsageException($"--timeout must be more than 0 seconds, got {limit}");
+            }
+
             await using var services = CliContext.BuildServices(CliContext.BuildConfiguration(parse.GetValue(SharedOptions.Set)!));
             var redraw = !Console.IsOutputRedirected;
             var deadline = parse.GetValue(timeout) is { } seconds ? DateTime.UtcNow.AddSeconds(seconds) : DateTime.MaxValue;
@@ -68,11 +79,13 @@ public static class WatchCommand
                     return ExitCodes.Failed;
                 }
 
-                await Task.Delay(TimeSpan.FromSeconds(Math.Max(0.1, parse.GetValue(interval))), cancellationToken);
+                await Task.Delay(TimeSpan.FromSeconds(parse.GetValue(interval)), cancellationToken);
             }
         }));
         return command;
     }
+
+    private const double MinimumInterval = 0.1;
 
     private static string Render(string summary, List<JobRecord> running, List<JobRecord> recent)
     {
@@ -96,5 +109,5 @@ public static class WatchCommand
     }
 
     // The tail: version 7 ids share their leading (time) digits.
-    private static string ShortId(Guid id) => id.ToString()[^8..];
+    internal static string ShortId(Guid id) => id.ToString()[^8..];
 }

@@ -1,6 +1,7 @@
 using Consumers.Media;
 using Consumers.Runtime;
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Outbox;
 using Consumers.Runtime.Telemetry;
 using Microsoft.AspNetCore.Builder;
@@ -52,7 +53,10 @@ public static class WorkerHost
             .AddCheck<IntakeHealthCheck>("job-intake", tags: ["ready"])
             .AddCheck<Runtime.Messaging.BrokerHealthCheck>("rabbitmq", tags: ["ready"])
             .AddCheck<OutboxStallHealthCheck>("outbox", tags: ["ready"]);
+        // The worker id as service.instance.id on every span and in target_info: the name leases and timelines use.
+        var workerId = (builder.Configuration.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions()).WorkerId;
         var openTelemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.Describe(workerId))
             .WithMetrics(metrics => metrics
                 .AddMeter(ConsumersMetrics.MeterName, "MassTransit")
                 .AddRuntimeInstrumentation()

@@ -89,4 +89,120 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Single(unreachable.Error.Trim().Split('\n'));
         Assert.Contains("PostgreSQL is not reachable", unreachable.Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_wrong_password_or_a_missing_database_is_one_line_and_exit_4()
+    {
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(env.ConnectionString);
+        var wrongPassword = new Npgsql.NpgsqlConnectionStringBuilder(env.ConnectionString) { Password = "not-the-password" };
+        var missingDatabase = new Npgsql.NpgsqlConnectionStringBuilder(env.ConnectionString) { Database = builder.Database + "_missing" };
+        foreach (var (connection, code) in new[] { (wrongPassword, "28P01"), (missingDatabase, "3D000") })
+        {
+            var result = await Cli.RunAsync(env, "list", "--set", "Consumers:Database:ConnectionString=" + connection.ConnectionString);
+
+            Assert.Equal(4, result.ExitCode);
+            Assert.Single(result.Error.Trim().Split('\n'));
+            Assert.StartsWith($"error: PostgreSQL refused the connection ({code}", result.Error, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("list", "--limit", "-5")]
+    [InlineData("list", "--limit", "0")]
+    [InlineData("watch", "--interval", "0")]
+    [InlineData("watch", "--interval", "-1")]
+    [InlineData("watch", "--timeout", "0")]
+    [InlineData("stuck", "--queued-minutes", "0")]
+    [InlineData("show", "abc")]
+    public async Task Nonsense_numbers_and_ids_are_refused_as_usage_errors(params string[] args)
+    {
+        var result = await Cli.RunAsync(env, args);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: ", result.Error, StringComparison.Ordinal);
+        Assert.Empty(result.Output);
+    }
+
+    [Fact]
+    public async Task List_counts_only_the_jobs_its_filters_select()
+    {
+        await env.Store.SubmitAsync(TestEnvironment.ManifestJob("a.bin", "a.json"), 3, CancellationToken.None);
+        await env.Store.SubmitAsync(TestEnvironment.ManifestJob("b.bin", "b.json"), 3, CancellationToken.None);
+        await env.Store.SubmitAsync(TestEnvironment.SyntheticJob("c.json"), 3, CancellationToken.None);
+
+        var byStage = await Cli.RunAsync(env, "list", "--stage", "synthetic", "--json");
+        Assert.Equal(0, byStage.ExitCode);
+        using (var listed = JsonDocument.Parse(byStage.Output))
+        {
+            Assert.Equal(1, listed.RootElement.GetProperty("counts").GetProperty("queued").GetInt32());
+            Assert.Equal(1, listed.RootElement.GetProperty("jobs").GetArrayLength());
+        }
+
+        var byStatus = await Cli.RunAsync(env, "list", "--status", "failed");
+        Assert.Equal(0, byStatus.ExitCode);
+        Assert.Contains("queued=0", byStatus.Output, StringComparison.Ordinal);
+
+        var limited = await Cli.RunAsync(env, "list", "--limit", "1", "--json");
+        using (var listed = JsonDocument.Parse(limited.Output))
+        {
+            // The limit cuts the rows, not the counts.
+            Assert.Equal(1, listed.RootElement.GetProperty("jobs").GetArrayLength());
+            Assert.Equal(3, listed.RootElement.GetProperty("counts").GetProperty("queued").GetInt32());
+        }
+    }
+
+    [Fact]
+    public async Task Show_takes_the_short_id_watch_prints_and_refuses_an_ambiguous_one()
+    {
+        var job = TestEnvironment.ManifestJob("s.bin", "s.json");
+        await env.Store.SubmitAsync(job, 3, CancellationToken.None);
+        var twinA = TestEnvironment.ManifestJob("t.bin", "t1.json", Guid.Parse("0badc0de-0000-4000-8000-00000000a001"));
+        var twinB = TestEnvironment.ManifestJob("t.bin", "t2.json", Guid.Parse("0badc0de-0000-4000-8000-00000000b002"));
+        await env.Store.SubmitAsync(twinA, 3, CancellationToken.None);
+        await env.Store.SubmitAsync(twinB, 3, CancellationToken.None);
+
+        var shortId = Worker.Cli.WatchCommand.ShortId(job.JobId);
+        var shown = await Cli.RunAsync(env, "show", shortId, "--json");
+        Assert.True(shown.ExitCode == 0, shown.Error);
+        using (var json = JsonDocument.Parse(shown.Output))
+        {
+            Assert.Equal(job.JobId, json.RootElement.GetProperty("job").GetProperty("id").GetGuid());
+            Assert.Equal(0, json.RootElement.GetProperty("job").GetProperty("leaseExpiryCount").GetInt32());
+        }
+
+        var byPrefix = await Cli.RunAsync(env, "show", "0badc0de-0000-4000-8000-00000000b");
+        Assert.Equal(0, byPrefix.ExitCode);
+        Assert.Contains(twinB.JobId.ToString(), byPrefix.Output, StringComparison.Ordinal);
+
+        var ambiguous = await Cli.RunAsync(env, "show", "0badc0de");
+        Assert.Equal(2, ambiguous.ExitCode);
+        Assert.Contains("matches more than one job", ambiguous.Error, StringComparison.Ordinal);
+        Assert.Contains(twinA.JobId.ToString(), ambiguous.Error, StringComparison.Ordinal);
+
+        var unknown = await Cli.RunAsync(env, "show", "fedcba98");
+        Assert.Equal(3, unknown.ExitCode);
+    }
+
+    [Fact]
+    public async Task Stuck_exits_one_when_it_lists_a_stuck_job_and_zero_when_none()
+    {
+        var clean = await Cli.RunAsync(env, "stuck");
+        Assert.Equal(0, clean.ExitCode);
+
+        // A job whose worker vanished: processing, heartbeat well past its 10 s lease; no worker here sweeps it.
+        var abandoned = TestEnvironment.SyntheticJob("abandoned.json");
+        await env.Store.AcquireAsync(abandoned, new Runtime.Jobs.AcquireSettings("vanished", 10, 3600, 3), CancellationToken.None);
+        await using (var age = env.DataSource.CreateCommand($"UPDATE jobs SET last_heartbeat_at = now() - interval '1 minute' WHERE id = '{abandoned.JobId}'"))
+        {
+            await age.ExecuteNonQueryAsync();
+        }
+
+        var stuck = await Cli.RunAsync(env, "stuck");
+        Assert.Equal(1, stuck.ExitCode);
+        Assert.Contains(abandoned.JobId.ToString(), stuck.Output, StringComparison.Ordinal);
+        Assert.Contains("1 job(s) look stuck", stuck.Output, StringComparison.Ordinal);
+
+        var json = await Cli.RunAsync(env, "stuck", "--json");
+        Assert.Equal(1, json.ExitCode);
+    }
 }

@@ -40,8 +40,9 @@ public sealed class TestEnvironment : IAsyncDisposable
     public JobStore Store { get; }
 
     /// <param name="adminConnectionString">A PostgreSQL server other than the stack's (a fault test's private one).</param>
-    public static async Task<TestEnvironment> CreateAsync(string? adminConnectionString = null) =>
-        new(await StackSandbox.CreateAsync("ct_", "consumers-tests", adminConnectionString));
+    /// <param name="migrate">False: an empty database, as before the first <c>consumers migrate</c>.</param>
+    public static async Task<TestEnvironment> CreateAsync(string? adminConnectionString = null, bool migrate = true) =>
+        new(await StackSandbox.CreateAsync("ct_", "consumers-tests", adminConnectionString, migrate));
 
     /// <summary>Configuration for a worker in this environment; <paramref name="overrides"/> win.</summary>
     public Dictionary<string, string?> WorkerSettings(string workerId, IDictionary<string, string?>? overrides = null)
@@ -68,9 +69,9 @@ public sealed class TestEnvironment : IAsyncDisposable
     /// Starts <c>consumers run</c> as its own process, for tests that kill, freeze or terminate it with real signals;
     /// its output goes to <c>&lt;workerId&gt;.process.log</c> in <see cref="LogRoot"/>. Killed at the latest when the environment goes.
     /// </summary>
-    public async Task<WorkerProcess> StartWorkerProcessAsync(string workerId, IDictionary<string, string?>? overrides = null)
+    public async Task<WorkerProcess> StartWorkerProcessAsync(string workerId, IDictionary<string, string?>? overrides = null, bool waitUntilReady = true)
     {
-        var worker = await WorkerProcess.StartAsync(WorkerSettings(workerId, overrides), workerId, LogRoot);
+        var worker = await WorkerProcess.StartAsync(WorkerSettings(workerId, overrides), workerId, LogRoot, waitUntilReady: waitUntilReady);
         workers.Add(worker);
         return worker;
     }

@@ -80,10 +80,35 @@ public sealed partial class PrometheusTests : IAsyncLifetime
         var dashboard = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(StackSettings.RepositoryRoot, "compose", "grafana", "dashboards", "consumers-overview.json")))!;
         var expressions = dashboard["panels"]!.AsArray().SelectMany(p => p!["targets"]!.AsArray()).Select(t => t!["expr"]!.GetValue<string>()).ToList();
         Assert.NotEmpty(expressions);
+        // The dashboard's variables, set as a person would pick them: this worker, this test's virtual host.
+        var variables = new Dictionary<string, string>
+        {
+            ["$instance"] = $"127.0.0.1:{worker.MetricsPort}",
+            ["$vhost"] = env.VirtualHost,
+        };
+        var defined = dashboard["templating"]!["list"]!.AsArray().Select(v => "$" + v!["name"]!.GetValue<string>()).ToHashSet();
+        Assert.Equal(variables.Keys.ToHashSet(), defined);
+        foreach (var variable in defined)
+        {
+            Assert.Contains(expressions, e => e.Contains(variable, StringComparison.Ordinal));
+        }
+
         foreach (var expression in expressions)
         {
-            await Eventually.WaitAsync(async () => await SeriesAsync(http, expression) > 0, TimeSpan.FromSeconds(60),
-                () => $"the dashboard query returned no series: {expression}");
+            var query = variables.Aggregate(expression, (e, v) => e.Replace(v.Key, v.Value, StringComparison.Ordinal));
+            await Eventually.WaitAsync(async () => await SeriesAsync(http, query) > 0, TimeSpan.FromSeconds(60),
+                () => $"the dashboard query returned no series: {query}");
+        }
+
+        // Each variable's own query lists the value picked above.
+        foreach (var variable in dashboard["templating"]!["list"]!.AsArray())
+        {
+            var definition = LabelValues().Match(variable!["definition"]!.GetValue<string>());
+            Assert.True(definition.Success, $"variable {variable["name"]} is not a label_values(metric, label) query");
+            var (metric, label) = (definition.Groups[1].Value, definition.Groups[2].Value);
+            var wanted = variables["$" + variable["name"]!.GetValue<string>()];
+            await Eventually.WaitAsync(async () => await SeriesAsync(http, $"count by ({label}) ({metric}{{{label}=\"{wanted}\"}})") > 0,
+                TimeSpan.FromSeconds(60), () => $"variable {variable["name"]} does not offer {wanted}");
         }
 
         var scraped = await worker.ScrapeAsync();
@@ -149,6 +174,9 @@ public sealed partial class PrometheusTests : IAsyncLifetime
         listener.Start();
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    [GeneratedRegex(@"^label_values\((\w+),\s*(\w+)\)$")]
+    private static partial Regex LabelValues();
 
     // First column of the tables in docs/metrics.md: `name` followed by " | ".
     [GeneratedRegex(@"^\| `([a-z_]+)` \|", RegexOptions.Multiline)]

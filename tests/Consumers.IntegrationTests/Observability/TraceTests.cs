@@ -67,6 +67,23 @@ public sealed class TraceTests : IAsyncLifetime, IDisposable
 
         Assert.Contains(inTrace, a => a.Source.Name == "Npgsql");
 
+        // The runtime's spans speak OpenTelemetry's messaging conventions: which broker, queue, operation, message.
+        foreach (var span in inTrace.Where(a => a.Source.Name == ConsumersActivitySource.Name && a.OperationName.StartsWith("job.", StringComparison.Ordinal)))
+        {
+            Assert.Equal("rabbitmq", span.GetTagItem("messaging.system"));
+            Assert.Equal("process", span.GetTagItem("messaging.operation.type"));
+            Assert.Equal(ContractNames.JobQueue, span.GetTagItem("messaging.destination.name"));
+            Assert.NotNull(span.GetTagItem("messaging.message.id"));
+        }
+
+        Assert.All(RelayPublishes(request.JobId), span =>
+        {
+            Assert.Equal("rabbitmq", span.GetTagItem("messaging.system"));
+            Assert.Equal("send", span.GetTagItem("messaging.operation.type"));
+            Assert.Equal(ContractNames.TimelineExchange, span.GetTagItem("messaging.destination.name"));
+            Assert.NotNull(span.GetTagItem("messaging.message.id"));
+        });
+
         // Every timeline event the job's own transactions wrote is published under the same trace, after commit.
         var relayed = RelayPublishes(request.JobId);
         Assert.All(relayed, a => Assert.Equal(traceId, a.TraceId));
@@ -76,4 +93,28 @@ public sealed class TraceTests : IAsyncLifetime, IDisposable
     private List<Activity> RelayPublishes(Guid jobId) =>
         finished.Where(a => a.Source.Name == ConsumersActivitySource.Name && a.OperationName == "outbox.publish"
                             && Equals(a.GetTagItem("job.id"), jobId)).ToList();
+
+    [Fact]
+    public async Task A_failing_stage_marks_its_span_as_an_error_with_the_code()
+    {
+        var worker = await env.StartWorkerAsync();
+        var broken = TestEnvironment.SyntheticJob("broken.json", ("failCode", ErrorCodes.CorruptMedia));
+        var fine = TestEnvironment.SyntheticJob("fine.json");
+        await worker.Get<IBus>().Publish(broken);
+        await worker.Get<IBus>().Publish(fine);
+
+        Assert.Equal(JobStatuses.Failed, (await env.WaitForTerminalAsync(broken.JobId)).Status);
+        Assert.Equal(JobStatuses.Succeeded, (await env.WaitForTerminalAsync(fine.JobId)).Status);
+        await Eventually.WaitAsync(() => Task.FromResult(StageSpan(broken.JobId) is not null && StageSpan(fine.JobId) is not null),
+            TimeSpan.FromSeconds(30), () => "no job.stage span for the jobs");
+
+        var failed = StageSpan(broken.JobId)!;
+        Assert.Equal(ActivityStatusCode.Error, failed.Status);
+        Assert.StartsWith(ErrorCodes.CorruptMedia, failed.StatusDescription, StringComparison.Ordinal);
+        Assert.Equal(ErrorCodes.CorruptMedia, failed.GetTagItem("error.type"));
+        Assert.NotEqual(ActivityStatusCode.Error, StageSpan(fine.JobId)!.Status);
+    }
+
+    private Activity? StageSpan(Guid jobId) =>
+        finished.FirstOrDefault(a => a.Source.Name == ConsumersActivitySource.Name && a.OperationName == "job.stage" && Equals(a.GetTagItem("job.id"), jobId));
 }

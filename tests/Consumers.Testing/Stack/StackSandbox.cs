@@ -49,7 +49,8 @@ public sealed class StackSandbox : IAsyncDisposable
     /// </summary>
     /// <exception cref="StackUnavailableException">PostgreSQL or the RabbitMQ management API is not there or refuses us.</exception>
     /// <param name="adminConnectionString">Another PostgreSQL server than the stack's (a fault test's private one).</param>
-    public static async Task<StackSandbox> CreateAsync(string namePrefix, string tempFolder, string? adminConnectionString = null)
+    /// <param name="migrate">False leaves the database empty, as before a first <c>consumers migrate</c>.</param>
+    public static async Task<StackSandbox> CreateAsync(string namePrefix, string tempFolder, string? adminConnectionString = null, bool migrate = true)
     {
         var name = namePrefix + Guid.NewGuid().ToString("N")[..12];
         adminConnectionString ??= StackSettings.AdminConnectionString;
@@ -73,8 +74,9 @@ public sealed class StackSandbox : IAsyncDisposable
         try
         {
             var options = new DbContextOptionsBuilder<ConsumersDbContext>().UseNpgsql(sandbox.ConnectionString()).Options;
-            await using (var db = new ConsumersDbContext(options))
+            if (migrate)
             {
+                await using var db = new ConsumersDbContext(options);
                 await db.Database.MigrateAsync();
             }
 

@@ -51,7 +51,9 @@ public sealed partial class WorkerProcess : IAsyncDisposable
     /// port and waits until its readiness probe answers; a worker that exits or is not ready in time is killed and
     /// the start fails.
     /// </summary>
-    public static async Task<WorkerProcess> StartAsync(IEnumerable<KeyValuePair<string, string?>> settings, string workerId, string logRoot, TimeSpan? readyTimeout = null)
+    /// <param name="waitUntilReady">False: return as soon as the process runs (for tests of a worker that must not become ready).</param>
+    public static async Task<WorkerProcess> StartAsync(
+        IEnumerable<KeyValuePair<string, string?>> settings, string workerId, string logRoot, TimeSpan? readyTimeout = null, bool waitUntilReady = true)
     {
         var metricsPort = FreePort();
         var start = new ProcessStartInfo("dotnet")
@@ -81,6 +83,11 @@ public sealed partial class WorkerProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => worker.Write(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+
+        if (!waitUntilReady)
+        {
+            return worker;
+        }
 
         try
         {
@@ -182,7 +189,27 @@ public sealed partial class WorkerProcess : IAsyncDisposable
         }
     }
 
-    private async Task WaitUntilReadyAsync(TimeSpan bound)
+    /// <summary>The status code <c>/health/ready</c> answers with now, or null when nothing answers.</summary>
+    public async Task<int?> ReadyStatusAsync()
+    {
+        try
+        {
+            using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{MetricsPort}/health/ready"), attempt.Token);
+            return (int)response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+        catch (TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Waits until the readiness probe answers 200; fails when the process exits or <paramref name="bound"/> passes.</summary>
+    public async Task WaitUntilReadyAsync(TimeSpan bound)
     {
         var ready = new Uri($"http://127.0.0.1:{MetricsPort}/health/ready");
         var deadline = DateTime.UtcNow + bound;
