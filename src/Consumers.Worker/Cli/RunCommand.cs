@@ -31,7 +31,8 @@ public static class RunCommand
                 overrides.Add(new("Consumers:Telemetry:MetricsPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             }
 
-            await using var app = WorkerHost.Build(overrides);
+            // Only the worker process itself may end the process when a shutdown hangs; a host inside a test may not.
+            await using var app = WorkerHost.Build(overrides, builder => builder.Services.AddHostedService<ShutdownWatchdog>());
             // Every setting checked before anything starts, so a bad one is one line with all the problems, not a host failure.
             app.Services.GetRequiredService<Microsoft.Extensions.Options.IStartupValidator>().Validate();
             // Before the host starts: a missing schema or a refused login ends here with one line and exit 4,

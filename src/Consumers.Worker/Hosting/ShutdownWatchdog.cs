@@ -16,11 +16,15 @@ namespace Consumers.Worker.Hosting;
 public sealed partial class ShutdownWatchdog(
     IHostApplicationLifetime lifetime, DatabaseMonitor database, IOptions<FlowOptions> options) : IHostedService
 {
+    private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CancellationTokenRegistration stopping;
+    private CancellationTokenRegistration done;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         stopping = lifetime.ApplicationStopping.Register(Arm);
+        // A shutdown that finished disarms it: the process ends on its own from there.
+        done = lifetime.ApplicationStopped.Register(() => stopped.TrySetResult());
         return Task.CompletedTask;
     }
 
@@ -32,7 +36,11 @@ public sealed partial class ShutdownWatchdog(
         // A thread of its own: the thread pool may be what is stuck.
         var thread = new Thread(() =>
         {
-            Thread.Sleep(after);
+            if (stopped.Task.Wait(after))
+            {
+                return;
+            }
+
             var code = database.IsAvailable ? ExitCodes.Failed : ExitCodes.Unavailable;
             Console.Error.WriteLine($"shutdown did not finish within {after.TotalSeconds:F0}s of SIGTERM " +
                                     $"(PostgreSQL {(database.IsAvailable ? "available" : "unavailable")}): exiting now with {code}");

@@ -46,7 +46,6 @@ public static class WorkerHost
         builder.Services.AddConsumersWorker(builder.Configuration);
         builder.Services.AddMediaStages(builder.Configuration);
         builder.Services.AddHostedService<IdleMemoryTrim>();
-        builder.Services.AddHostedService<ShutdownWatchdog>();
         var flow = builder.Configuration.GetSection(FlowOptions.Section).Get<FlowOptions>() ?? new FlowOptions();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = flow.HostShutdownTimeout);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"])
