@@ -1,4 +1,5 @@
 using Consumers.Runtime.Artifacts;
+using Consumers.Runtime.Control;
 using Consumers.Runtime.Failures;
 using Consumers.Runtime.Flow;
 using MassTransit;
@@ -45,6 +46,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddScoped<JobQueries>();
         services.AddMetrics();
         services.AddSingleton<ConsumersMetrics>();
+        services.AddConsumersControlCore();
 
         services.AddSingleton<IStage, ManifestStage>();
         services.AddSingleton<IStage, SyntheticStage>();
@@ -68,6 +70,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddConsumersMessaging(configuration, consumeJobs: true);
         services.AddSingleton<ActiveJobRegistry>();
         services.AddSingleton<JobRunner>();
+        services.AddConsumersControlWorker();
         services.AddSingleton<HeartbeatService>();
         services.AddHostedService(sp => sp.GetRequiredService<HeartbeatService>());
         services.AddRecoverySweep(configuration);

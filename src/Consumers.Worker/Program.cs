@@ -10,6 +10,7 @@ var root = new RootCommand("consumers: a resilient worker runtime for long-runni
     WatchCommand.Create(),
     StuckCommand.Create(),
     RequeueCommand.Create(),
+    CancelCommand.Create(),
     CheckTimelineCommand.Create(),
     MigrateCommand.Create(),
 };

@@ -34,6 +34,7 @@ public static class MessagingServiceCollectionExtensions
             if (consumeJobs)
             {
                 x.AddConsumer<JobRequestedConsumer>();
+                x.AddConsumer<Control.CancelJobConsumer>();
             }
 
             x.UsingRabbitMq((context, cfg) =>
@@ -74,6 +75,7 @@ public static class MessagingServiceCollectionExtensions
                     return;
                 }
 
+                Control.ControlServiceCollectionExtensions.ConfigureControlEndpoints(cfg, context, rabbit);
                 var intake = context.GetRequiredService<Flow.JobIntake>();
                 var link = context.GetRequiredService<BrokerLink>();
                 var lanes = context.GetRequiredService<Flow.JobLanes>();

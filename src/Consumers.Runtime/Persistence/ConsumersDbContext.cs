@@ -14,6 +14,8 @@ public sealed class ConsumersDbContext(DbContextOptions<ConsumersDbContext> opti
     public DbSet<JobRecord> Jobs => Set<JobRecord>();
     public DbSet<JobEventRecord> JobEvents => Set<JobEventRecord>();
     public DbSet<OutboxMessageRecord> OutboxMessages => Set<OutboxMessageRecord>();
+    public DbSet<Control.StagePauseRecord> StagePauses => Set<Control.StagePauseRecord>();
+    public DbSet<Control.OperatorActionRecord> OperatorActions => Set<Control.OperatorActionRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {

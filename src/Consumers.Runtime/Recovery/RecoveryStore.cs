@@ -20,7 +20,8 @@ public sealed class RecoveryStore(NpgsqlDataSource dataSource, IOptions<RabbitMq
         "(processing_deadline_at IS NOT NULL AND processing_deadline_at < now()) AS hung, " +
         "(@enforce AND attempt_count - uncharged_attempts >= max_attempts) AS exhausted, " +
         "(NOT (@enforce AND attempt_count - uncharged_attempts >= max_attempts) AND lease_expiry_count + 1 >= @quarantine_after) AS quarantined " +
-        "FROM jobs WHERE status = 'processing' AND (" +
+        // A dead attempt of a job with a pending cancel is not requeued: the cancel sweep ends it (JobStore.CancelAbandonedAsync).
+        "FROM jobs WHERE status = 'processing' AND cancel_requested_at IS NULL AND (" +
         "(last_heartbeat_at < now() - make_interval(secs => @min_lease) AND last_heartbeat_at < now() - make_interval(secs => lease_timeout_seconds)) " +
         "OR processing_deadline_at < now()) " +
         "ORDER BY last_heartbeat_at LIMIT @batch";

@@ -1,0 +1,46 @@
+using Consumers.Contracts;
+using Consumers.Runtime.Messaging;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Consumers.Runtime.Control;
+
+public static class ControlServiceCollectionExtensions
+{
+    /// <summary>What every verb may need to steer work: cancels, pauses and the audit.</summary>
+    public static IServiceCollection AddConsumersControlCore(this IServiceCollection services)
+    {
+        services.AddSingleton<OperatorAudit>();
+        services.AddSingleton<JobCancellation>();
+        services.AddSingleton<StagePauseStore>();
+        return services;
+    }
+
+    /// <summary>What a worker adds: the local pause set and the listener that keeps it (and cancels) current.</summary>
+    public static IServiceCollection AddConsumersControlWorker(this IServiceCollection services)
+    {
+        services.AddSingleton<StagePauses>();
+        services.AddHostedService<ControlListener>();
+        return services;
+    }
+
+    /// <summary>
+    /// The control endpoint: <see cref="CancelJob"/> from its exchange, or as plain JSON sent straight to
+    /// <see cref="ContractNames.CancelJobQueue"/>. Its own queue, so the raw-JSON endpoint reads one message type.
+    /// </summary>
+    public static void ConfigureControlEndpoints(this IRabbitMqBusFactoryConfigurator cfg, IBusRegistrationContext context, RabbitMqOptions rabbit)
+    {
+        cfg.ReceiveEndpoint(ContractNames.CancelJobQueue, e =>
+        {
+            e.PrefetchCount = 4;
+            if (rabbit.UsesQuorumQueues)
+            {
+                e.SetQuorumQueue();
+            }
+
+            e.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+            e.UseMessageRetry(r => r.Intervals(200, 1000, 3000, 5000, 10000));
+            e.ConfigureConsumer<CancelJobConsumer>(context);
+        });
+    }
+}
