@@ -67,10 +67,10 @@ public static class RuntimeServiceCollectionExtensions
         services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<JobIntake>());
         services.AddSingleton<BrokerLink>();
         services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<BrokerLink>());
+        services.AddConsumersControlWorker();
         services.AddConsumersMessaging(configuration, consumeJobs: true);
         services.AddSingleton<ActiveJobRegistry>();
         services.AddSingleton<JobRunner>();
-        services.AddConsumersControlWorker();
         services.AddSingleton<HeartbeatService>();
         services.AddHostedService(sp => sp.GetRequiredService<HeartbeatService>());
         services.AddRecoverySweep(configuration);

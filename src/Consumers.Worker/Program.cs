@@ -11,6 +11,9 @@ var root = new RootCommand("consumers: a resilient worker runtime for long-runni
     StuckCommand.Create(),
     RequeueCommand.Create(),
     CancelCommand.Create(),
+    PauseCommands.Pause(),
+    PauseCommands.Resume(),
+    PauseCommands.List(),
     CheckTimelineCommand.Create(),
     MigrateCommand.Create(),
 };

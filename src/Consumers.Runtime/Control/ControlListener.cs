@@ -17,6 +17,26 @@ public sealed partial class ControlListener(
 {
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
 
+    // How long start-up waits for the first read of the pauses before it lets the bus start without them.
+    private static readonly TimeSpan FirstReadTimeout = TimeSpan.FromSeconds(10);
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        // A new worker obeys the pauses from its first delivery: read them before the bus (registered later) starts.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(FirstReadTimeout);
+        try
+        {
+            pauses.Apply((await new StagePauseStore(dataSource).ListAsync(timeout.Token)).Select(p => p.Stage));
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogFirstReadFailed(ex.Message);
+        }
+
+        await base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
@@ -89,6 +109,9 @@ public sealed partial class ControlListener(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the stage pauses at start ({Error}); starting without them, reading again every second")]
+    private partial void LogFirstReadFailed(string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Cancel requested for running job {JobId}: stopping it")]
     private partial void LogCancelSignal(Guid jobId);

@@ -20,6 +20,9 @@ public static class ControlServiceCollectionExtensions
     public static IServiceCollection AddConsumersControlWorker(this IServiceCollection services)
     {
         services.AddSingleton<StagePauses>();
+        services.AddSingleton<ParkingLot>();
+        services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<ParkingLot>());
+        // Before the bus: the first read of the pauses ends before any delivery is taken.
         services.AddHostedService<ControlListener>();
         return services;
     }
@@ -42,5 +45,24 @@ public static class ControlServiceCollectionExtensions
             e.UseMessageRetry(r => r.Intervals(200, 1000, 3000, 5000, 10000));
             e.ConfigureConsumer<CancelJobConsumer>(context);
         });
+
+        var parking = context.GetRequiredService<ParkingLot>();
+        foreach (var stage in context.GetRequiredService<Stages.StageRegistry>().Names.Order(StringComparer.Ordinal))
+        {
+            cfg.ReceiveEndpoint(parking.QueueOf(stage), e =>
+            {
+                // Only what a lane parked comes here; releasing a delivery is one send, so a small prefetch drains fast enough.
+                e.ConfigureConsumeTopology = false;
+                e.PrefetchCount = 16;
+                if (rabbit.UsesQuorumQueues)
+                {
+                    e.SetQuorumQueue();
+                }
+
+                e.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+                e.UseMessageRetry(r => r.Intervals(200, 1000, 3000, 5000, 10000));
+                e.ConfigureConsumer<ParkedJobConsumer>(context);
+            });
+        }
     }
 }

@@ -35,6 +35,7 @@ public static class MessagingServiceCollectionExtensions
             {
                 x.AddConsumer<JobRequestedConsumer>();
                 x.AddConsumer<Control.CancelJobConsumer>();
+                x.AddConsumer<Control.ParkedJobConsumer>();
             }
 
             x.UsingRabbitMq((context, cfg) =>

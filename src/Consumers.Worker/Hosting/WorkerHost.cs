@@ -43,7 +43,8 @@ public static class WorkerHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = flow.HostShutdownTimeout);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"])
             .AddCheck<IntakeHealthCheck>("job-intake", tags: ["ready"])
-            .AddCheck<Runtime.Messaging.BrokerHealthCheck>("rabbitmq", tags: ["ready"]);
+            .AddCheck<Runtime.Messaging.BrokerHealthCheck>("rabbitmq", tags: ["ready"])
+            .AddCheck<Runtime.Control.StagePauseHealthCheck>("stage-pauses", tags: ["ready"]);
         var openTelemetry = builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddMeter(ConsumersMetrics.MeterName, "MassTransit")
