@@ -46,7 +46,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddScoped<JobQueries>();
         services.AddMetrics();
         services.AddSingleton<ConsumersMetrics>();
-        services.AddConsumersControlCore();
+        services.AddConsumersControlCore(configuration);
 
         services.AddSingleton<IStage, ManifestStage>();
         services.AddSingleton<IStage, SyntheticStage>();

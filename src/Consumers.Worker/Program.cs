@@ -14,6 +14,7 @@ var root = new RootCommand("consumers: a resilient worker runtime for long-runni
     PauseCommands.Pause(),
     PauseCommands.Resume(),
     PauseCommands.List(),
+    DeadLettersCommand.Create(),
     CheckTimelineCommand.Create(),
     MigrateCommand.Create(),
 };

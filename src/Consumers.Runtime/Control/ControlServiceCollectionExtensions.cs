@@ -1,6 +1,7 @@
 using Consumers.Contracts;
 using Consumers.Runtime.Messaging;
 using MassTransit;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Consumers.Runtime.Control;
@@ -8,8 +9,11 @@ namespace Consumers.Runtime.Control;
 public static class ControlServiceCollectionExtensions
 {
     /// <summary>What every verb may need to steer work: cancels, pauses and the audit.</summary>
-    public static IServiceCollection AddConsumersControlCore(this IServiceCollection services)
+    public static IServiceCollection AddConsumersControlCore(this IServiceCollection services, IConfiguration configuration)
     {
+        // The lanes name the error queues the dead-letter verbs read.
+        services.AddOptions<Flow.FlowOptions>().Bind(configuration.GetSection(Flow.FlowOptions.Section));
+        services.AddSingleton<DeadLetterQueues>();
         services.AddSingleton<OperatorAudit>();
         services.AddSingleton<JobCancellation>();
         services.AddSingleton<StagePauseStore>();
