@@ -15,6 +15,7 @@ var root = new RootCommand("consumers: a resilient worker runtime for long-runni
     PauseCommands.Resume(),
     PauseCommands.List(),
     DeadLettersCommand.Create(),
+    PruneCommand.Create(),
     CheckTimelineCommand.Create(),
     MigrateCommand.Create(),
 };

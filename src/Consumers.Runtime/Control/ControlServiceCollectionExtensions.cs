@@ -1,6 +1,7 @@
 using Consumers.Contracts;
 using Consumers.Runtime.Messaging;
 using MassTransit;
+using Quartz;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -14,6 +15,7 @@ public static class ControlServiceCollectionExtensions
         // The lanes name the error queues the dead-letter verbs read.
         services.AddOptions<Flow.FlowOptions>().Bind(configuration.GetSection(Flow.FlowOptions.Section));
         services.AddSingleton<DeadLetterQueues>();
+        services.AddOptions<RetentionOptions>().Bind(configuration.GetSection(RetentionOptions.Section));
         services.AddSingleton<OperatorAudit>();
         services.AddSingleton<JobCancellation>();
         services.AddSingleton<StagePauseStore>();
@@ -29,6 +31,26 @@ public static class ControlServiceCollectionExtensions
         // Before the bus: the first read of the pauses ends before any delivery is taken.
         services.AddHostedService<ControlListener>();
         return services;
+    }
+
+    /// <summary>The retention job on the recovery sweep's clustered Quartz scheduler (so it runs only where Recovery is enabled).</summary>
+    public static void AddRetentionJob(IQuartzBuilder quartz, IConfiguration configuration)
+    {
+        var retention = configuration.GetSection(RetentionOptions.Section).Get<RetentionOptions>() ?? new RetentionOptions();
+        if (!retention.Enabled)
+        {
+            return;
+        }
+
+        quartz.AddJob<RetentionJob>(j => j.WithIdentity(RetentionJob.Key).StoreDurably());
+        quartz.AddTrigger(t => t
+            .ForJob(RetentionJob.Key)
+            .WithIdentity("retention-trigger", "consumers")
+            .StartNow()
+            .WithSimpleSchedule(s => s
+                .WithInterval(retention.Interval)
+                .RepeatForever()
+                .WithMisfireInstruction(SimpleTriggerMisfireInstruction.NextWithRemainingCount)));
     }
 
     /// <summary>

@@ -313,6 +313,55 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
         return cancelled;
     }
 
+    // Finished jobs past their outcome's retention, oldest first; a job whose outbox rows are not yet published stays.
+    private const string Prunable =
+        "SELECT id, status FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled') " +
+        "AND finished_at < now() - CASE status WHEN 'succeeded' THEN @keep_succeeded WHEN 'failed' THEN @keep_failed ELSE @keep_cancelled END " +
+        "AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.job_id = jobs.id)";
+
+    /// <summary>
+    /// Retention: deletes one batch of finished jobs older than their outcome's retention, with their timeline events
+    /// (the foreign key cascades). Rows another transaction holds are skipped; the statement's locks last only as long as
+    /// it does. Returns how many of each status went.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, int>> PruneFinishedAsync(Control.RetentionOptions retention, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "WITH doomed AS (" + Prunable + " ORDER BY finished_at LIMIT @batch FOR UPDATE SKIP LOCKED), " +
+            "d AS (DELETE FROM jobs j USING doomed WHERE j.id = doomed.id RETURNING j.status) " +
+            "SELECT status, count(*)::int FROM d GROUP BY status");
+        BindRetention(command.Parameters, retention);
+        command.Parameters.Add(new NpgsqlParameter("batch", NpgsqlDbType.Integer) { Value = Math.Max(1, retention.BatchSize) });
+        return await ReadCountsAsync(command, cancellationToken);
+    }
+
+    /// <summary>What <see cref="PruneFinishedAsync"/> would delete now, counted by status (for <c>consumers prune --dry-run</c>).</summary>
+    public async Task<IReadOnlyDictionary<string, int>> CountPrunableAsync(Control.RetentionOptions retention, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT status, count(*)::int FROM (" + Prunable + ") p GROUP BY status");
+        BindRetention(command.Parameters, retention);
+        return await ReadCountsAsync(command, cancellationToken);
+    }
+
+    private static void BindRetention(NpgsqlParameterCollection parameters, Control.RetentionOptions retention)
+    {
+        parameters.Add(new NpgsqlParameter("keep_succeeded", NpgsqlDbType.Interval) { Value = retention.Succeeded });
+        parameters.Add(new NpgsqlParameter("keep_failed", NpgsqlDbType.Interval) { Value = retention.Failed });
+        parameters.Add(new NpgsqlParameter("keep_cancelled", NpgsqlDbType.Interval) { Value = retention.Cancelled });
+    }
+
+    private static async Task<IReadOnlyDictionary<string, int>> ReadCountsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            counts[reader.GetString(0)] = reader.GetInt32(1);
+        }
+
+        return counts;
+    }
+
     /// <summary>The notification channel of operator actions (cancel requests, pauses); payloads are <c>cancel:&lt;job id&gt;</c> and <c>pauses</c>.</summary>
     public const string ControlChannel = "consumers_control";
 

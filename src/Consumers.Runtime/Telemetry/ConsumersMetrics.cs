@@ -40,6 +40,7 @@ public sealed class ConsumersMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         Pauses = meter.CreateCounter<long>("worker_pauses", description: "Times backpressure paused this worker's job intake, by reason.");
         Cancellations = meter.CreateCounter<long>("cancellations", description: "Jobs this process cancelled, by stage and where they were stopped (queued, running, abandoned).");
+        PrunedJobs = meter.CreateCounter<long>("pruned_jobs", description: "Finished jobs the retention job deleted, by status.");
         ScratchBytesKept = meter.CreateCounter<long>("scratch_kept", unit: "By", description: "Bytes of scratch kept after failed attempts.");
         meter.CreateObservableGauge("worker_concurrent_jobs",
             () => runningByStage.Select(s => new Measurement<int>(Volatile.Read(ref s.Value.Value), new KeyValuePair<string, object?>("stage", s.Key))),
@@ -63,6 +64,11 @@ public sealed class ConsumersMetrics : IDisposable
 
         OutboxPublishFailures.Add(0, new KeyValuePair<string, object?>("type", "JobTimelineEvent"));
         ScratchBytesKept.Add(0);
+        foreach (var status in new[] { "succeeded", "failed", "cancelled" })
+        {
+            PrunedJobs.Add(0, new KeyValuePair<string, object?>("status", status));
+        }
+
         foreach (var where in new[] { "queued", "running", "abandoned" })
         {
             Cancellations.Add(0, new KeyValuePair<string, object?>("where", where));
@@ -89,6 +95,7 @@ public sealed class ConsumersMetrics : IDisposable
     public Histogram<double> OutboxPublishLatency { get; }
     public Counter<long> ScratchBytesKept { get; }
     public Counter<long> Cancellations { get; }
+    public Counter<long> PrunedJobs { get; }
     public Counter<long> Pauses { get; }
     public Counter<long> RecoverySweeps { get; }
     public Histogram<double> RecoverySweepDuration { get; }

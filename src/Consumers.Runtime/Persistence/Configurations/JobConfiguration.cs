@@ -44,6 +44,9 @@ internal sealed class JobConfiguration : IEntityTypeConfiguration<JobRecord>
         builder.HasIndex(j => j.NotBefore).HasDatabaseName("ix_jobs_undispatched_not_before")
             .HasFilter("status = 'queued' AND NOT dispatched");
         builder.HasIndex(j => j.CreatedAt).HasDatabaseName("ix_jobs_created_at");
+        // Retention deletes finished jobs oldest first.
+        builder.HasIndex(j => j.FinishedAt).HasDatabaseName("ix_jobs_finished_at")
+            .HasFilter("status IN ('succeeded', 'failed', 'cancelled')");
         // The sweep finishes cancels whose worker died; only the few rows with a pending request are indexed.
         builder.HasIndex(j => j.CancelRequestedAt).HasDatabaseName("ix_jobs_cancel_pending")
             .HasFilter("cancel_requested_at IS NOT NULL AND status IN ('queued', 'processing')");

@@ -278,6 +278,10 @@ namespace Consumers.Runtime.Persistence.Migrations
                     b.HasIndex("CreatedAt")
                         .HasDatabaseName("ix_jobs_created_at");
 
+                    b.HasIndex("FinishedAt")
+                        .HasDatabaseName("ix_jobs_finished_at")
+                        .HasFilter("status IN ('succeeded', 'failed', 'cancelled')");
+
                     b.HasIndex("NotBefore")
                         .HasDatabaseName("ix_jobs_undispatched_not_before")
                         .HasFilter("status = 'queued' AND NOT dispatched");

@@ -74,6 +74,12 @@ namespace Consumers.Runtime.Persistence.Migrations
                 column: "cancel_requested_at",
                 filter: "cancel_requested_at IS NOT NULL AND status IN ('queued', 'processing')");
 
+            migrationBuilder.CreateIndex(
+                name: "ix_jobs_finished_at",
+                table: "jobs",
+                column: "finished_at",
+                filter: "status IN ('succeeded', 'failed', 'cancelled')");
+
             migrationBuilder.AddCheckConstraint(
                 name: "ck_jobs_status",
                 table: "jobs",
@@ -96,6 +102,10 @@ namespace Consumers.Runtime.Persistence.Migrations
 
             migrationBuilder.DropIndex(
                 name: "ix_jobs_cancel_pending",
+                table: "jobs");
+
+            migrationBuilder.DropIndex(
+                name: "ix_jobs_finished_at",
                 table: "jobs");
 
             migrationBuilder.DropCheckConstraint(

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Consumers.Runtime.Persistence.Migrations
 {
     [DbContext(typeof(ConsumersDbContext))]
-    [Migration("20261202024032_ControlPlane")]
+    [Migration("20261202030140_ControlPlane")]
     partial class ControlPlane
     {
         /// <inheritdoc />
@@ -280,6 +280,10 @@ namespace Consumers.Runtime.Persistence.Migrations
 
                     b.HasIndex("CreatedAt")
                         .HasDatabaseName("ix_jobs_created_at");
+
+                    b.HasIndex("FinishedAt")
+                        .HasDatabaseName("ix_jobs_finished_at")
+                        .HasFilter("status IN ('succeeded', 'failed', 'cancelled')");
 
                     b.HasIndex("NotBefore")
                         .HasDatabaseName("ix_jobs_undispatched_not_before")
