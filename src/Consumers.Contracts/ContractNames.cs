@@ -14,4 +14,10 @@ public static class ContractNames
 
     /// <summary>Fanout exchange every <see cref="JobTimelineEvent"/> is published to; bind your own queue to it.</summary>
     public const string TimelineExchange = "consumers.timeline";
+
+    /// <summary>Fanout exchange for <see cref="CancelJob"/>; bound to <see cref="CancelJobQueue"/> by the workers.</summary>
+    public const string CancelJobExchange = "consumers.cancel-job";
+
+    /// <summary>The queue workers take <see cref="CancelJob"/> from. Plain JSON may be sent straight to it.</summary>
+    public const string CancelJobQueue = "consumers.control.cancel-job";
 }

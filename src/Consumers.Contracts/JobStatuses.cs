@@ -8,7 +8,10 @@ public static class JobStatuses
     public const string Succeeded = "succeeded";
     public const string Failed = "failed";
 
-    public static IReadOnlyList<string> All { get; } = [Queued, Processing, Succeeded, Failed];
+    /// <summary>An operator or producer cancelled the job; it never runs again.</summary>
+    public const string Cancelled = "cancelled";
 
-    public static bool IsTerminal(string status) => status is Succeeded or Failed;
+    public static IReadOnlyList<string> All { get; } = [Queued, Processing, Succeeded, Failed, Cancelled];
+
+    public static bool IsTerminal(string status) => status is Succeeded or Failed or Cancelled;
 }

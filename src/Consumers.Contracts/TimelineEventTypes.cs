@@ -14,9 +14,12 @@ public static class TimelineEventTypes
     public const string Failed = "failed";
     public const string Quarantined = "quarantined";
 
+    /// <summary>Terminal: the job was cancelled (data: <c>reason</c>, <c>by</c>, <c>where</c> = queued | running).</summary>
+    public const string Cancelled = "cancelled";
+
     public static IReadOnlyList<string> All { get; } =
-        [Requested, Started, Progress, Completed, Skipped, RetryScheduled, Requeued, Aborted, Failed, Quarantined];
+        [Requested, Started, Progress, Completed, Skipped, RetryScheduled, Requeued, Aborted, Failed, Quarantined, Cancelled];
 
     public static bool IsTerminal(string type) =>
-        type is Completed or Skipped or Failed or Quarantined;
+        type is Completed or Skipped or Failed or Quarantined or Cancelled;
 }

@@ -1,5 +1,6 @@
 using Consumers.Runtime.Artifacts;
 using Consumers.Runtime.Cluster;
+using Consumers.Runtime.Control;
 using Consumers.Runtime.Failures;
 using Consumers.Runtime.Flow;
 using MassTransit;
@@ -48,6 +49,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddScoped<JobQueries>();
         services.AddMetrics();
         services.AddSingleton<ConsumersMetrics>();
+        services.AddConsumersControlCore(configuration);
 
         services.AddSingleton<IStage, ManifestStage>();
         services.AddSingleton<IStage, SyntheticStage>();
@@ -71,6 +73,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<JobIntake>());
         services.AddSingleton<BrokerLink>();
         services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<BrokerLink>());
+        services.AddConsumersControlWorker();
         services.AddConsumersMessaging(configuration, consumeJobs: true);
         services.AddSingleton<ActiveJobRegistry>();
         services.AddSingleton<JobRunner>();

@@ -10,6 +10,12 @@ var root = new RootCommand("consumers: a resilient worker runtime for long-runni
     WatchCommand.Create(),
     StuckCommand.Create(),
     RequeueCommand.Create(),
+    CancelCommand.Create(),
+    PauseCommands.Pause(),
+    PauseCommands.Resume(),
+    PauseCommands.List(),
+    DeadLettersCommand.Create(),
+    PruneCommand.Create(),
     CheckTimelineCommand.Create(),
     MigrateCommand.Create(),
 };

@@ -42,4 +42,9 @@ public sealed class JobRecord
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }
+    /// <summary>When a cancel was asked for; a running attempt sees it on its next heartbeat (or at once by NOTIFY).</summary>
+    public DateTimeOffset? CancelRequestedAt { get; set; }
+    public string? CancelReason { get; set; }
+    /// <summary>Who asked for the cancel (an OS user for the CLI, <c>RequestedBy</c> of a <c>CancelJob</c> message).</summary>
+    public string? CancelBy { get; set; }
 }

@@ -191,6 +191,7 @@ public sealed partial class JobRunner(
         var lease = job.Lease;
         string? scratchPath = null;
         var succeeded = false;
+        var cancelled = false;
         try
         {
             if (requestProblem is not null)
@@ -272,6 +273,20 @@ public sealed partial class JobRunner(
         {
             return await GiveBackAfterLeaseLossAsync(job);
         }
+        catch (Exception) when (job.Reason == StopReason.Cancelled)
+        {
+            // The stage saw the token (ffmpeg's process tree is killed by then); its scratch goes, whatever the settings.
+            cancelled = true;
+            job.MarkFinishing();
+            if (!await store.CancelRunningAsync(lease, CancellationToken.None))
+            {
+                return LeaseLost(job);
+            }
+
+            metrics.Cancellations.Add(1, new TagList { { "stage", stageLabel }, { "where", "running" } });
+            LogCancelled();
+            return "cancelled";
+        }
         catch (Exception) when (job.Reason == StopReason.Shutdown)
         {
             job.MarkFinishing();
@@ -296,7 +311,7 @@ public sealed partial class JobRunner(
         }
         finally
         {
-            if (scratchPath is not null && (succeeded || !scratch.KeepOnFailure))
+            if (scratchPath is not null && (succeeded || cancelled || !scratch.KeepOnFailure))
             {
                 ScratchSpace.Delete(scratchPath);
             }
@@ -344,6 +359,8 @@ public sealed partial class JobRunner(
         }
 
         await stage.ValidateAsync(output.FilePath, job.Stopping);
+        // A cancel (or a lost lease) that came while the stage was finishing keeps the artifact out.
+        job.Stopping.ThrowIfCancellationRequested();
         if (!await store.IsLeaseHeldAsync(job.Lease, job.Stopping))
         {
             return null;
@@ -555,6 +572,9 @@ public sealed partial class JobRunner(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} exists already; this copy of its request holds text the database cannot store and was ignored")]
     private partial void LogRefusedDuplicate(Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cancelled on request: stage stopped, scratch removed")]
+    private partial void LogCancelled();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Completed: artifact {ArtifactKey} ({Size} bytes)")]
     private partial void LogCompleted(string artifactKey, long size);

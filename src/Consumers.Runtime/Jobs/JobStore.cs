@@ -63,7 +63,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
             "lease_owner = @owner, lease_timeout_seconds = @lease_seconds, processing_started_at = now(), last_heartbeat_at = now(), " +
             "processing_deadline_at = now() + make_interval(secs => @deadline_seconds), not_before = NULL, progress_percent = NULL, " +
             "last_event_seq = last_event_seq + 1, updated_at = now() " +
-            "WHERE id = @id AND status = 'queued' AND (not_before IS NULL OR not_before <= now()) " +
+            "WHERE id = @id AND status = 'queued' AND cancel_requested_at IS NULL AND (not_before IS NULL OR not_before <= now()) " +
             "AND (lease_expiry_count = 0 OR @runs_alone)" + TransitionSql.Returning;
 
         await using var batch = dataSource.CreateBatch();
@@ -73,6 +73,13 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
         BindAcquire(insert.Parameters, settings);
         BindEvents(insert.Parameters, [RequestedEntry(request), StartedEntry(settings, attempt: 1)]);
         batch.BatchCommands.Add(insert);
+
+        // A queued job whose cancel raced its way back to the queue (a retry or requeue written as the cancel came) ends
+        // here instead of running: a cancelled job never runs again, whatever is delivered.
+        var pendingCancel = new NpgsqlBatchCommand(CancelSql.Build("j.id = @id AND j.status = 'queued' AND j.cancel_requested_at IS NOT NULL", "'queued'"));
+        pendingCancel.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = request.JobId });
+        BindCancelRequest(pendingCancel.Parameters, null, null);
+        batch.BatchCommands.Add(pendingCancel);
 
         var update = new NpgsqlBatchCommand(TransitionSql.Build(acquireExisting, 1, dispatchRequest: false));
         update.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = request.JobId });
@@ -87,9 +94,10 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         JobLease? lease = null;
-        for (var result = 0; result < 2; result++)
+        for (var result = 0; result < 3; result++)
         {
-            if (await reader.ReadAsync(cancellationToken))
+            // Result 1 is the pending cancel: the status read below reports it.
+            if (result != 1 && await reader.ReadAsync(cancellationToken))
             {
                 lease = ReadLease(reader);
             }
@@ -113,7 +121,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
         var suspect = reader.GetBoolean(2);
         var kind = currentStatus switch
         {
-            JobStatuses.Succeeded or JobStatuses.Failed => AcquireOutcomeKind.AlreadyFinished,
+            JobStatuses.Succeeded or JobStatuses.Failed or JobStatuses.Cancelled => AcquireOutcomeKind.AlreadyFinished,
             JobStatuses.Queued when notDue => AcquireOutcomeKind.NotDue,
             JobStatuses.Queued when suspect && !settings.RunsAlone => AcquireOutcomeKind.Suspect,
             _ => AcquireOutcomeKind.HeldElsewhere,
@@ -245,13 +253,17 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
     /// probes its path to the database that way while it has fenced itself). <paramref name="timeout"/> is Npgsql's
     /// command timeout for it; the caller's token should fire at the same time.
     /// </summary>
-    public async Task<HashSet<Guid>> HeartbeatAsync(IReadOnlyList<HeartbeatEntry> leases, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<HeartbeatResult> HeartbeatAsync(IReadOnlyList<HeartbeatEntry> leases, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var alive = new HashSet<Guid>();
+        var cancelRequested = new HashSet<Guid>();
+        // The beat also answers which of these jobs an operator asked to cancel: the worker stops them within one interval
+        // even when the notification that normally wakes it at once was missed.
         await using var command = dataSource.CreateCommand(
             "UPDATE jobs SET last_heartbeat_at = now(), progress_percent = COALESCE(v.progress, jobs.progress_percent) " +
             "FROM unnest(@ids, @tokens, @progress) AS v(id, token, progress) " +
-            "WHERE jobs.id = v.id AND jobs.lease_token = v.token AND jobs.status = 'processing' RETURNING jobs.id");
+            "WHERE jobs.id = v.id AND jobs.lease_token = v.token AND jobs.status = 'processing' " +
+            "RETURNING jobs.id, jobs.cancel_requested_at IS NOT NULL");
         command.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = leases.Select(l => l.JobId).ToArray() });
         command.Parameters.Add(new NpgsqlParameter("tokens", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = leases.Select(l => l.Token).ToArray() });
         command.Parameters.Add(new NpgsqlParameter("progress", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = leases.Select(l => l.ProgressPercent).ToArray() });
@@ -261,9 +273,178 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
         while (await reader.ReadAsync(cancellationToken))
         {
             alive.Add(reader.GetGuid(0));
+            if (reader.GetBoolean(1))
+            {
+                cancelRequested.Add(reader.GetGuid(0));
+            }
         }
 
-        return alive;
+        return new HeartbeatResult(alive, cancelRequested);
+    }
+
+    /// <summary>
+    /// Asks for a job to be cancelled, in one transaction: a waiting job (queued, or queued for a retry) ends as
+    /// <c>cancelled</c> at once with its event; a running one gets the request recorded on its row and its worker is
+    /// woken by a notification on <see cref="ControlChannel"/> (its next heartbeat would also see it). A finished job is
+    /// left alone. Repeating the request changes nothing.
+    /// </summary>
+    public async Task<CancelOutcome> RequestCancelAsync(Guid jobId, string? reason, string by, CancellationToken cancellationToken)
+    {
+        const string markRunning =
+            "WITH r AS (UPDATE jobs SET cancel_requested_at = now(), cancel_reason = @reason, cancel_by = @by, updated_at = now() " +
+            "WHERE id = @id AND status = 'processing' AND cancel_requested_at IS NULL RETURNING id) " +
+            "SELECT r.id, pg_notify('" + ControlChannel + "', 'cancel:' || r.id::text) FROM r";
+        // A row can move between the statements (a retry puts a running job back in the queue): look again then.
+        for (var round = 0; ; round++)
+        {
+            await using var batch = dataSource.CreateBatch();
+            var cancelQueued = new NpgsqlBatchCommand(CancelSql.Build("j.id = @id AND j.status = 'queued'", "'queued'"));
+            cancelQueued.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = jobId });
+            BindCancelRequest(cancelQueued.Parameters, reason, by);
+            batch.BatchCommands.Add(cancelQueued);
+            var running = new NpgsqlBatchCommand(markRunning);
+            running.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = jobId });
+            BindCancelRequest(running.Parameters, reason, by);
+            batch.BatchCommands.Add(running);
+            var status = new NpgsqlBatchCommand("SELECT status, stage, cancel_requested_at IS NOT NULL FROM jobs WHERE id = @id");
+            status.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = jobId });
+            batch.BatchCommands.Add(status);
+
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            var cancelled = await reader.ReadAsync(cancellationToken);
+            await reader.NextResultAsync(cancellationToken);
+            var requested = await reader.ReadAsync(cancellationToken);
+            await reader.NextResultAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return new CancelOutcome(CancelOutcomeKind.Missing, null, null);
+            }
+
+            var current = reader.GetString(0);
+            var stage = reader.GetString(1);
+            var pending = reader.GetBoolean(2);
+            if (cancelled)
+            {
+                return new CancelOutcome(CancelOutcomeKind.Cancelled, stage, current);
+            }
+
+            if (requested)
+            {
+                return new CancelOutcome(CancelOutcomeKind.Requested, stage, current);
+            }
+
+            if (JobStatuses.IsTerminal(current))
+            {
+                return new CancelOutcome(CancelOutcomeKind.Finished, stage, current);
+            }
+
+            if (pending || round >= 3)
+            {
+                // Pending on a queued row too: the next acquire or sweep ends it; it cannot start again.
+                return new CancelOutcome(CancelOutcomeKind.AlreadyRequested, stage, current);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends the running attempt of a job whose cancel was asked for as <c>cancelled</c> (<c>where</c> = running),
+    /// fenced by the attempt's token. False when the lease is gone.
+    /// </summary>
+    public async Task<bool> CancelRunningAsync(JobLease lease, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(CancelSql.Build(
+            "j.id = @id AND j.lease_token = @token AND j.status = 'processing' AND j.cancel_requested_at IS NOT NULL", "'running'"));
+        BindLease(command.Parameters, lease);
+        BindCancelRequest(command.Parameters, null, null);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The sweep's part of cancelling: ends one batch of jobs whose cancel cannot reach a worker, queued rows with a
+    /// pending request (a retry or requeue crossed it) and running rows whose worker stopped heartbeating
+    /// (<c>where</c> = abandoned). Rows another transaction holds are left for the next sweep.
+    /// </summary>
+    public async Task<IReadOnlyList<CancelledJob>> CancelAbandonedAsync(int batchSize, CancellationToken cancellationToken)
+    {
+        const string candidates =
+            "c AS (SELECT id, CASE WHEN status = 'queued' THEN 'queued' ELSE 'abandoned' END AS was FROM jobs " +
+            "WHERE cancel_requested_at IS NOT NULL AND (status = 'queued' OR (status = 'processing' " +
+            "AND last_heartbeat_at < now() - make_interval(secs => lease_timeout_seconds))) LIMIT @batch FOR UPDATE SKIP LOCKED)";
+        await using var command = dataSource.CreateCommand(CancelSql.Build("j.id = c.id", "c.was", candidates, "c"));
+        command.Parameters.Add(new NpgsqlParameter("batch", NpgsqlDbType.Integer) { Value = batchSize });
+        BindCancelRequest(command.Parameters, null, null);
+        var cancelled = new List<CancelledJob>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            cancelled.Add(new CancelledJob(reader.GetGuid(0), reader.GetString(1), reader.GetString(2)));
+        }
+
+        return cancelled;
+    }
+
+    // Finished jobs past their outcome's retention, oldest first; a job whose outbox rows are not yet published stays.
+    private const string Prunable =
+        "SELECT id, status FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled') " +
+        "AND finished_at < now() - CASE status WHEN 'succeeded' THEN @keep_succeeded WHEN 'failed' THEN @keep_failed ELSE @keep_cancelled END " +
+        "AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.job_id = jobs.id)";
+
+    /// <summary>
+    /// Retention: deletes one batch of finished jobs older than their outcome's retention, with their timeline events
+    /// (the foreign key cascades). Rows another transaction holds are skipped; the statement's locks last only as long as
+    /// it does. Returns how many of each status went.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, int>> PruneFinishedAsync(Control.RetentionOptions retention, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "WITH doomed AS (" + Prunable + " ORDER BY finished_at LIMIT @batch FOR UPDATE SKIP LOCKED), " +
+            "d AS (DELETE FROM jobs j USING doomed WHERE j.id = doomed.id RETURNING j.status) " +
+            "SELECT status, count(*)::int FROM d GROUP BY status");
+        BindRetention(command.Parameters, retention);
+        command.Parameters.Add(new NpgsqlParameter("batch", NpgsqlDbType.Integer) { Value = Math.Max(1, retention.BatchSize) });
+        return await ReadCountsAsync(command, cancellationToken);
+    }
+
+    /// <summary>What <see cref="PruneFinishedAsync"/> would delete now, counted by status (for <c>consumers prune --dry-run</c>).</summary>
+    public async Task<IReadOnlyDictionary<string, int>> CountPrunableAsync(Control.RetentionOptions retention, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT status, count(*)::int FROM (" + Prunable + ") p GROUP BY status");
+        BindRetention(command.Parameters, retention);
+        return await ReadCountsAsync(command, cancellationToken);
+    }
+
+    private static void BindRetention(NpgsqlParameterCollection parameters, Control.RetentionOptions retention)
+    {
+        parameters.Add(new NpgsqlParameter("keep_succeeded", NpgsqlDbType.Interval) { Value = retention.Succeeded });
+        parameters.Add(new NpgsqlParameter("keep_failed", NpgsqlDbType.Interval) { Value = retention.Failed });
+        parameters.Add(new NpgsqlParameter("keep_cancelled", NpgsqlDbType.Interval) { Value = retention.Cancelled });
+    }
+
+    private static async Task<IReadOnlyDictionary<string, int>> ReadCountsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            counts[reader.GetString(0)] = reader.GetInt32(1);
+        }
+
+        return counts;
+    }
+
+    /// <summary>The notification channel of operator actions (cancel requests, pauses); payloads are <c>cancel:&lt;job id&gt;</c> and <c>pauses</c>.</summary>
+    public const string ControlChannel = "consumers_control";
+
+    private static void BindCancelRequest(NpgsqlParameterCollection parameters, string? reason, string? by)
+    {
+        parameters.Add(new NpgsqlParameter("reason", NpgsqlDbType.Varchar) { Value = (object?)Control.ControlLimits.Clip(reason, Control.ControlLimits.Reason) ?? DBNull.Value });
+        parameters.Add(new NpgsqlParameter("by", NpgsqlDbType.Varchar) { Value = (object?)Control.ControlLimits.Clip(by, Control.ControlLimits.By) ?? DBNull.Value });
+        var trace = System.Diagnostics.Activity.Current;
+        parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text)
+        {
+            Value = trace is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } ? trace.Id! : DBNull.Value,
+        });
     }
 
     private async Task<bool> FencedAsync(

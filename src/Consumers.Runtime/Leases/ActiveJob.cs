@@ -10,6 +10,8 @@ public enum StopReason
     LeaseLost,
     /// <summary>The worker is shutting down and the drain timeout passed.</summary>
     Shutdown,
+    /// <summary>An operator or producer asked to cancel the job.</summary>
+    Cancelled,
 }
 
 /// <summary>An attempt this worker is running: its lease, its latest progress and the token that stops it.</summary>

@@ -113,10 +113,10 @@ public sealed partial class HeartbeatService : BackgroundService
 
         var timeout = fencing.BeatTimeout(renewable);
         var sentAt = time.GetTimestamp();
-        HashSet<Guid> alive;
+        HeartbeatResult answer;
         try
         {
-            alive = await StartBeat(renewable, timeout, cancellationToken).WaitAsync(timeout, time, cancellationToken);
+            answer = await StartBeat(renewable, timeout, cancellationToken).WaitAsync(timeout, time, cancellationToken);
         }
         catch (TimeoutException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -139,9 +139,14 @@ public sealed partial class HeartbeatService : BackgroundService
         consecutiveFailures = 0;
         foreach (var job in renewable)
         {
-            if (alive.Contains(job.Lease.JobId))
+            if (answer.Alive.Contains(job.Lease.JobId))
             {
                 job.Renewed(sentAt);
+                if (answer.CancelRequested.Contains(job.Lease.JobId))
+                {
+                    // An operator asked to cancel it: the runner ends it as cancelled.
+                    job.Stop(StopReason.Cancelled);
+                }
             }
             else if (!job.IsFinishing && registry.IsActive(job))
             {
@@ -207,7 +212,7 @@ public sealed partial class HeartbeatService : BackgroundService
         }
     }
 
-    private Task<HashSet<Guid>> StartBeat(IReadOnlyList<ActiveJob> renewable, TimeSpan timeout, CancellationToken cancellationToken)
+    private Task<HeartbeatResult> StartBeat(IReadOnlyList<ActiveJob> renewable, TimeSpan timeout, CancellationToken cancellationToken)
     {
         // Npgsql gives up on a silent connection only after its cancel request (a new connection) fails too; the beat
         // does not wait for that, but the token must outlive this call, so the beat disposes it when it ends.

@@ -16,8 +16,8 @@ namespace Consumers.Runtime.Messaging;
 /// MessageId) and acknowledged: an outage never moves a valid request to the error queue.
 /// </summary>
 public sealed partial class JobRequestedConsumer(
-    JobRunner runner, JobLanes lanes, JobIntake intake, DatabaseMonitor database, IOptions<RabbitMqOptions> rabbitOptions,
-    ILogger<JobRequestedConsumer> logger)
+    JobRunner runner, JobLanes lanes, JobIntake intake, DatabaseMonitor database, Control.StagePauses pauses, Control.ParkingLot parking,
+    IOptions<RabbitMqOptions> rabbitOptions, ILogger<JobRequestedConsumer> logger)
     : IConsumer<JobRequested>
 {
     public async Task Consume(ConsumeContext<JobRequested> context)
@@ -43,6 +43,11 @@ public sealed partial class JobRequestedConsumer(
             return;
         }
 
+        if (await ParkedAsync(context))
+        {
+            return;
+        }
+
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, intake.Closing);
         using var slot = await lanes.EnterAsync(lane, waiting.Token);
         if (slot is null)
@@ -58,6 +63,12 @@ public sealed partial class JobRequestedConsumer(
             // Prefetched before the intake closed for the database: acquiring would only fail.
             LogHandedBack(request.JobId, "PostgreSQL is unavailable");
             await SendToLaneAsync(context, lane);
+            return;
+        }
+
+        // Looked at again: the stage may have been paused while this delivery waited for its slot.
+        if (await ParkedAsync(context))
+        {
             return;
         }
 
@@ -80,12 +91,29 @@ public sealed partial class JobRequestedConsumer(
         }
     }
 
+    // A paused stage's delivery waits in its parking queue (see Control.ParkingLot), so it holds no slot of a shared lane.
+    private async Task<bool> ParkedAsync(ConsumeContext<JobRequested> context)
+    {
+        if (!pauses.IsPaused(context.Message.Stage))
+        {
+            return false;
+        }
+
+        await context.SendToJobQueueAsync(rabbitOptions.Value, parking.QueueOf(context.Message.Stage), context.Message, typeof(JobRequested),
+            context.MessageId, context.CancellationToken);
+        LogParked(context.Message.JobId, context.Message.Stage);
+        return true;
+    }
+
     // Acknowledged only after the broker confirmed the copy; a duplicate from a crash in between is skipped on acquire.
     private Task SendToLaneAsync(ConsumeContext<JobRequested> context, JobLane lane) =>
         context.SendToJobQueueAsync(rabbitOptions.Value, lane.Queue, context.Message, typeof(JobRequested), context.MessageId, context.CancellationToken);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} handed back to its queue, not acquired: {Reason}")]
     private partial void LogHandedBack(Guid jobId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} parked: stage {Stage} is paused")]
+    private partial void LogParked(Guid jobId, string stage);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} sent on to its lane {Lane}")]
     private partial void LogForwarded(Guid jobId, string lane);

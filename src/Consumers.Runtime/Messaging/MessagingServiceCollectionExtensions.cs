@@ -34,6 +34,8 @@ public static class MessagingServiceCollectionExtensions
             if (consumeJobs)
             {
                 x.AddConsumer<JobRequestedConsumer>();
+                x.AddConsumer<Control.CancelJobConsumer>();
+                x.AddConsumer<Control.ParkedJobConsumer>();
             }
 
             x.UsingRabbitMq((context, cfg) =>
@@ -74,6 +76,7 @@ public static class MessagingServiceCollectionExtensions
                     return;
                 }
 
+                Control.ControlServiceCollectionExtensions.ConfigureControlEndpoints(cfg, context, rabbit);
                 var intake = context.GetRequiredService<Flow.JobIntake>();
                 var link = context.GetRequiredService<BrokerLink>();
                 var lanes = context.GetRequiredService<Flow.JobLanes>();

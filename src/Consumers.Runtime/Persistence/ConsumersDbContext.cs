@@ -16,6 +16,8 @@ public sealed class ConsumersDbContext(DbContextOptions<ConsumersDbContext> opti
     public DbSet<JobEventRecord> JobEvents => Set<JobEventRecord>();
     public DbSet<OutboxMessageRecord> OutboxMessages => Set<OutboxMessageRecord>();
     public DbSet<ClusterLeaseRecord> ClusterLeases => Set<ClusterLeaseRecord>();
+    public DbSet<Control.StagePauseRecord> StagePauses => Set<Control.StagePauseRecord>();
+    public DbSet<Control.OperatorActionRecord> OperatorActions => Set<Control.OperatorActionRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {

@@ -63,6 +63,7 @@ public static class RecoveryServiceCollectionExtensions
                     .WithInterval(recovery.SweepInterval)
                     .RepeatForever()
                     .WithMisfireInstruction(SimpleTriggerMisfireInstruction.NextWithRemainingCount)));
+            Control.ControlServiceCollectionExtensions.AddRetentionJob(q, configuration);
         });
         services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
         return services;

@@ -24,7 +24,8 @@ public sealed class RecoveryStore(NpgsqlDataSource dataSource, IOptions<RabbitMq
         "(@enforce AND lease_expiry_count > 0 AND lease_expiry_count + 1 < @quarantine_after AND attempt_count - uncharged_attempts >= max_attempts) AS exhausted, " +
         "(lease_expiry_count + 1 >= @quarantine_after) AS quarantined, " +
         "(lease_expiry_count = 0) AS uncharged " +
-        "FROM jobs WHERE status = 'processing' AND (" +
+        // A dead attempt of a job with a pending cancel is not requeued: the cancel sweep ends it (JobStore.CancelAbandonedAsync).
+        "FROM jobs WHERE status = 'processing' AND cancel_requested_at IS NULL AND (" +
         "(last_heartbeat_at < now() - make_interval(secs => @min_lease) AND last_heartbeat_at < now() - make_interval(secs => lease_timeout_seconds)) " +
         "OR processing_deadline_at < now()) " +
         "ORDER BY last_heartbeat_at LIMIT @batch";

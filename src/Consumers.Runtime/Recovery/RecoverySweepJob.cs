@@ -14,6 +14,7 @@ namespace Consumers.Runtime.Recovery;
 [DisallowConcurrentExecution]
 public sealed partial class RecoverySweepJob(
     RecoveryStore store,
+    Jobs.JobStore jobs,
     ConsumersMetrics metrics,
     IOptions<RecoveryOptions> options,
     IOptions<LeaseOptions> leaseOptions,
@@ -60,6 +61,22 @@ public sealed partial class RecoverySweepJob(
             }
         }
 
+        while (!dryRun)
+        {
+            // Cancels no worker will carry out: the attempt died, or a retry put the job back in the queue meanwhile.
+            var batch = await jobs.CancelAbandonedAsync(settings.BatchSize, cancellationToken);
+            foreach (var job in batch)
+            {
+                metrics.Cancellations.Add(1, new System.Diagnostics.TagList { { "stage", job.Stage }, { "where", job.Where } });
+                LogCancelled(job.JobId, job.Where);
+            }
+
+            if (batch.Count < settings.BatchSize)
+            {
+                break;
+            }
+        }
+
         while (true)
         {
             var batch = await store.DispatchDueAsync(settings, dryRun, cancellationToken);
@@ -95,6 +112,9 @@ public sealed partial class RecoverySweepJob(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recovered job {JobId}: {Outcome} (its attempt on {PreviousWorker} stopped heartbeating or overran its deadline)")]
     private partial void LogRecovered(Guid jobId, string outcome, string? previousWorker);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cancelled job {JobId} on its pending request ({Where}): no worker was left to stop it")]
+    private partial void LogCancelled(Guid jobId, string where);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Dry run: would recover job {JobId}: {Outcome}")]
     private partial void LogWouldRecover(Guid jobId, string outcome);

@@ -46,6 +46,8 @@ public sealed class ConsumersMetrics : IDisposable
         Pauses = meter.CreateCounter<long>("worker_pauses", description: "Times backpressure paused this worker's job intake, by reason.");
         CommitRetries = meter.CreateCounter<long>("commit_retries",
             description: "Final writes of an attempt retried after the connection to PostgreSQL broke, by outcome (written, fenced, given_up).");
+        Cancellations = meter.CreateCounter<long>("cancellations", description: "Jobs this process cancelled, by stage and where they were stopped (queued, running, abandoned).");
+        PrunedJobs = meter.CreateCounter<long>("pruned_jobs", description: "Finished jobs the retention job deleted, by status.");
         ScratchBytesKept = meter.CreateCounter<long>("scratch_kept", unit: "By", description: "Bytes of scratch kept after failed attempts.");
         meter.CreateObservableGauge("worker_concurrent_jobs",
             () => runningByStage.Select(s => new Measurement<int>(Volatile.Read(ref s.Value.Value), new KeyValuePair<string, object?>("stage", s.Key))),
@@ -76,6 +78,16 @@ public sealed class ConsumersMetrics : IDisposable
         {
             OutboxPublished.Add(0, new KeyValuePair<string, object?>("type", type));
             OutboxPublishFailures.Add(0, new KeyValuePair<string, object?>("type", type));
+        }
+
+        foreach (var status in new[] { "succeeded", "failed", "cancelled" })
+        {
+            PrunedJobs.Add(0, new KeyValuePair<string, object?>("status", status));
+        }
+
+        foreach (var where in new[] { "queued", "running", "abandoned" })
+        {
+            Cancellations.Add(0, new KeyValuePair<string, object?>("where", where));
         }
 
         foreach (var reason in new[] { "cpu", "queue" })
@@ -111,6 +123,8 @@ public sealed class ConsumersMetrics : IDisposable
     public Histogram<double> OutboxPublishLatency { get; }
     public Counter<long> ScratchBytesKept { get; }
     public Counter<long> CommitRetries { get; }
+    public Counter<long> Cancellations { get; }
+    public Counter<long> PrunedJobs { get; }
     public Counter<long> Pauses { get; }
     public Counter<long> RecoverySweeps { get; }
     public Histogram<double> RecoverySweepDuration { get; }

@@ -102,8 +102,9 @@ public static class TimelineChecker
                     terminal = e.Type;
                     openAttempt = null;
                     break;
-                case TimelineEventTypes.Failed or TimelineEventTypes.Quarantined:
+                case TimelineEventTypes.Failed or TimelineEventTypes.Quarantined or TimelineEventTypes.Cancelled:
                     // A job can fail outside an attempt: the recovery sweep fails a dead attempt, or an operator does.
+                    // A cancel ends a running attempt or a job that waits between attempts.
                     terminal = e.Type;
                     openAttempt = null;
                     break;

@@ -12,7 +12,7 @@ public static class ListCommand
 {
     public static Command Create()
     {
-        var status = new Option<string?>("--status") { Description = "Only jobs in this status (queued, processing, succeeded, failed)" };
+        var status = new Option<string?>("--status") { Description = "Only jobs in this status (queued, processing, succeeded, failed, cancelled)" };
         status.AcceptOnlyFromAmong([.. JobStatuses.All]);
         var stage = new Option<string?>("--stage") { Description = "Only jobs of this stage" };
         var limit = new Option<int>("--limit") { Description = "At most this many jobs, newest first", DefaultValueFactory = _ => 50 };
@@ -48,6 +48,11 @@ public static class ListCommand
 
             Console.Write(table);
             Console.WriteLine(string.Join("  ", JobStatuses.All.Select(s => $"{s}={counts.GetValueOrDefault(s)}")));
+            var pauses = await services.GetRequiredService<Runtime.Control.StagePauseStore>().ListAsync(cancellationToken);
+            if (pauses.Count > 0)
+            {
+                Console.WriteLine("paused stages: " + string.Join(", ", pauses.Select(p => $"{p.Stage} (by {p.PausedBy})")));
+            }
             return ExitCodes.Ok;
         }));
         return command;

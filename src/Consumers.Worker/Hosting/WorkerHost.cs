@@ -51,7 +51,8 @@ public static class WorkerHost
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"])
             .AddCheck<IntakeHealthCheck>("job-intake", tags: ["ready"])
             .AddCheck<Runtime.Messaging.BrokerHealthCheck>("rabbitmq", tags: ["ready"])
-            .AddCheck<OutboxStallHealthCheck>("outbox", tags: ["ready"]);
+            .AddCheck<OutboxStallHealthCheck>("outbox", tags: ["ready"])
+            .AddCheck<Runtime.Control.StagePauseHealthCheck>("stage-pauses", tags: ["ready"]);
         // The worker id as service.instance.id on every span and in target_info: the name leases and timelines use.
         var workerId = (builder.Configuration.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions()).WorkerId;
         var openTelemetry = builder.Services.AddOpenTelemetry()

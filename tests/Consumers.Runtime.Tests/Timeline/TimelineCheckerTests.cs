@@ -25,6 +25,9 @@ public sealed class TimelineCheckerTests
         new[] { "requested:0", "started:1", "requeued:1", "started:2", "failed:2" },
         new[] { "requested:0", "started:1", "failed:1" },
         new[] { "requested:0" },
+        new[] { "requested:0", "cancelled:0" },
+        new[] { "requested:0", "started:1", "progress:1:30", "cancelled:1" },
+        new[] { "requested:0", "started:1", "retry_scheduled:1", "cancelled:1" },
     };
 
     [Theory]
@@ -40,6 +43,7 @@ public sealed class TimelineCheckerTests
         { "requested-first", new[] { "requested:0", "requested:0", "started:1", "completed:1" } },
         { "nothing-after-terminal", new[] { "requested:0", "started:1", "completed:1", "progress:1:100" } },
         { "nothing-after-terminal", new[] { "requested:0", "started:1", "failed:1", "started:2" } },
+        { "nothing-after-terminal", new[] { "requested:0", "cancelled:0", "started:1", "completed:1" } },
         { "progress-inside-attempt", new[] { "requested:0", "progress:0:10", "started:1", "completed:1" } },
         { "progress-inside-attempt", new[] { "requested:0", "started:1", "retry_scheduled:1", "progress:1:10", "started:2", "completed:2" } },
         { "progress-not-decreasing", new[] { "requested:0", "started:1", "progress:1:50", "progress:1:40", "completed:1" } },

@@ -25,6 +25,8 @@ internal sealed class JobConfiguration : IEntityTypeConfiguration<JobRecord>
         builder.Property(j => j.LastErrorCode).HasMaxLength(64);
         builder.Property(j => j.ArtifactKey).HasMaxLength(1024);
         builder.Property(j => j.ArtifactSha256).HasMaxLength(64);
+        builder.Property(j => j.CancelReason).HasMaxLength(Control.ControlLimits.Reason);
+        builder.Property(j => j.CancelBy).HasMaxLength(Control.ControlLimits.By);
         // Counters start at zero, so inserts name only what they know.
         builder.Property(j => j.AttemptCount).HasDefaultValue(0);
         builder.Property(j => j.UnchargedAttempts).HasDefaultValue(0);
@@ -42,5 +44,11 @@ internal sealed class JobConfiguration : IEntityTypeConfiguration<JobRecord>
         builder.HasIndex(j => j.NotBefore).HasDatabaseName("ix_jobs_undispatched_not_before")
             .HasFilter("status = 'queued' AND NOT dispatched");
         builder.HasIndex(j => j.CreatedAt).HasDatabaseName("ix_jobs_created_at");
+        // Retention deletes finished jobs oldest first.
+        builder.HasIndex(j => j.FinishedAt).HasDatabaseName("ix_jobs_finished_at")
+            .HasFilter("status IN ('succeeded', 'failed', 'cancelled')");
+        // The sweep finishes cancels whose worker died; only the few rows with a pending request are indexed.
+        builder.HasIndex(j => j.CancelRequestedAt).HasDatabaseName("ix_jobs_cancel_pending")
+            .HasFilter("cancel_requested_at IS NOT NULL AND status IN ('queued', 'processing')");
     }
 }

@@ -59,6 +59,86 @@ namespace Consumers.Runtime.Persistence.Migrations
                         });
                 });
 
+            modelBuilder.Entity("Consumers.Runtime.Control.OperatorActionRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("action");
+
+                    b.Property<DateTimeOffset>("At")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("By")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("by");
+
+                    b.Property<string>("Outcome")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("outcome");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Target")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("target");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("At")
+                        .HasDatabaseName("ix_operator_actions_at");
+
+                    b.ToTable("operator_actions", (string)null);
+                });
+
+            modelBuilder.Entity("Consumers.Runtime.Control.StagePauseRecord", b =>
+                {
+                    b.Property<string>("Stage")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("stage");
+
+                    b.Property<DateTimeOffset>("PausedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("paused_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("PausedBy")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("paused_by");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("reason");
+
+                    b.HasKey("Stage");
+
+                    b.ToTable("stage_pauses", (string)null);
+                });
+
             modelBuilder.Entity("Consumers.Runtime.Jobs.JobRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -84,6 +164,20 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnType("integer")
                         .HasDefaultValue(0)
                         .HasColumnName("attempt_count");
+
+                    b.Property<string>("CancelBy")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("cancel_by");
+
+                    b.Property<string>("CancelReason")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("cancel_reason");
+
+                    b.Property<DateTimeOffset?>("CancelRequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("cancel_requested_at");
 
                     b.Property<double?>("ClipDurationSeconds")
                         .HasColumnType("double precision")
@@ -214,8 +308,16 @@ namespace Consumers.Runtime.Persistence.Migrations
 
                     b.HasKey("Id");
 
+                    b.HasIndex("CancelRequestedAt")
+                        .HasDatabaseName("ix_jobs_cancel_pending")
+                        .HasFilter("cancel_requested_at IS NOT NULL AND status IN ('queued', 'processing')");
+
                     b.HasIndex("CreatedAt")
                         .HasDatabaseName("ix_jobs_created_at");
+
+                    b.HasIndex("FinishedAt")
+                        .HasDatabaseName("ix_jobs_finished_at")
+                        .HasFilter("status IN ('succeeded', 'failed', 'cancelled')");
 
                     b.HasIndex("NotBefore")
                         .HasDatabaseName("ix_jobs_undispatched_not_before")
@@ -228,7 +330,7 @@ namespace Consumers.Runtime.Persistence.Migrations
                         {
                             t.HasCheckConstraint("ck_jobs_progress", "progress_percent IS NULL OR progress_percent BETWEEN 0 AND 100");
 
-                            t.HasCheckConstraint("ck_jobs_status", "status IN ('queued','processing','succeeded','failed')");
+                            t.HasCheckConstraint("ck_jobs_status", "status IN ('queued','processing','succeeded','failed','cancelled')");
                         });
                 });
 

@@ -1,0 +1,33 @@
+using Consumers.Contracts;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+
+namespace Consumers.Runtime.Control;
+
+/// <summary>Carries out a <see cref="CancelJob"/> message: the same request as <c>consumers cancel</c>, by the sender it names.</summary>
+public sealed partial class CancelJobConsumer(JobCancellation cancellation, ILogger<CancelJobConsumer> logger) : IConsumer<CancelJob>
+{
+    /// <summary>Who a message that names no sender is recorded as.</summary>
+    public const string AnonymousSender = "message";
+
+    public async Task Consume(ConsumeContext<CancelJob> context)
+    {
+        var message = context.Message;
+        if (message.JobId == Guid.Empty)
+        {
+            // Nothing to act on, and redelivering it would not help: drop it with a log line.
+            LogNoJob(context.MessageId);
+            return;
+        }
+
+        var by = string.IsNullOrWhiteSpace(message.RequestedBy) ? AnonymousSender : message.RequestedBy;
+        var outcome = await cancellation.CancelAsync(message.JobId, message.Reason, by, context.CancellationToken);
+        LogCancel(message.JobId, by, outcome.Kind, outcome.Status);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "CancelJob {MessageId} names no job id; ignored")]
+    private partial void LogNoJob(Guid? messageId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "CancelJob for {JobId} by {By}: {Outcome} (status {Status})")]
+    private partial void LogCancel(Guid jobId, string by, Jobs.CancelOutcomeKind outcome, string? status);
+}

@@ -1,0 +1,28 @@
+namespace Consumers.Runtime.Control;
+
+/// <summary>Settings under <c>Consumers:Retention</c>: how long finished jobs and their events are kept.</summary>
+public sealed class RetentionOptions
+{
+    public const string Section = "Consumers:Retention";
+
+    /// <summary>Run the retention job (a clustered Quartz job beside the recovery sweep, so it needs Recovery enabled).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>How often the retention job runs.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Keep <c>succeeded</c> jobs this long after they finished.</summary>
+    public TimeSpan Succeeded { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Keep <c>failed</c> jobs this long after they finished.</summary>
+    public TimeSpan Failed { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Keep <c>cancelled</c> jobs this long after they finished.</summary>
+    public TimeSpan Cancelled { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Jobs deleted per statement (with their events); each statement holds its row locks only for itself.</summary>
+    public int BatchSize { get; set; } = 500;
+
+    /// <summary>At most this many batches per run, so one run never keeps a connection long; the next run goes on.</summary>
+    public int MaxBatchesPerRun { get; set; } = 200;
+}

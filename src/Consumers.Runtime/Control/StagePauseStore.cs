@@ -1,0 +1,66 @@
+using Consumers.Runtime.Jobs;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Consumers.Runtime.Control;
+
+/// <summary>
+/// The cluster-wide pauses (table <c>stage_pauses</c>). Pausing and resuming notify every worker on
+/// <see cref="JobStore.ControlChannel"/>; workers also read the table every second, so one that missed the
+/// notification, or started later, obeys within that time.
+/// </summary>
+public sealed class StagePauseStore(NpgsqlDataSource dataSource)
+{
+    /// <summary>Pauses <paramref name="stage"/>; false when it was paused already (the first pause's record stays).</summary>
+    public async Task<bool> PauseAsync(string stage, string by, string? reason, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "WITH p AS (INSERT INTO stage_pauses (stage, paused_by, reason) VALUES (@stage, @by, @reason) ON CONFLICT (stage) DO NOTHING RETURNING stage) " +
+            "SELECT p.stage, pg_notify('" + JobStore.ControlChannel + "', 'pauses') FROM p");
+        Bind(command.Parameters, stage, by, reason);
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    /// <summary>Resumes <paramref name="stage"/>; false when it was not paused.</summary>
+    public async Task<bool> ResumeAsync(string stage, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "WITH p AS (DELETE FROM stage_pauses WHERE stage = @stage RETURNING stage) " +
+            "SELECT p.stage, pg_notify('" + JobStore.ControlChannel + "', 'pauses') FROM p");
+        command.Parameters.Add(new NpgsqlParameter("stage", NpgsqlDbType.Varchar) { Value = stage });
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    public async Task<IReadOnlyList<StagePauseRecord>> ListAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await ListAsync(connection, cancellationToken);
+    }
+
+    /// <summary>Reads the pauses on a connection the caller holds (the listener's own).</summary>
+    public static async Task<IReadOnlyList<StagePauseRecord>> ListAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT stage, paused_by, reason, paused_at FROM stage_pauses ORDER BY stage", connection);
+        var pauses = new List<StagePauseRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            pauses.Add(new StagePauseRecord
+            {
+                Stage = reader.GetString(0),
+                PausedBy = reader.GetString(1),
+                Reason = reader.IsDBNull(2) ? null : reader.GetString(2),
+                PausedAt = reader.GetFieldValue<DateTimeOffset>(3),
+            });
+        }
+
+        return pauses;
+    }
+
+    private static void Bind(NpgsqlParameterCollection parameters, string stage, string by, string? reason)
+    {
+        parameters.Add(new NpgsqlParameter("stage", NpgsqlDbType.Varchar) { Value = stage });
+        parameters.Add(new NpgsqlParameter("by", NpgsqlDbType.Varchar) { Value = ControlLimits.Clip(by, ControlLimits.By)! });
+        parameters.Add(new NpgsqlParameter("reason", NpgsqlDbType.Varchar) { Value = (object?)ControlLimits.Clip(reason, ControlLimits.Reason) ?? DBNull.Value });
+    }
+}
