@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 
-namespace Consumers.Worker.Hosting;
+namespace Consumers.Hosting;
 
 /// <summary>Ready only while PostgreSQL answers: without it no job can be acquired or finished.</summary>
 public sealed class DatabaseHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck

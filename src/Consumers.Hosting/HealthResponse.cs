@@ -2,7 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace Consumers.Worker.Hosting;
+namespace Consumers.Hosting;
 
 /// <summary>
 /// The body of <c>/health/ready</c>: the overall status and every check with its reason, so that a person or a
