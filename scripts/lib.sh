@@ -4,6 +4,7 @@
 
 # ---- settings (every one can be overridden from the environment) ------------------------------
 CONSUMERS_STACK_DIR="${CONSUMERS_STACK_DIR:-/tmp/consumers-stack}"
+CONSUMERS_PG_HOST="${CONSUMERS_PG_HOST:-127.0.0.1}"
 CONSUMERS_PG_PORT="${CONSUMERS_PG_PORT:-54329}"
 CONSUMERS_AMQP_PORT="${CONSUMERS_AMQP_PORT:-56729}"
 CONSUMERS_MGMT_PORT="${CONSUMERS_MGMT_PORT:-15729}"
