@@ -67,7 +67,6 @@ public static class RuntimeServiceCollectionExtensions
         services.AddSingleton<SchemaGate>();
         services.AddHostedService(sp => sp.GetRequiredService<SchemaGate>());
         // The bus first: hosted services start in order, and the loops below use it.
-        services.AddValidatedSettings<FlowOptions>(configuration, FlowOptions.Section);
         services.AddSingleton<JobIntake>();
         services.AddSingleton<JobLanes>();
         services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<JobIntake>());

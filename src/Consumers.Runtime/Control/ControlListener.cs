@@ -1,5 +1,6 @@
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -13,7 +14,9 @@ namespace Consumers.Runtime.Control;
 /// not queued for a listener that was reconnecting). Cancels have their own fallback: the heartbeat's answer.
 /// </summary>
 public sealed partial class ControlListener(
-    NpgsqlDataSource dataSource, ActiveJobRegistry registry, StagePauses pauses, ILogger<ControlListener> logger) : BackgroundService
+    NpgsqlDataSource dataSource,
+    [FromKeyedServices(Persistence.DataSources.Session)] NpgsqlDataSource sessions,
+    ActiveJobRegistry registry, StagePauses pauses, ILogger<ControlListener> logger) : BackgroundService
 {
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
 
@@ -66,7 +69,8 @@ public sealed partial class ControlListener(
 
     private async Task ListenAsync(CancellationToken stoppingToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
+        // LISTEN is session state: an unpooled connection, so it ends with the session and never returns to the pool.
+        await using var connection = await sessions.OpenConnectionAsync(stoppingToken);
         var refresh = false;
         connection.Notification += (_, e) =>
         {

@@ -1,5 +1,6 @@
 using Consumers.Contracts;
 using Consumers.Runtime.Messaging;
+using Consumers.Runtime.Settings;
 using MassTransit;
 using Quartz;
 using Microsoft.Extensions.Configuration;
@@ -13,9 +14,9 @@ public static class ControlServiceCollectionExtensions
     public static IServiceCollection AddConsumersControlCore(this IServiceCollection services, IConfiguration configuration)
     {
         // The lanes name the error queues the dead-letter verbs read.
-        services.AddOptions<Flow.FlowOptions>().Bind(configuration.GetSection(Flow.FlowOptions.Section));
+        services.AddValidatedSettings<Flow.FlowOptions>(configuration, Flow.FlowOptions.Section);
         services.AddSingleton<DeadLetterQueues>();
-        services.AddOptions<RetentionOptions>().Bind(configuration.GetSection(RetentionOptions.Section));
+        services.AddValidatedSettings<RetentionOptions>(configuration, RetentionOptions.Section);
         services.AddSingleton<OperatorAudit>();
         services.AddSingleton<JobCancellation>();
         services.AddSingleton<StagePauseStore>();

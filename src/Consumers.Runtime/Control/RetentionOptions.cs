@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Control;
 
 /// <summary>Settings under <c>Consumers:Retention</c>: how long finished jobs and their events are kept.</summary>
-public sealed class RetentionOptions
+public sealed class RetentionOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Retention";
 
@@ -25,4 +25,17 @@ public sealed class RetentionOptions
 
     /// <summary>At most this many batches per run, so one run never keeps a connection long; the next run goes on.</summary>
     public int MaxBatchesPerRun { get; set; } = 200;
+
+    /// <summary>The shortest retention allowed: a finished row is what makes a late redelivery of its request harmless.</summary>
+    public static readonly TimeSpan MinimumRetention = TimeSpan.FromHours(1);
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Problems() => new Settings.SettingsRules(Section)
+        .Positive(Interval, nameof(Interval))
+        .Require(Succeeded >= MinimumRetention, nameof(Succeeded), $"must be at least {MinimumRetention}: a redelivered request of a pruned job would run again")
+        .Require(Failed >= MinimumRetention, nameof(Failed), $"must be at least {MinimumRetention}")
+        .Require(Cancelled >= MinimumRetention, nameof(Cancelled), $"must be at least {MinimumRetention}: a cancelled job's redelivery must find it")
+        .Within(BatchSize, 1, 10_000, nameof(BatchSize))
+        .Within(MaxBatchesPerRun, 1, 100_000, nameof(MaxBatchesPerRun))
+        .Problems;
 }

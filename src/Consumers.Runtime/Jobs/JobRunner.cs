@@ -487,7 +487,7 @@ public sealed partial class JobRunner(
             }
             catch (Exception ex) when (DatabaseFailures.IsUnavailable(ex))
             {
-                if (time.GetElapsedTime(started) >= retryFor || job.Reason == StopReason.Shutdown || giveUp.IsCancellationRequested)
+                if (time.GetElapsedTime(started) >= retryFor || job.ShutdownAsked || giveUp.IsCancellationRequested)
                 {
                     metrics.CommitRetries.Add(1, new KeyValuePair<string, object?>("outcome", "given_up"));
                     LogCommitGivenUp(job.Lease.JobId, job.Lease.Attempt, time.GetElapsedTime(started).TotalSeconds, ex.Message);

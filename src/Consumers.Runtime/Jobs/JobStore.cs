@@ -363,14 +363,16 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
     /// <summary>
     /// The sweep's part of cancelling: ends one batch of jobs whose cancel cannot reach a worker, queued rows with a
     /// pending request (a retry or requeue crossed it) and running rows whose worker stopped heartbeating
-    /// (<c>where</c> = abandoned). Rows another transaction holds are left for the next sweep.
+    /// or ran past their deadline (a stage that ignores its stop; <c>where</c> = abandoned). Rows another transaction
+    /// holds are left for the next sweep.
     /// </summary>
     public async Task<IReadOnlyList<CancelledJob>> CancelAbandonedAsync(int batchSize, CancellationToken cancellationToken)
     {
         const string candidates =
             "c AS (SELECT id, CASE WHEN status = 'queued' THEN 'queued' ELSE 'abandoned' END AS was FROM jobs " +
             "WHERE cancel_requested_at IS NOT NULL AND (status = 'queued' OR (status = 'processing' " +
-            "AND last_heartbeat_at < now() - make_interval(secs => lease_timeout_seconds))) LIMIT @batch FOR UPDATE SKIP LOCKED)";
+            "AND (last_heartbeat_at < now() - make_interval(secs => lease_timeout_seconds) OR processing_deadline_at < now()))) " +
+            "LIMIT @batch FOR UPDATE SKIP LOCKED)";
         await using var command = dataSource.CreateCommand(CancelSql.Build("j.id = c.id", "c.was", candidates, "c"));
         command.Parameters.Add(new NpgsqlParameter("batch", NpgsqlDbType.Integer) { Value = batchSize });
         BindCancelRequest(command.Parameters, null, null);

@@ -21,6 +21,7 @@ public sealed class ActiveJob : IDisposable
     private int progress = -1;
     private int reason;
     private bool finishing;
+    private bool shutdownAsked;
     private long renewedAt;
     private Task? cancelling;
 
@@ -74,6 +75,9 @@ public sealed class ActiveJob : IDisposable
 
     public void MarkFinishing() => Volatile.Write(ref finishing, true);
 
+    /// <summary>The shutdown drain asked this attempt to stop, even if it was already stopping for another reason.</summary>
+    public bool ShutdownAsked => Volatile.Read(ref shutdownAsked);
+
     /// <summary>
     /// Stops the attempt; the first reason given wins. <see cref="Stopping"/> is cancelled before this returns, but
     /// the callbacks registered on it run on the thread pool: a database command registered there (Npgsql sends its
@@ -82,6 +86,12 @@ public sealed class ActiveJob : IDisposable
     /// </summary>
     public void Stop(StopReason why)
     {
+        if (why == StopReason.Shutdown)
+        {
+            // Remembered whatever stopped it first: a final write still retrying must give up for the shutdown too.
+            Volatile.Write(ref shutdownAsked, true);
+        }
+
         if (Interlocked.CompareExchange(ref reason, (int)why, (int)StopReason.None) == (int)StopReason.None)
         {
             Volatile.Write(ref cancelling, stop.CancelAsync());

@@ -17,13 +17,14 @@ public sealed class SelfFencing(LeaseOptions options, TimeProvider time)
 
     /// <summary>Attempts still running whose fence point has passed.</summary>
     public IReadOnlyList<ActiveJob> Overdue(IEnumerable<ActiveJob> jobs) =>
-        [.. jobs.Where(j => j.Reason == StopReason.None && SinceRenewed(j) >= FenceAfter(j))];
+        // A job writing its outcome is not fenced: that write is fenced by its token, and stopping it would only end its renewals.
+        [.. jobs.Where(j => j.Reason == StopReason.None && !j.IsFinishing && SinceRenewed(j) >= FenceAfter(j))];
 
     /// <summary>Time until the earliest fence point still ahead among the attempts running; null when there is none.</summary>
     public TimeSpan? UntilNextFence(IEnumerable<ActiveJob> jobs)
     {
         TimeSpan? next = null;
-        foreach (var job in jobs.Where(j => j.Reason == StopReason.None))
+        foreach (var job in jobs.Where(j => j.Reason == StopReason.None && !j.IsFinishing))
         {
             var left = FenceAfter(job) - SinceRenewed(job);
             if (left > TimeSpan.Zero && (next is null || left < next))
