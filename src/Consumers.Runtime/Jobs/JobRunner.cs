@@ -278,9 +278,12 @@ public sealed partial class JobRunner(
             // The stage saw the token (ffmpeg's process tree is killed by then); its scratch goes, whatever the settings.
             cancelled = true;
             job.MarkFinishing();
-            if (!await store.CancelRunningAsync(lease, CancellationToken.None))
+            // Retried through a lost connection like every final write; the event it writes says where it was stopped.
+            var written = await SettleAsync(job, TimelineEntry.Of(TimelineEventTypes.Cancelled, ("where", "running")),
+                token => store.CancelRunningAsync(lease, token));
+            if (written != Settled.Written)
             {
-                return LeaseLost(job);
+                return written == Settled.Fenced ? LeaseLost(job) : "commit_lost";
             }
 
             metrics.Cancellations.Add(1, new TagList { { "stage", stageLabel }, { "where", "running" } });
