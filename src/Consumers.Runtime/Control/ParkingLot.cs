@@ -14,12 +14,15 @@ namespace Consumers.Runtime.Control;
 /// and a resume releases them on every worker. This watches the parking endpoints and starts and stops them as the
 /// pauses change.
 /// </summary>
-public sealed partial class ParkingLot : IReceiveEndpointObserver
+public sealed partial class ParkingLot : IReceiveEndpointObserver, IDisposable
 {
     private readonly StagePauses pauses;
     private readonly ILogger<ParkingLot> logger;
     private readonly Lock gate = new();
     private readonly Dictionary<string, IReceiveEndpoint> endpoints = new(StringComparer.Ordinal);
+    private readonly HashSet<string> stopped = new(StringComparer.Ordinal);
+    // One sync at a time: a start that overlapped a stop still under way would fail and leave the stage's parked jobs stranded.
+    private readonly SemaphoreSlim syncing = new(1, 1);
     private readonly string prefix;
 
     public ParkingLot(StagePauses pauses, Stages.StageRegistry stages, Telemetry.ConsumersMetrics metrics, IOptions<RabbitMqOptions> rabbitOptions,
@@ -28,7 +31,7 @@ public sealed partial class ParkingLot : IReceiveEndpointObserver
         this.pauses = pauses;
         this.logger = logger;
         prefix = rabbitOptions.Value.JobQueue + ".paused.";
-        pauses.Changed += paused => _ = SyncAsync(paused);
+        pauses.Changed += changed => _ = SyncAsync();
         metrics.ObserveGauges("stage_paused",
             () => stages.Names.Select(stage => new System.Diagnostics.Metrics.Measurement<int>(pauses.IsPaused(stage) ? 1 : 0,
                 new KeyValuePair<string, object?>("stage", stage))),
@@ -55,7 +58,7 @@ public sealed partial class ParkingLot : IReceiveEndpointObserver
         // Paused already when this endpoint came up (pauses are read before the bus starts): it waits.
         if (pauses.IsPaused(stage))
         {
-            _ = StopAsync(stage, ready.ReceiveEndpoint);
+            _ = SyncAsync();
         }
 
         return Task.CompletedTask;
@@ -67,33 +70,44 @@ public sealed partial class ParkingLot : IReceiveEndpointObserver
 
     public Task Faulted(ReceiveEndpointFaulted faulted) => Task.CompletedTask;
 
-    private async Task SyncAsync(IReadOnlySet<string> paused)
+    /// <summary>Brings every parking endpoint in line with the pause set as it is now (not as it was when asked).</summary>
+    private async Task SyncAsync()
     {
-        KeyValuePair<string, IReceiveEndpoint>[] all;
-        lock (gate)
+        await syncing.WaitAsync();
+        try
         {
-            all = [.. endpoints];
-        }
+            KeyValuePair<string, IReceiveEndpoint>[] all;
+            lock (gate)
+            {
+                all = [.. endpoints];
+            }
 
-        foreach (var (stage, endpoint) in all)
+            foreach (var (stage, endpoint) in all)
+            {
+                try
+                {
+                    if (pauses.IsPaused(stage) && stopped.Add(stage))
+                    {
+                        await StopAsync(stage, endpoint);
+                    }
+                    else if (!pauses.IsPaused(stage) && stopped.Remove(stage))
+                    {
+                        await endpoint.Start(CancellationToken.None).Ready;
+                    }
+                }
+                catch (Exception ex)
+                {
+                    LogSyncFailed(stage, ex.Message);
+                }
+            }
+        }
+        finally
         {
-            try
-            {
-                if (paused.Contains(stage))
-                {
-                    await StopAsync(stage, endpoint);
-                }
-                else
-                {
-                    await endpoint.Start(CancellationToken.None).Ready;
-                }
-            }
-            catch (Exception ex)
-            {
-                LogSyncFailed(stage, ex.Message);
-            }
+            syncing.Release();
         }
     }
+
+    public void Dispose() => syncing.Dispose();
 
     private async Task StopAsync(string stage, IReceiveEndpoint endpoint)
     {
