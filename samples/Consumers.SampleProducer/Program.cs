@@ -42,7 +42,11 @@ static Dictionary<string, string> ParseArguments(string[] args)
 {
     var options = new Dictionary<string, string>(StringComparer.Ordinal)
     {
-        ["host"] = "127.0.0.1", ["port"] = "56729", ["vhost"] = "/", ["user"] = "consumers", ["password"] = "consumers",
+        ["host"] = "127.0.0.1",
+        ["port"] = "56729",
+        ["vhost"] = "/",
+        ["user"] = "consumers",
+        ["password"] = "consumers",
     };
     for (var i = 0; i + 1 < args.Length; i += 2)
     {

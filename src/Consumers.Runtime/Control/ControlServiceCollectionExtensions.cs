@@ -2,9 +2,9 @@ using Consumers.Contracts;
 using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Settings;
 using MassTransit;
-using Quartz;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Quartz;
 
 namespace Consumers.Runtime.Control;
 

@@ -2,8 +2,8 @@ using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.Runtime.Artifacts;
 using Consumers.Runtime.Messaging;
-using Microsoft.Extensions.Options;
 using Consumers.Runtime.Timeline;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 

@@ -1,9 +1,9 @@
+using System.Globalization;
 using Consumers.Runtime.Persistence;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Quartz;
-using System.Globalization;
 
 namespace Consumers.Runtime.Recovery;
 

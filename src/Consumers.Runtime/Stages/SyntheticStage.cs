@@ -65,7 +65,8 @@ public sealed class SyntheticStage(IOptions<SyntheticOptions> options, IOptions<
         if (crash && !workerOptions.Value.AllowCrashParameter)
         {
             throw new JobFailureException(ErrorCodes.InvalidRequest,
-                "parameters.crashProcess is refused: this worker does not allow it (Consumers:Worker:AllowCrashParameter)") { Field = "parameters.crashProcess" };
+                "parameters.crashProcess is refused: this worker does not allow it (Consumers:Worker:AllowCrashParameter)")
+            { Field = "parameters.crashProcess" };
         }
 
         for (var step = 1; step <= steps && durationMs > 0; step++)

@@ -58,7 +58,10 @@ public sealed class MalformedMessageTests : IAsyncLifetime
         var jobId = Guid.NewGuid();
         var fields = new Dictionary<string, string>
         {
-            ["jobId"] = $"\"{jobId}\"", ["stage"] = "\"manifest\"", ["source"] = "\"typed.bin\"", ["outputKey"] = "\"typed.json\"",
+            ["jobId"] = $"\"{jobId}\"",
+            ["stage"] = "\"manifest\"",
+            ["source"] = "\"typed.bin\"",
+            ["outputKey"] = "\"typed.json\"",
         };
         fields[field] = json;
         var body = "{" + string.Join(",", fields.Select(f => $"\"{f.Key}\":{f.Value}")) + "}";

@@ -26,7 +26,9 @@ public sealed class RolloutPhaseTests : IAsyncLifetime
         var dead = await AbandonedJobAsync();
         var running = new JobRequested
         {
-            JobId = Guid.NewGuid(), Stage = "synthetic", OutputKey = "observed.json",
+            JobId = Guid.NewGuid(),
+            Stage = "synthetic",
+            OutputKey = "observed.json",
             Parameters = new Dictionary<string, string> { ["durationMs"] = "6000" },
         };
         await worker.Get<IBus>().Publish(running);

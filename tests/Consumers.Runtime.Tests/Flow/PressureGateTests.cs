@@ -8,7 +8,11 @@ public sealed class PressureGateTests
     private readonly FakeTimeProvider time = new();
     private readonly BackpressureOptions options = new()
     {
-        CpuHighWatermark = 0.9, CpuLowWatermark = 0.5, QueueHighWatermark = 100, QueueLowWatermark = 10, MinPause = TimeSpan.FromSeconds(5),
+        CpuHighWatermark = 0.9,
+        CpuLowWatermark = 0.5,
+        QueueHighWatermark = 100,
+        QueueLowWatermark = 10,
+        MinPause = TimeSpan.FromSeconds(5),
     };
 
     [Fact]
