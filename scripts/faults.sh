@@ -3,7 +3,7 @@
 # runs in a bounded form, plus the 5-minute PostgreSQL outage and the 10-minute idle transaction
 # (CONSUMERS_FAULTS_LONG=1). Frozen and partitioned role holders and workers, database outages, starved and
 # terminated connections, SIGTERM during an outage, poison jobs, and a three-node RabbitMQ cluster losing a node.
-# About 25 minutes on two cores. Ends with "N passed, N failed, N skipped" like scripts/test.sh.
+# Ends with "N passed, N failed, N skipped" like scripts/test.sh.
 #
 # usage: scripts/faults.sh [extra dotnet test arguments]
 set -euo pipefail
