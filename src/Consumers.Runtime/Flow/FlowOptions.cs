@@ -46,8 +46,8 @@ public sealed class FlowOptions : Settings.IValidatedSettings
             .Require(OutboxFlushTimeout >= TimeSpan.Zero, nameof(OutboxFlushTimeout), "must not be negative")
             .Positive(Backpressure.SampleInterval, "Backpressure:SampleInterval")
             .Fraction(Backpressure.CpuLowWatermark, "Backpressure:CpuLowWatermark")
-            .Require(Backpressure.CpuHighWatermark > Backpressure.CpuLowWatermark && Backpressure.CpuHighWatermark <= 1, "Backpressure:CpuHighWatermark",
-                $"must be above CpuLowWatermark ({Backpressure.CpuLowWatermark}) and at most 1")
+            .Require(Backpressure.CpuHighWatermark > Backpressure.CpuLowWatermark, "Backpressure:CpuHighWatermark",
+                $"must be above CpuLowWatermark ({Backpressure.CpuLowWatermark}); above 1 never pauses for CPU")
             .Require(Backpressure.QueueLowWatermark >= 0 && Backpressure.QueueHighWatermark > Backpressure.QueueLowWatermark, "Backpressure:QueueHighWatermark",
                 $"must be above QueueLowWatermark ({Backpressure.QueueLowWatermark}), which must not be negative")
             .Require(Backpressure.MinPause >= TimeSpan.Zero, "Backpressure:MinPause", "must not be negative")

@@ -271,7 +271,7 @@ public sealed partial class JobRunner(
         }
         catch (Exception) when (job.Reason == StopReason.LeaseLost)
         {
-            return await GiveBackAfterLeaseLossAsync(job);
+            return GiveBackAfterLeaseLoss(job);
         }
         catch (Exception) when (job.Reason == StopReason.Cancelled)
         {
@@ -525,7 +525,14 @@ public sealed partial class JobRunner(
     /// still be this attempt's once PostgreSQL answers. Then the job goes back at once and uncharged, as on a
     /// shutdown, instead of waiting for the sweep (which would charge the attempt and count a lease expiry).
     /// </summary>
-    private async Task<string> GiveBackAfterLeaseLossAsync(ActiveJob job)
+    /// <summary>
+    /// An attempt stopped for its lease gives the job back uncharged if the lease is still its own, once PostgreSQL
+    /// answers. That write runs on its own and the delivery is acknowledged at once: held while PostgreSQL is away it
+    /// would also hold every delivery prefetched behind it (an endpoint stops only once its deliveries are done), and
+    /// those would wait minutes instead of going to another worker. If the give-back never lands (the process dies,
+    /// the lease was taken over) the job is still <c>processing</c> under a dead lease, and the sweep requeues it.
+    /// </summary>
+    private string GiveBackAfterLeaseLoss(ActiveJob job)
     {
         var lease = job.Lease;
         job.MarkFinishing();
@@ -534,14 +541,29 @@ public sealed partial class JobRunner(
             new TimelineEntry(TimelineEventTypes.Aborted, new Dictionary<string, string> { ["reason"] = "self_fenced" }, lease.Attempt),
             new TimelineEntry(TimelineEventTypes.Requeued, new Dictionary<string, string> { ["reason"] = "self_fenced" }, lease.Attempt),
         ];
-        // A shutdown does not reach this attempt through its stop reason (the first reason wins): stop retrying then.
-        var settled = await SettleAsync(job, events[^1], token => store.RequeueAsync(lease, chargeAttempt: false, events, token), lifetime.ApplicationStopping);
-        if (settled != Settled.Written)
+        _ = Task.Run(async () =>
         {
-            return LeaseLost(job);
-        }
+            // A shutdown does not reach this attempt through its stop reason (the first reason wins): stop retrying then.
+            var settled = Settled.Unwritten;
+            try
+            {
+                settled = await SettleAsync(job, events[^1], token => store.RequeueAsync(lease, chargeAttempt: false, events, token), lifetime.ApplicationStopping);
+            }
+            catch (Exception ex)
+            {
+                // Anything but a lost connection (SettleAsync retries those): the sweep still requeues the job.
+                LogCommitGivenUp(lease.JobId, lease.Attempt, 0, ex.Message);
+            }
 
-        LogGivenBack(lease.JobId, lease.Attempt);
+            if (settled == Settled.Written)
+            {
+                LogGivenBack(lease.JobId, lease.Attempt);
+            }
+            else
+            {
+                LeaseLost(job);
+            }
+        });
         return "requeued";
     }
 

@@ -149,7 +149,9 @@ public sealed class PartitionFaultTests(ITestOutputHelper output) : IAsyncLifeti
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         try
         {
-            return (await http.GetStringAsync(new Uri($"http://127.0.0.1:{worker.MetricsPort}/health/ready"))).Trim();
+            // The body is JSON: {"status":"Healthy","checks":{...}}.
+            var body = await http.GetStringAsync(new Uri($"http://127.0.0.1:{worker.MetricsPort}/health/ready"));
+            return JsonDocument.Parse(body).RootElement.GetProperty("status").GetString() ?? body;
         }
         catch (HttpRequestException ex)
         {
