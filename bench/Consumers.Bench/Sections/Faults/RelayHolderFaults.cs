@@ -134,7 +134,8 @@ public sealed class RelayHolderFaults
 
             await Task.Delay(TimeSpan.FromSeconds(8));
             var now = await leases.ReadAsync(OutboxRelay.LeaseName, default);
-            var ledAgain = newGeneration == 0 || now is not { } lease || lease.Generation != newGeneration;
+            // A run that was never taken over is counted as such above, not here.
+            var ledAgain = newGeneration != 0 && (now is not { } lease || lease.Generation != newGeneration);
 
             var failed = await environment.ScalarAsync<long>("SELECT count(*) FROM jobs WHERE id = @id AND status <> 'succeeded'", ("id", job.JobId));
             var twice = await environment.ScalarAsync<long>("SELECT count(*) FROM job_events WHERE job_id = @id AND type = 'completed'", ("id", job.JobId));
