@@ -48,6 +48,14 @@ public sealed record BenchOptions
     /// <summary>How many times the faults section injects each fault.</summary>
     public int FaultRuns { get; init; } = 5;
 
+    public static readonly IReadOnlyList<string> AllFaults = ["plain", "relay", "outage", "broker"];
+
+    /// <summary>Fault kinds the faults section injects (<see cref="AllFaults"/>), so one can be run alone.</summary>
+    public IReadOnlySet<string> Faults { get; init; } = AllFaults.ToHashSet();
+
+    /// <summary>Adds the 5-minute database outage (about 6 minutes per run) to the 30-second one.</summary>
+    public bool FaultLong { get; init; }
+
     public int BacklogJobs { get; init; } = 10_000;
 
     public int BacklogSampleSeconds { get; init; } = 15;

@@ -21,6 +21,8 @@ var latencyRate = new Option<double?>("--latency-rate") { Description = "Offered
 var latencySeconds = new Option<int>("--latency-seconds") { Description = "How long the latency section offers load", DefaultValueFactory = _ => 20 };
 var recoveryKills = new Option<int>("--recovery-kills") { Description = "SIGKILLs of the recovery section", DefaultValueFactory = _ => 5 };
 var faultRuns = new Option<int>("--fault-runs") { Description = "Times the faults section injects each fault", DefaultValueFactory = _ => 5 };
+var faults = new Option<string?>("--faults") { Description = "Fault kinds of the faults section, comma-separated: " + string.Join(",", BenchOptions.AllFaults) + " (default: all)" };
+var faultLong = new Option<bool>("--fault-long") { Description = "Also inject the 5-minute database outage (about 6 minutes per run)" };
 var recoveryJobMs = new Option<int>("--recovery-job-ms") { Description = "Duration of the job that is killed", DefaultValueFactory = _ => 4000 };
 var recoveryBound = new Option<int>("--recovery-bound") { Description = "Seconds to wait for a recovery before reporting 'not recovered'", DefaultValueFactory = _ => 120 };
 var backlogJobs = new Option<int>("--backlog-jobs") { Description = "Jobs in the backlog of the memory measurement", DefaultValueFactory = _ => 10_000 };
@@ -37,7 +39,7 @@ var output = new Option<string?>("--output") { Description = "Folder of the JSON
 var root = new RootCommand("consumers-bench: measures the whole job path against its limits on the local stack")
 {
     only, jobs, baselineMessages, baselineRuns, throughputRuns, workers, concurrency, commitConnections, commitSeconds,
-    latencyRate, latencySeconds, recoveryKills, faultRuns, recoveryJobMs, recoveryBound, backlogJobs, backlogSeconds, maxAutoPrepare, workerSet, output,
+    latencyRate, latencySeconds, recoveryKills, faultRuns, faults, faultLong, recoveryJobMs, recoveryBound, backlogJobs, backlogSeconds, maxAutoPrepare, workerSet, output,
 };
 
 root.SetAction(async (parse, cancellationToken) =>
@@ -52,6 +54,15 @@ root.SetAction(async (parse, cancellationToken) =>
         if (unknown.Count > 0)
         {
             throw new ArgumentException($"--only: unknown section(s) {string.Join(", ", unknown)}; choose from {string.Join(", ", BenchOptions.AllSections)}");
+        }
+
+        var faultKinds = parse.GetValue(faults) is { Length: > 0 } kinds
+            ? kinds.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal)
+            : BenchOptions.AllFaults.ToHashSet(StringComparer.Ordinal);
+        var unknownFaults = faultKinds.Except(BenchOptions.AllFaults).ToList();
+        if (unknownFaults.Count > 0)
+        {
+            throw new ArgumentException($"--faults: unknown fault kind(s) {string.Join(", ", unknownFaults)}; choose from {string.Join(", ", BenchOptions.AllFaults)}");
         }
 
         var workerCounts = parse.GetValue(workers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -74,6 +85,8 @@ root.SetAction(async (parse, cancellationToken) =>
             LatencySeconds = Positive(parse.GetValue(latencySeconds), "--latency-seconds"),
             RecoveryKills = Positive(parse.GetValue(recoveryKills), "--recovery-kills"),
             FaultRuns = Positive(parse.GetValue(faultRuns), "--fault-runs"),
+            Faults = faultKinds,
+            FaultLong = parse.GetValue(faultLong),
             RecoveryJobMilliseconds = Positive(parse.GetValue(recoveryJobMs), "--recovery-job-ms"),
             RecoveryBoundSeconds = Positive(parse.GetValue(recoveryBound), "--recovery-bound"),
             BacklogJobs = Positive(parse.GetValue(backlogJobs), "--backlog-jobs"),
@@ -188,7 +201,7 @@ namespace Consumers.Bench
                     {
                         failed = true;
                         Progress.Line($"{name} failed: {ex.Message}");
-                        result = new SectionResult(name);
+                        result = ex is SectionFailedException partial ? partial.Partial : new SectionResult(name);
                         result.Notes.Add("FAILED: " + ex.GetType().Name + ": " + ex.Message);
                         await environment.StopWorkersAsync();
                     }

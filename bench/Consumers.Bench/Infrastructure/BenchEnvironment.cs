@@ -62,9 +62,10 @@ public sealed class BenchEnvironment : IAsyncDisposable
     private long ownTransactions;
 
     /// <exception cref="StackUnavailableException">PostgreSQL or RabbitMQ of the local stack is not there.</exception>
-    public static async Task<BenchEnvironment> CreateAsync(int maxAutoPrepare)
+    /// <param name="adminConnectionString">Another PostgreSQL server than the stack's (a fault's private one).</param>
+    public static async Task<BenchEnvironment> CreateAsync(int maxAutoPrepare, string? adminConnectionString = null)
     {
-        var environment = new BenchEnvironment(await StackSandbox.CreateAsync("cb_", "consumers-bench"), maxAutoPrepare);
+        var environment = new BenchEnvironment(await StackSandbox.CreateAsync("cb_", "consumers-bench", adminConnectionString), maxAutoPrepare);
         try
         {
             try

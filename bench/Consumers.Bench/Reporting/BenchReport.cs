@@ -131,3 +131,9 @@ public sealed class TextTable(params string[] headers)
         text.AppendLine();
     }
 }
+
+/// <summary>A section failed after measuring part of what it reports; <see cref="Partial"/> keeps those figures.</summary>
+public sealed class SectionFailedException(SectionResult partial, string message) : Exception(message)
+{
+    public SectionResult Partial { get; } = partial;
+}

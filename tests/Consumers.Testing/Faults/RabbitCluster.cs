@@ -76,6 +76,16 @@ public sealed class RabbitCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>Starts node <paramref name="node"/> again after a kill and waits until it runs (it rejoins the cluster).</summary>
+    public async Task StartNodeAsync(int node, TimeSpan bound)
+    {
+        var (exitCode, output) = await RunAsync(bound, "start", node.ToString(CultureInfo.InvariantCulture));
+        if (exitCode != 0)
+        {
+            throw new InvalidOperationException($"could not start node {node} again ({exitCode?.ToString(CultureInfo.InvariantCulture) ?? "timed out"}): {output}");
+        }
+    }
+
     /// <summary>The management API of node <paramref name="node"/>; the caller disposes it.</summary>
     public RabbitManagement Management(int node) =>
         node >= 1 && node <= Size
