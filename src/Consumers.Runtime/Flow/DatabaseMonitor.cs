@@ -123,22 +123,30 @@ public sealed partial class DatabaseMonitor(
     /// <returns>Null when PostgreSQL answered in time, else why not.</returns>
     private async Task<string?> ProbeAsync()
     {
-        using var timeout = new CancellationTokenSource(options.Value.ProbeTimeout);
+        var bound = options.Value.ProbeTimeout;
+        using var timeout = new CancellationTokenSource(bound);
         try
         {
-            await using var connection = await probeSource.OpenConnectionAsync(timeout.Token);
-            await using var command = new NpgsqlCommand("SELECT 1", connection);
-            await command.ExecuteScalarAsync(timeout.Token);
+            // Bounded from outside as well: on a path that accepts the connection but never answers, Npgsql's open and
+            // its cancel request wait out the connect timeout (15 s) whatever the token says. The probe does not wait.
+            await SelectOneAsync(timeout.Token).WaitAsync(bound);
             return null;
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or TimeoutException && timeout.IsCancellationRequested)
         {
-            return $"no answer within {options.Value.ProbeTimeout.TotalSeconds:F0}s";
+            return $"no answer within {bound.TotalSeconds:F0}s";
         }
         catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or IOException)
         {
             return ex.Message;
         }
+    }
+
+    private async Task SelectOneAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await probeSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT 1", connection);
+        await command.ExecuteScalarAsync(cancellationToken);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL is unavailable ({Reason}): job intake closed; deliveries go back to the queue until it answers")]
