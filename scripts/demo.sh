@@ -152,7 +152,7 @@ step "A few metrics from the surviving worker (series that moved; every series e
 for port in 9464 9465; do
   if metrics=$(curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null); then
     grep -E '^(jobs_finished_total|duplicate_skips_total|acquire_conflicts_total|retry_attempts_total|recovered_jobs_total|heartbeats_total|outbox_published_total|worker_job_slots)' <<<"$metrics" \
-      | grep -v ' 0$' | sed 's/otel_scope_name="Consumers",//' | head -30
+      | grep -v ' 0$' | sed 's/otel_scope_name="Consumers",//' | head -30 || true  # head may close the pipe early
     break
   fi
 done
