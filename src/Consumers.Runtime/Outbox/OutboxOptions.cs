@@ -47,30 +47,19 @@ public sealed class OutboxOptions : Settings.IValidatedSettings
     public TimeSpan StallThreshold { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <inheritdoc />
-    public IReadOnlyList<string> Problems()
-    {
-        var problems = new List<string>();
-        void Require(bool ok, string problem)
-        {
-            if (!ok)
-            {
-                problems.Add($"{Section}:{problem}");
-            }
-        }
-
-        Require(BatchSize > 0, "BatchSize must be positive");
-        Require(MaxParallelPublishes > 0, "MaxParallelPublishes must be positive");
-        Require(PollInterval > TimeSpan.Zero, "PollInterval must be positive");
-        Require(PublishTimeout > TimeSpan.Zero, "PublishTimeout must be positive");
-        Require(RetryDelay > TimeSpan.Zero && MaxRetryDelay >= RetryDelay, "RetryDelay must be positive and MaxRetryDelay at least RetryDelay");
-        Require(LeaseDuration >= TimeSpan.FromSeconds(1), "LeaseDuration must be at least 1 second");
-        Require(LeaseRenewInterval > TimeSpan.Zero && LeaseRenewInterval * 2 <= LeaseDuration,
-            "LeaseRenewInterval must be positive and at most half of LeaseDuration (one failed renew must not cost the lease)");
-        Require(LeaseStatementTimeout > TimeSpan.Zero && LeaseStatementTimeout < LeaseRenewInterval,
-            "LeaseStatementTimeout must be positive and shorter than LeaseRenewInterval");
-        Require(StandbyInterval > TimeSpan.Zero && StandbyInterval <= LeaseDuration, "StandbyInterval must be positive and at most LeaseDuration");
-        Require(BacklogCheckInterval > TimeSpan.Zero, "BacklogCheckInterval must be positive");
-        Require(StallThreshold > BacklogCheckInterval, "StallThreshold must be longer than BacklogCheckInterval");
-        return problems;
-    }
+    public IReadOnlyList<string> Problems() => new Settings.SettingsRules(Section)
+        .Require(BatchSize > 0, nameof(BatchSize), "must be positive")
+        .Require(MaxParallelPublishes > 0, nameof(MaxParallelPublishes), "must be positive")
+        .Positive(PollInterval, nameof(PollInterval))
+        .Positive(PublishTimeout, nameof(PublishTimeout))
+        .Require(RetryDelay > TimeSpan.Zero && MaxRetryDelay >= RetryDelay, nameof(RetryDelay), "must be positive and MaxRetryDelay at least RetryDelay")
+        .Require(LeaseDuration >= TimeSpan.FromSeconds(1), nameof(LeaseDuration), "must be at least 1 second")
+        .Require(LeaseRenewInterval > TimeSpan.Zero && LeaseRenewInterval * 2 <= LeaseDuration, nameof(LeaseRenewInterval),
+            "must be positive and at most half of LeaseDuration (one failed renew must not cost the lease)")
+        .Require(LeaseStatementTimeout > TimeSpan.Zero && LeaseStatementTimeout < LeaseRenewInterval, nameof(LeaseStatementTimeout),
+            "must be positive and shorter than LeaseRenewInterval")
+        .Require(StandbyInterval > TimeSpan.Zero && StandbyInterval <= LeaseDuration, nameof(StandbyInterval), "must be positive and at most LeaseDuration")
+        .Positive(BacklogCheckInterval, nameof(BacklogCheckInterval))
+        .Require(StallThreshold > BacklogCheckInterval, nameof(StallThreshold), "must be longer than BacklogCheckInterval")
+        .Problems;
 }
