@@ -75,6 +75,12 @@ public static class RuntimeServiceCollectionExtensions
         services.AddConsumersControlWorker();
         services.AddConsumersMessaging(configuration, consumeJobs: true);
         services.AddSingleton<ActiveJobRegistry>();
+        services.AddSingleton<OutcomeWriter>();
+        services.AddSingleton<ArtifactCommitter>();
+        services.AddSingleton<AttemptFailures>();
+        services.AddSingleton<StageExecution>();
+        services.AddSingleton<AttemptRunner>();
+        services.AddSingleton<JobAcquisition>();
         services.AddSingleton<JobRunner>();
         services.AddSingleton<HeartbeatService>();
         services.AddHostedService(sp => sp.GetRequiredService<HeartbeatService>());

@@ -11,12 +11,24 @@ namespace Consumers.Runtime.Control;
 /// </summary>
 public sealed class StagePauseStore(NpgsqlDataSource dataSource)
 {
+    /// <summary>Inserts the pause of @stage unless one exists, and notifies the workers; returns <c>stage</c> when it paused.</summary>
+    private const string Pause =
+        $"""
+        WITH p AS (INSERT INTO stage_pauses (stage, paused_by, reason) VALUES (@stage, @by, @reason) ON CONFLICT (stage) DO NOTHING RETURNING stage)
+        SELECT p.stage, pg_notify('{JobStore.ControlChannel}', 'pauses') FROM p
+        """;
+
+    /// <summary>Deletes the pause of @stage and notifies the workers; returns <c>stage</c> when there was one.</summary>
+    private const string Resume =
+        $"""
+        WITH p AS (DELETE FROM stage_pauses WHERE stage = @stage RETURNING stage)
+        SELECT p.stage, pg_notify('{JobStore.ControlChannel}', 'pauses') FROM p
+        """;
+
     /// <summary>Pauses <paramref name="stage"/>; false when it was paused already (the first pause's record stays).</summary>
     public async Task<bool> PauseAsync(string stage, string by, string? reason, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            "WITH p AS (INSERT INTO stage_pauses (stage, paused_by, reason) VALUES (@stage, @by, @reason) ON CONFLICT (stage) DO NOTHING RETURNING stage) " +
-            "SELECT p.stage, pg_notify('" + JobStore.ControlChannel + "', 'pauses') FROM p");
+        await using var command = dataSource.CreateCommand(Pause);
         Bind(command.Parameters, stage, by, reason);
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
@@ -24,9 +36,7 @@ public sealed class StagePauseStore(NpgsqlDataSource dataSource)
     /// <summary>Resumes <paramref name="stage"/>; false when it was not paused.</summary>
     public async Task<bool> ResumeAsync(string stage, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            "WITH p AS (DELETE FROM stage_pauses WHERE stage = @stage RETURNING stage) " +
-            "SELECT p.stage, pg_notify('" + JobStore.ControlChannel + "', 'pauses') FROM p");
+        await using var command = dataSource.CreateCommand(Resume);
         command.Parameters.Add(new NpgsqlParameter("stage", NpgsqlDbType.Varchar) { Value = stage });
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }

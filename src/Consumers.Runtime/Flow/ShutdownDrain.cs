@@ -113,8 +113,7 @@ public sealed partial class ShutdownDrain(
         {
             while (!flush.IsCancellationRequested)
             {
-                await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM outbox_messages)");
-                if (await command.ExecuteScalarAsync(flush.Token) is false)
+                if (await Outbox.OutboxBacklogMonitor.IsEmptyAsync(dataSource, flush.Token))
                 {
                     return;
                 }

@@ -26,6 +26,9 @@ public sealed partial class OutboxBacklogMonitor(
         "SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox_messages LIMIT 1000000) b), " +
         "COALESCE(extract(epoch FROM now() - (SELECT created_at FROM outbox_messages ORDER BY id LIMIT 1)), 0)::float8";
 
+    /// <summary>Whether no outbox row waits (the shutdown drain waits for this before the bus stops).</summary>
+    internal const string ReadIsEmpty = "SELECT NOT EXISTS (SELECT 1 FROM outbox_messages)";
+
     private long backlog;
     private double oldestAgeSeconds;
 
@@ -69,6 +72,13 @@ public sealed partial class OutboxBacklogMonitor(
 
             await Task.Delay(interval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+    }
+
+    /// <summary>True when every outbox row has been published.</summary>
+    public static async Task<bool> IsEmptyAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(ReadIsEmpty);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Could not read the outbox backlog: {Error}")]

@@ -1,3 +1,4 @@
+using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -16,7 +17,7 @@ namespace Consumers.Runtime.Scratch;
 public sealed partial class ScratchJanitor(
     ScratchSpace scratch,
     ActiveJobRegistry activeJobs,
-    NpgsqlDataSource dataSource,
+    JobStore jobs,
     IOptions<ScratchOptions> options,
     TimeProvider time,
     ILogger<ScratchJanitor> logger) : BackgroundService
@@ -71,16 +72,7 @@ public sealed partial class ScratchJanitor(
         }
 
         // What the database says of those jobs: the attempt that failed keeps its scratch; anything else is a leftover.
-        var failedAttempts = new Dictionary<Guid, (string Status, int Attempt)>();
-        await using (var command = dataSource.CreateCommand("SELECT id, status, attempt_count FROM jobs WHERE id = ANY(@ids)"))
-        {
-            command.Parameters.AddWithValue("ids", candidates.Select(c => c.JobId).Distinct().ToArray());
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                failedAttempts[reader.GetGuid(0)] = (reader.GetString(1), reader.GetInt32(2));
-            }
-        }
+        var failedAttempts = await jobs.AttemptStatesAsync([.. candidates.Select(c => c.JobId).Distinct()], cancellationToken);
 
         var removed = new List<string>();
         var kept = new List<(DirectoryInfo Folder, long Bytes)>();

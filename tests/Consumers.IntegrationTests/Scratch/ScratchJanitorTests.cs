@@ -34,7 +34,7 @@ public sealed class ScratchJanitorTests : IAsyncLifetime
         var orphan = Folder(Guid.NewGuid(), 1, 100);
 
         var options = Options.Create(new ScratchOptions { Root = env.ScratchRoot, MaxKeptAge = TimeSpan.FromDays(3), MaxKeptBytes = 1000 });
-        var janitor = new ScratchJanitor(new ScratchSpace(options), new ActiveJobRegistry(), env.DataSource, options, TimeProvider.System, NullLogger<ScratchJanitor>.Instance);
+        var janitor = new ScratchJanitor(new ScratchSpace(options), new ActiveJobRegistry(), env.Store, options, TimeProvider.System, NullLogger<ScratchJanitor>.Instance);
 
         var removed = await janitor.SweepAsync(CancellationToken.None);
 

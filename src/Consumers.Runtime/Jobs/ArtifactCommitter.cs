@@ -1,0 +1,125 @@
+using Consumers.Contracts;
+using Consumers.Runtime.Artifacts;
+using Consumers.Runtime.Failures;
+using Consumers.Runtime.Leases;
+using Consumers.Runtime.Stages;
+using Consumers.Runtime.Timeline;
+using Microsoft.Extensions.Logging;
+
+namespace Consumers.Runtime.Jobs;
+
+/// <summary>
+/// An attempt's artifact: an existing valid artifact finishes the job without running it (an invalid one is moved
+/// aside), and a stage's output is validated, checked against the lease and moved into place without replacing
+/// anything, then recorded with the job in the attempt's fenced success write.
+/// </summary>
+public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore store, OutcomeWriter outcomes, ILogger<ArtifactCommitter> logger)
+{
+    /// <summary>
+    /// When a valid artifact already exists, finishes the job as succeeded with a <c>skipped</c> event and returns how
+    /// that write ended: <see cref="AttemptOutcome.Skipped"/> only when it landed (a lost lease is
+    /// <see cref="AttemptOutcome.LeaseLost"/>). Null: no valid artifact, run the stage.
+    /// </summary>
+    public async Task<AttemptOutcome?> TrySkipExistingAsync(JobRequested request, ActiveJob job, IStage stage)
+    {
+        var existing = await artifacts.DescribeAsync(request.OutputKey, job.Stopping);
+        if (existing is null)
+        {
+            return null;
+        }
+
+        if (!await IsValidAsync(stage, artifacts.PathOf(request.OutputKey), existing.Size, job.Stopping))
+        {
+            var aside = await artifacts.QuarantineAsync(request.OutputKey, job.Stopping);
+            LogQuarantinedArtifact(request.OutputKey, aside);
+            return null;
+        }
+
+        var skipped = TimelineEntries.Skipped(existing);
+        job.MarkFinishing();
+        return await outcomes.WriteAsync(job, skipped, token => store.SucceedAsync(job.Lease, existing, [skipped], token), AttemptOutcome.Skipped);
+    }
+
+    /// <summary>
+    /// Validates the output, checks the lease is still ours, moves the file into place without replacing anything and
+    /// writes the success (a progress that showed ends at 100, then <c>completed</c>).
+    /// </summary>
+    /// <param name="lastProgress">The last progress percent the attempt wrote (0: none).</param>
+    public async Task<AttemptOutcome> CommitAsync(JobRequested request, ActiveJob job, IStage stage, StageOutput output, int lastProgress, TimeSpan duration)
+    {
+        var committed = await MoveIntoPlaceAsync(request, job, stage, output);
+        if (committed is null)
+        {
+            return outcomes.LeaseLost(job);
+        }
+
+        var events = new List<TimelineEntry>();
+        if (lastProgress is > 0 and < 100)
+        {
+            // A job that showed progress ends its progress at 100; a quick one that showed none stays quiet.
+            events.Add(TimelineEntries.Progress(100));
+        }
+
+        events.Add(TimelineEntries.Completed(committed, duration));
+        job.MarkFinishing();
+        var outcome = await outcomes.WriteAsync(job, events[^1], token => store.SucceedAsync(job.Lease, committed, events, token), AttemptOutcome.Succeeded);
+        if (outcome == AttemptOutcome.Succeeded)
+        {
+            LogCompleted(committed.Key, committed.Size);
+        }
+
+        // CommitLost: the artifact is in place, whichever attempt runs next finds it and finishes as skipped.
+        return outcome;
+    }
+
+    private async Task<ArtifactRecord?> MoveIntoPlaceAsync(JobRequested request, ActiveJob job, IStage stage, StageOutput output)
+    {
+        var info = new FileInfo(output.FilePath);
+        if (!info.Exists || info.Length == 0)
+        {
+            throw new JobFailureException(ErrorCodes.ArtifactInvalid, "the stage produced an empty or missing output file");
+        }
+
+        await stage.ValidateAsync(output.FilePath, job.Stopping);
+        // A cancel (or a lost lease) that came while the stage was finishing keeps the artifact out.
+        job.Stopping.ThrowIfCancellationRequested();
+        if (!await store.IsLeaseHeldAsync(job.Lease, job.Stopping))
+        {
+            return null;
+        }
+
+        var committed = await artifacts.CommitAsync(output.FilePath, request.OutputKey, job.Stopping);
+        if (committed is not null)
+        {
+            return committed;
+        }
+
+        // Another attempt committed first. Its file is whole (commits never expose partial files); record it as ours.
+        return await artifacts.DescribeAsync(request.OutputKey, job.Stopping)
+               ?? throw new JobFailureException(ErrorCodes.ArtifactInvalid, "the artifact vanished while it was committed");
+    }
+
+    private static async Task<bool> IsValidAsync(IStage stage, string path, long size, CancellationToken cancellationToken)
+    {
+        if (size <= 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            await stage.ValidateAsync(path, cancellationToken);
+            return true;
+        }
+        catch (JobFailureException)
+        {
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Completed: artifact {ArtifactKey} ({Size} bytes)")]
+    private partial void LogCompleted(string artifactKey, long size);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Existing artifact {ArtifactKey} failed validation; moved to {Aside} and running the job")]
+    private partial void LogQuarantinedArtifact(string artifactKey, string aside);
+}

@@ -1,0 +1,101 @@
+using Consumers.Contracts;
+using Consumers.Runtime.Artifacts;
+using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Leases;
+using Consumers.Runtime.Stages;
+using Consumers.Runtime.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Consumers.IntegrationTests.Jobs;
+
+/// <summary>
+/// The existing-artifact path against the real database (in a rolled-back transaction): a skip is an outcome only
+/// once its write landed; an attempt whose lease was taken meanwhile reports the lost lease, not a skip.
+/// </summary>
+public sealed class ArtifactCommitterTests(SharedDatabase database) : IClassFixture<SharedDatabase>, IDisposable
+{
+    private readonly ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
+    [Fact]
+    public async Task An_existing_valid_artifact_finishes_the_job_as_skipped()
+    {
+        await using var tx = await StatementTransaction.BeginAsync(database.Env);
+        var (request, lease) = await AcquireWithArtifactAsync(tx);
+
+        var outcome = await Committer(tx).TrySkipExistingAsync(request, new ActiveJob(lease, 0), Stage());
+
+        Assert.Equal(AttemptOutcome.Skipped, outcome);
+        Assert.Equal("succeeded", await tx.ScalarAsync<string>($"SELECT status FROM jobs WHERE id = '{lease.JobId}'"));
+        Assert.Equal(TimelineEventTypes.Skipped, (await tx.TimelineAsync(lease.JobId)).Last().Type);
+        await tx.AssertTimelinesValidAsync(lease.JobId);
+    }
+
+    [Fact]
+    public async Task A_skip_whose_lease_was_taken_meanwhile_is_a_lost_lease_not_a_skip()
+    {
+        await using var tx = await StatementTransaction.BeginAsync(database.Env);
+        var (request, lease) = await AcquireWithArtifactAsync(tx);
+        // The sweep requeued the attempt and another worker took the job: this attempt's token is superseded.
+        await tx.ExecuteAsync($"UPDATE jobs SET last_heartbeat_at = now() - interval '2 minutes' WHERE id = '{lease.JobId}'");
+        Assert.Single(await tx.Sweep.RecoverStaleAsync(new Runtime.Recovery.RecoveryOptions(), 1, dryRun: false, CancellationToken.None));
+        Assert.Equal(AcquireOutcomeKind.Acquired,
+            (await tx.Jobs.AcquireAsync(request, new AcquireSettings("w2", 60, 3600, 3, RunsAlone: true), CancellationToken.None)).Kind);
+
+        var outcome = await Committer(tx).TrySkipExistingAsync(request, new ActiveJob(lease, 0), Stage());
+
+        Assert.Equal(AttemptOutcome.LeaseLost, outcome);
+        Assert.Equal("processing", await tx.ScalarAsync<string>($"SELECT status FROM jobs WHERE id = '{lease.JobId}'"));
+        Assert.DoesNotContain(await tx.TimelineAsync(lease.JobId), e => e.Type == TimelineEventTypes.Skipped);
+        await tx.AssertTimelinesValidAsync(lease.JobId);
+    }
+
+    [Fact]
+    public async Task No_artifact_means_run_the_stage()
+    {
+        await using var tx = await StatementTransaction.BeginAsync(database.Env);
+        var request = new JobRequested { JobId = Guid.NewGuid(), Stage = "synthetic", OutputKey = $"{Guid.NewGuid():N}.json", MaxAttempts = 3 };
+        var lease = (await tx.Jobs.AcquireAsync(request, new AcquireSettings("w1", 60, 3600, 3), CancellationToken.None)).Lease!;
+
+        Assert.Null(await Committer(tx).TrySkipExistingAsync(request, new ActiveJob(lease, 0), Stage()));
+        Assert.Equal("processing", await tx.ScalarAsync<string>($"SELECT status FROM jobs WHERE id = '{lease.JobId}'"));
+    }
+
+    private async Task<(JobRequested Request, JobLease Lease)> AcquireWithArtifactAsync(StatementTransaction tx)
+    {
+        var request = new JobRequested { JobId = Guid.NewGuid(), Stage = "synthetic", OutputKey = $"{Guid.NewGuid():N}.json", MaxAttempts = 3 };
+        var path = Artifacts().PathOf(request.OutputKey);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllTextAsync(path, "{\"done\":true}");
+        var acquired = await tx.Jobs.AcquireAsync(request, new AcquireSettings("w1", 60, 3600, 3), CancellationToken.None);
+        Assert.Equal(AcquireOutcomeKind.Acquired, acquired.Kind);
+        return (request, acquired.Lease!);
+    }
+
+    private FileSystemArtifactStore Artifacts() => new(Options.Create(new ArtifactOptions { Root = database.Env.ArtifactRoot }));
+
+    private static SyntheticStage Stage() => new(Options.Create(new SyntheticOptions()), Options.Create(new WorkerOptions()));
+
+    private ArtifactCommitter Committer(StatementTransaction tx)
+    {
+        var outcomes = new OutcomeWriter(tx.Jobs, new ConsumersMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
+            Options.Create(new WorkerOptions()), new RunningHost(), TimeProvider.System, NullLogger<OutcomeWriter>.Instance);
+        return new ArtifactCommitter(Artifacts(), tx.Jobs, outcomes, NullLogger<ArtifactCommitter>.Instance);
+    }
+
+    public void Dispose() => services.Dispose();
+
+    /// <summary>A host that keeps running for the test's length.</summary>
+    private sealed class RunningHost : IHostApplicationLifetime
+    {
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+        public CancellationToken ApplicationStopping => CancellationToken.None;
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+
+        public void StopApplication()
+        {
+        }
+    }
+}
