@@ -31,9 +31,9 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
         }
 
         var rowSource =
-            "INSERT INTO jobs (id, stage, source, output_key, clip_duration_seconds, request, status, attempt_count, max_attempts, " +
+            "INSERT INTO jobs (id, stage, source, output_key, clip_duration_seconds, priority, request, status, attempt_count, max_attempts, " +
             "lease_token, lease_timeout_seconds, dispatched, dispatched_at, last_event_seq, created_at, updated_at) " +
-            "VALUES (@id, @stage, @source, @output_key, @clip, @request::jsonb, 'queued', 0, @max_attempts, 0, 0, true, now(), 1, now(), now()) " +
+            "VALUES (@id, @stage, @source, @output_key, @clip, @priority, @request::jsonb, 'queued', 0, @max_attempts, 0, 0, true, now(), 1, now(), now()) " +
             "ON CONFLICT (id) DO NOTHING" + TransitionSql.Returning;
         await using var command = dataSource.CreateCommand(TransitionSql.Build(rowSource, 1, dispatchRequest: true));
         BindRequest(command.Parameters, request, maxAttempts);
@@ -52,10 +52,10 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
     public async Task<AcquireOutcome> AcquireAsync(JobRequested request, AcquireSettings settings, CancellationToken cancellationToken)
     {
         var insertAcquired =
-            "INSERT INTO jobs (id, stage, source, output_key, clip_duration_seconds, request, status, attempt_count, max_attempts, " +
+            "INSERT INTO jobs (id, stage, source, output_key, clip_duration_seconds, priority, request, status, attempt_count, max_attempts, " +
             "lease_token, lease_owner, lease_timeout_seconds, processing_started_at, last_heartbeat_at, processing_deadline_at, " +
             "dispatched, dispatched_at, last_event_seq, created_at, updated_at) " +
-            "VALUES (@id, @stage, @source, @output_key, @clip, @request::jsonb, 'processing', 1, @max_attempts, 1, @owner, @lease_seconds, " +
+            "VALUES (@id, @stage, @source, @output_key, @clip, @priority, @request::jsonb, 'processing', 1, @max_attempts, 1, @owner, @lease_seconds, " +
             "now(), now(), now() + make_interval(secs => @deadline_seconds), true, now(), 2, now(), now()) " +
             "ON CONFLICT (id) DO NOTHING" + TransitionSql.Returning;
         var acquireExisting =
@@ -138,10 +138,10 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
     public async Task<bool> RejectAsync(JobRequested sanitized, int maxAttempts, string code, string message, string field, CancellationToken cancellationToken)
     {
         var rowSource =
-            "INSERT INTO jobs (id, stage, source, output_key, clip_duration_seconds, request, status, attempt_count, max_attempts, " +
+            "INSERT INTO jobs (id, stage, source, output_key, clip_duration_seconds, priority, request, status, attempt_count, max_attempts, " +
             "lease_token, lease_timeout_seconds, dispatched, dispatched_at, last_error_code, last_error_message, last_event_seq, " +
             "finished_at, created_at, updated_at) " +
-            "VALUES (@id, @stage, @source, @output_key, @clip, @request::jsonb, 'failed', 0, @max_attempts, 0, 0, true, now(), @code, @message, 2, " +
+            "VALUES (@id, @stage, @source, @output_key, @clip, @priority, @request::jsonb, 'failed', 0, @max_attempts, 0, 0, true, now(), @code, @message, 2, " +
             "now(), now(), now()) " +
             "ON CONFLICT (id) DO NOTHING" + TransitionSql.Returning;
         await using var command = dataSource.CreateCommand(TransitionSql.Build(rowSource, 2, dispatchRequest: false));
@@ -499,6 +499,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
         parameters.Add(new NpgsqlParameter("source", NpgsqlDbType.Text) { Value = Clip(request.Source, JobRequestLimits.Source) });
         parameters.Add(new NpgsqlParameter("output_key", NpgsqlDbType.Text) { Value = Clip(request.OutputKey, JobRequestLimits.OutputKey) });
         parameters.Add(new NpgsqlParameter("clip", NpgsqlDbType.Double) { Value = (object?)request.ClipDurationSeconds ?? DBNull.Value });
+        parameters.Add(new NpgsqlParameter("priority", NpgsqlDbType.Integer) { Value = request.Priority });
         parameters.Add(new NpgsqlParameter("request", NpgsqlDbType.Text) { Value = JsonSerializer.Serialize(request, ContractJson.Options) });
         parameters.Add(new NpgsqlParameter("max_attempts", NpgsqlDbType.Integer) { Value = maxAttempts });
     }
