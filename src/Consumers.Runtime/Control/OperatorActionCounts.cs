@@ -32,28 +32,40 @@ public sealed partial class OperatorActionCounts(NpgsqlDataSource dataSource, Co
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(ReadInterval);
-        do
+        while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                var read = KnownActions.ToDictionary(a => a, _ => 0L, StringComparer.Ordinal);
-                await using var command = dataSource.CreateCommand("SELECT action, count(*) FROM operator_actions GROUP BY action");
-                await using var reader = await command.ExecuteReaderAsync(stoppingToken);
-                while (await reader.ReadAsync(stoppingToken))
-                {
-                    read[reader.GetString(0)] = reader.GetInt64(1);
-                }
-
-                totals = read;
+                totals = await ReadAsync(stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                // The last totals stay; the database monitor reports the outage itself.
+                // The last totals stay; the database monitor reports an outage itself.
                 LogReadFailed(ex.Message);
             }
+
+            try
+            {
+                await Task.Delay(ReadInterval, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default));
+    }
+
+    private async Task<Dictionary<string, long>> ReadAsync(CancellationToken cancellationToken)
+    {
+        var read = KnownActions.ToDictionary(a => a, _ => 0L, StringComparer.Ordinal);
+        await using var command = dataSource.CreateCommand("SELECT action, count(*) FROM operator_actions GROUP BY action");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            read[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return read;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Operator action totals not read: {Error}")]
