@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The Consumers demo: starts the local stack, builds the worker, runs two worker processes, submits a
 # batch of real jobs (including bad ones), shows them run with progress bars, kills a worker mid-job to
-# show recovery, and prints the outcome table, one job's timeline and where to look next.
+# show recovery, cancels a running job, pauses and resumes a stage, and prints the outcome table, one
+# job's timeline and where to look next.
 #
-# usage: scripts/demo.sh            (everything; about two minutes on a 2-core machine)
+# usage: scripts/demo.sh            (everything; two to three minutes on a 2-core machine)
 # Environment: DEMO_JOBS (default 12) manifest jobs in the batch; DEMO_DIR (default /tmp/consumers-demo).
 set -euo pipefail
 
@@ -135,7 +136,51 @@ KILLER=$!
 wait "$KILLER" 2>/dev/null || true
 [[ -f "$DEMO_DIR/logs/killed" ]] && cat "$DEMO_DIR/logs/killed"
 
-# ---- 7. what happened -------------------------------------------------------------------------------
+# ---- 7. steering work in flight --------------------------------------------------------------------
+sql() {  # one value from the demo database; psql starts far faster than the CLI, which matters when polling
+  PGPASSWORD="$CONSUMERS_DB_PASSWORD" "$PG_BIN/psql" -h "$CONSUMERS_PG_HOST" -p "$CONSUMERS_PG_PORT" -U "$CONSUMERS_DB_USER" -d "$DEMO_DB" "$@"
+}
+job_status() { sql -tAc "SELECT status FROM jobs WHERE id = '$1'"; }
+wait_status() {  # job, wanted status, seconds
+  local deadline=$(( SECONDS + $3 ))
+  until [[ "$(job_status "$1")" == "$2" ]]; do
+    (( SECONDS < deadline )) || { warn "job $1 is $(job_status "$1"), not $2, after $3 s"; return 1; }
+    sleep 0.3
+  done
+}
+step "Cancelling a running job: a 60-second job is stopped by the worker holding it"
+CANCEL_JOB=$(submit --stage synthetic --output-key synthetic/mistake.json --param durationMs=60000 --param steps=60)
+wait_status "$CANCEL_JOB" processing 30 && echo "  $CANCEL_JOB is running"
+sleep 2
+"${CONSUMERS[@]}" cancel "$CANCEL_JOB" --reason "wrong source clip" --by demo
+wait_status "$CANCEL_JOB" cancelled 10 && echo "  stopped by its worker $(sql -tAc "SELECT round(extract(epoch FROM e.occurred_at - j.cancel_requested_at) * 1000)
+  FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE e.job_id = '$CANCEL_JOB' AND e.type = 'cancelled'") ms after the request was recorded; its last events:"
+"${CONSUMERS[@]}" show "$CANCEL_JOB" | tail -n 4
+
+step "Pausing the manifest stage on every worker while other stages run, then resuming it"
+"${CONSUMERS[@]}" pause manifest --reason "demo: holding manifests" --by demo
+sleep 2  # a pause reaches every worker within 2 s
+HELD=()
+for i in 1 2 3; do
+  HELD+=("$(submit --stage manifest --source "file-$i.bin" --output-key "held/file-$i.json")")
+done
+OTHER_JOB=$(submit --stage probe --source intro.mp4 --output-key media/intro/probe-again.json)
+wait_status "$OTHER_JOB" succeeded 30 && echo "  a probe submitted meanwhile ran: $OTHER_JOB succeeded"
+sleep 0.5
+held_states=$(for id in "${HELD[@]}"; do job_status "$id"; done | sort | uniq -c | xargs)
+parked_now() { mgmt "$CONSUMERS_RABBIT_MGMT/api/queues/$DEMO_VHOST/consumers.jobs.paused.manifest" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("messages", 0))'; }
+# The management API refreshes queue figures every 5 s.
+for _ in $(seq 1 25); do parked=$(parked_now); [[ "$parked" == 3 ]] && break; sleep 0.3; done
+echo "  the 3 manifest jobs submitted while paused: $held_states; messages parked in consumers.jobs.paused.manifest: $parked"
+"${CONSUMERS[@]}" pauses
+"${CONSUMERS[@]}" resume manifest --by demo
+for id in "${HELD[@]}"; do wait_status "$id" succeeded 30 || true; done
+held_states=$(for id in "${HELD[@]}"; do job_status "$id"; done | sort | uniq -c | xargs)
+echo "  after the resume: $held_states"
+echo "  the operator audit (operator_actions):"
+sql -c "SELECT to_char(at, 'HH24:MI:SS') AS at, action, target, by, reason, outcome FROM operator_actions ORDER BY at"
+
+# ---- 8. what happened -------------------------------------------------------------------------------
 step "consumers list"
 "${CONSUMERS[@]}" list --limit 30
 step "consumers show $LONG_JOB   (the job whose worker was killed)"
@@ -151,13 +196,13 @@ step "consumers check-timeline   (every timeline against the ordering rules)"
 step "A few metrics from the surviving worker (series that moved; every series exists from start at 0)"
 for port in 9464 9465; do
   if metrics=$(curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null); then
-    grep -E '^(jobs_finished_total|duplicate_skips_total|acquire_conflicts_total|retry_attempts_total|recovered_jobs_total|heartbeats_total|outbox_published_total|worker_job_slots)' <<<"$metrics" \
+    grep -E '^(jobs_finished_total|duplicate_skips_total|acquire_conflicts_total|retry_attempts_total|recovered_jobs_total|heartbeats_total|outbox_published_total|worker_job_slots|cancellations_total|operator_actions_total)' <<<"$metrics" \
       | grep -v ' 0$' | sed 's/otel_scope_name="Consumers",//' | head -30 || true  # head may close the pipe early
     break
   fi
 done
 
-# ---- 8. leave it tidy -------------------------------------------------------------------------------
+# ---- 9. leave it tidy -------------------------------------------------------------------------------
 step "Stopping the workers with SIGTERM (they drain and exit 0)"
 for f in "$DEMO_DIR"/logs/*.pid; do
   pid=$(cat "$f"); kill -TERM "$pid" 2>/dev/null || true

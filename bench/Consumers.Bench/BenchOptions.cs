@@ -5,7 +5,7 @@ namespace Consumers.Bench;
 /// <summary>Sizes and settings of one run; the defaults finish in well under ten minutes on two cores.</summary>
 public sealed record BenchOptions
 {
-    public static readonly IReadOnlyList<string> AllSections = ["baseline", "throughput", "latency", "recovery", "adaptive", "cost", "faults"];
+    public static readonly IReadOnlyList<string> AllSections = ["baseline", "throughput", "latency", "recovery", "adaptive", "cost", "retention", "faults"];
 
     public IReadOnlySet<string> Sections { get; init; } = AllSections.ToHashSet();
 
@@ -59,6 +59,9 @@ public sealed record BenchOptions
     public int BacklogJobs { get; init; } = 10_000;
 
     public int BacklogSampleSeconds { get; init; } = 15;
+
+    /// <summary>Finished jobs the retention section fills and prunes.</summary>
+    public int RetentionJobs { get; init; } = 1_000_000;
 
     /// <summary>CPU-heavy jobs of the adaptive section's mixed workload, and the CPU each burns.</summary>
     public int AdaptiveHeavyJobs { get; init; } = 16;

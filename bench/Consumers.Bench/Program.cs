@@ -27,6 +27,7 @@ var recoveryJobMs = new Option<int>("--recovery-job-ms") { Description = "Durati
 var recoveryBound = new Option<int>("--recovery-bound") { Description = "Seconds to wait for a recovery before reporting 'not recovered'", DefaultValueFactory = _ => 120 };
 var backlogJobs = new Option<int>("--backlog-jobs") { Description = "Jobs in the backlog of the memory measurement", DefaultValueFactory = _ => 10_000 };
 var backlogSeconds = new Option<int>("--backlog-seconds") { Description = "Seconds memory is sampled after the backlog is submitted", DefaultValueFactory = _ => 15 };
+var retentionJobs = new Option<int>("--retention-jobs") { Description = "Finished jobs the retention section fills and prunes", DefaultValueFactory = _ => 1_000_000 };
 var maxAutoPrepare = new Option<int>("--max-auto-prepare") { Description = "Max Auto Prepare of the workers' connection string (0: off)", DefaultValueFactory = _ => 64 };
 var workerSet = new Option<string[]>("--worker-set")
 {
@@ -39,7 +40,7 @@ var output = new Option<string?>("--output") { Description = "Folder of the JSON
 var root = new RootCommand("consumers-bench: measures the whole job path against its limits on the local stack")
 {
     only, jobs, baselineMessages, baselineRuns, throughputRuns, workers, concurrency, commitConnections, commitSeconds,
-    latencyRate, latencySeconds, recoveryKills, faultRuns, faults, faultLong, recoveryJobMs, recoveryBound, backlogJobs, backlogSeconds, maxAutoPrepare, workerSet, output,
+    latencyRate, latencySeconds, recoveryKills, faultRuns, faults, faultLong, recoveryJobMs, recoveryBound, backlogJobs, backlogSeconds, retentionJobs, maxAutoPrepare, workerSet, output,
 };
 
 root.SetAction(async (parse, cancellationToken) =>
@@ -91,6 +92,7 @@ root.SetAction(async (parse, cancellationToken) =>
             RecoveryBoundSeconds = Positive(parse.GetValue(recoveryBound), "--recovery-bound"),
             BacklogJobs = Positive(parse.GetValue(backlogJobs), "--backlog-jobs"),
             BacklogSampleSeconds = Positive(parse.GetValue(backlogSeconds), "--backlog-seconds"),
+            RetentionJobs = Positive(parse.GetValue(retentionJobs), "--retention-jobs"),
             MaxAutoPrepare = parse.GetValue(maxAutoPrepare) is var prepare and >= 0 ? prepare : throw new ArgumentException("--max-auto-prepare must be 0 or more"),
             WorkerSettings = parse.GetValue(workerSet)!.Select(pair => pair.IndexOf('=', StringComparison.Ordinal) is var equals and > 0
                     ? new KeyValuePair<string, string?>(pair[..equals], pair[(equals + 1)..])
@@ -178,6 +180,7 @@ namespace Consumers.Bench
                     // Before cost, which leaves a backlog of long jobs behind in the run's queue.
                     ("adaptive", AdaptiveSection.RunAsync),
                     ("cost", CostSection.RunAsync),
+                    ("retention", RetentionSection.RunAsync),
                     ("faults", Sections.Faults.FaultsSection.RunAsync),
                 };
                 foreach (var (name, run) in sections.Where(s => options.Sections.Contains(s.Name)))

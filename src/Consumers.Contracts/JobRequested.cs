@@ -34,4 +34,11 @@ public sealed record JobRequested
 
     /// <summary>Overrides the configured attempt limit for this job.</summary>
     public int? MaxAttempts { get; init; }
+
+    /// <summary>
+    /// 0 (lowest) to 9 (highest), default 5. With a backlog, a job starts ahead of every lower-priority job still
+    /// waiting in its queue (jobs already handed to a worker are not overtaken). Classic queues only: on quorum
+    /// queues it is stored and carried but jobs run in arrival order.
+    /// </summary>
+    public int Priority { get; init; } = JobPriority.Default;
 }

@@ -82,6 +82,7 @@ public sealed class DeadLetterQueues(IOptions<RabbitMqOptions> rabbitOptions, IO
                 MessageId = message.BasicProperties.MessageId,
                 ContentType = message.BasicProperties.ContentType,
                 CorrelationId = message.BasicProperties.CorrelationId,
+                Priority = message.BasicProperties.Priority,
                 Persistent = true,
                 Headers = message.BasicProperties.Headers?
                     .Where(h => !h.Key.StartsWith("MT-Fault-", StringComparison.Ordinal) && h.Key != "MT-Reason")

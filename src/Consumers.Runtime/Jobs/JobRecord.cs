@@ -11,6 +11,8 @@ public sealed class JobRecord
     public string Source { get; set; } = "";
     public string OutputKey { get; set; } = "";
     public double? ClipDurationSeconds { get; set; }
+    /// <summary>The request's priority (0 to 9), for reading; re-sends take it from <see cref="Request"/>, which holds it too.</summary>
+    public int Priority { get; set; } = Contracts.JobPriority.Default;
     /// <summary>The request as received (JSON), kept so a requeue can publish it again unchanged.</summary>
     public string Request { get; set; } = "{}";
     public string Status { get; set; } = "";

@@ -31,6 +31,8 @@ public static class JobRequestValidator
         Require(request.ClipDurationSeconds is null || (double.IsFinite(request.ClipDurationSeconds.Value) && request.ClipDurationSeconds >= 0),
             "clipDurationSeconds", "must be a finite number of seconds, zero or more");
         Require(request.MaxAttempts is null or (>= 1 and <= JobRequestLimits.MaxAttempts), "maxAttempts", $"must be between 1 and {JobRequestLimits.MaxAttempts}");
+        Require(request.Priority is >= JobPriority.Lowest and <= JobPriority.Highest, "priority",
+            $"{request.Priority} is not between {JobPriority.Lowest} and {JobPriority.Highest}");
         if (request.Parameters is { } parameters)
         {
             Require(parameters.Count <= JobRequestLimits.Parameters, "parameters", $"has more than {JobRequestLimits.Parameters} entries");

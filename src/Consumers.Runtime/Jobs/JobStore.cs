@@ -417,6 +417,7 @@ public sealed class JobStore
         .Text("source", Clip(request.Source, JobRequestLimits.Source))
         .Text("output_key", Clip(request.OutputKey, JobRequestLimits.OutputKey))
         .Value("clip", NpgsqlDbType.Double, request.ClipDurationSeconds)
+        .Value("priority", NpgsqlDbType.Integer, request.Priority)
         .Text("request", JsonSerializer.Serialize(request, ContractJson.Options))
         .Value("max_attempts", NpgsqlDbType.Integer, maxAttempts);
 

@@ -7,7 +7,7 @@ public static class JobQueueSendExtensions
 {
     /// <summary>
     /// Sends <paramref name="message"/> to <paramref name="queue"/> at <see cref="RabbitMqOptions.SendAddress"/>
-    /// with <paramref name="messageId"/>, mandatory: if no queue is bound to its exchange (quorum mode before the
+    /// with <paramref name="messageId"/> and, for a <see cref="Contracts.JobRequested"/>, its priority; mandatory: if no queue is bound to its exchange (quorum mode before the
     /// first worker, a deleted queue) the broker returns it and the send fails, instead of confirming a dropped message.
     /// </summary>
     public static async Task SendToJobQueueAsync(this ISendEndpointProvider provider, RabbitMqOptions rabbit, string queue,
@@ -17,6 +17,12 @@ public static class JobQueueSendExtensions
         await endpoint.Send(message, messageType, context =>
         {
             context.MessageId = messageId;
+            // Every path that sends a job (relay, sweep and requeue through the outbox, lane forward, parking) carries its priority.
+            if (message is Contracts.JobRequested request)
+            {
+                context.TrySetPriority((byte)Math.Clamp(request.Priority, Contracts.JobPriority.Lowest, Contracts.JobPriority.Highest));
+            }
+
             if (context.TryGetPayload<RabbitMqSendContext>(out var rabbitContext))
             {
                 rabbitContext.Mandatory = true;

@@ -21,6 +21,7 @@ public static class JobRequestShape
         ("clipDurationSeconds", Expected.Number, true),
         ("parameters", Expected.TextMap, true),
         ("maxAttempts", Expected.Integer, true),
+        ("priority", Expected.Integer, false),
     ];
 
     /// <summary>

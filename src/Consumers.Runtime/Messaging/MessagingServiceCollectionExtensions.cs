@@ -27,6 +27,7 @@ public static class MessagingServiceCollectionExtensions
         }
 
         var nodes = rabbit.Endpoints();
+        services.AddSingleton<QueuePriorities>();
         var connectionName = configuration.GetSection(Jobs.WorkerOptions.Section).Get<Jobs.WorkerOptions>()?.WorkerId ?? new Jobs.WorkerOptions().WorkerId;
         services.AddMassTransit(x =>
         {
@@ -80,6 +81,8 @@ public static class MessagingServiceCollectionExtensions
                 var intake = context.GetRequiredService<Flow.JobIntake>();
                 var link = context.GetRequiredService<BrokerLink>();
                 var lanes = context.GetRequiredService<Flow.JobLanes>();
+                var priorities = context.GetRequiredService<QueuePriorities>();
+                var laneQueues = lanes.All.Select(l => l.Queue).ToList();
                 foreach (var lane in lanes.All)
                 {
                     intake.Watch(lane.Queue);
@@ -94,6 +97,11 @@ public static class MessagingServiceCollectionExtensions
                         if (rabbit.UsesQuorumQueues)
                         {
                             e.SetQuorumQueue();
+                        }
+                        else if (priorities.IsPriorityQueue(lane.Queue, laneQueues))
+                        {
+                            // Declared exactly as QueuePriorities found or made it: other arguments would be refused.
+                            e.EnablePriority(QueuePriorities.MaxPriority);
                         }
 
                         // Producers in any language may publish plain JSON; envelopes still work.

@@ -36,6 +36,17 @@ public sealed class RabbitMqOptions : Settings.IValidatedSettings
     public string QueueType { get; set; } = "classic";
 
     /// <summary>
+    /// Whether the job queue and the lane queues are priority queues (<c>x-max-priority</c> 9), so a request's
+    /// <c>priority</c> orders the jobs waiting in them. RabbitMQ cannot change a queue's arguments in place, so:
+    /// <c>auto</c> (default) makes a queue that does not exist yet a priority queue and uses an existing queue as it
+    /// was declared (one warning line names a queue without priority); <c>on</c> stops the worker at start with one
+    /// line when a queue exists without priority; <c>off</c> declares plain queues and stops the worker at start when
+    /// one is a priority queue. Classic queues only: RabbitMQ 3.10 quorum queues have no priorities, so with quorum
+    /// queues <c>auto</c> means plain and <c>on</c> is refused. See docs/rollout.md for moving an existing installation.
+    /// </summary>
+    public string Priority { get; set; } = PriorityModes.Auto;
+
+    /// <summary>
     /// AMQP heartbeat. A frozen worker keeps its prefetched deliveries until the broker gives up on it after about
     /// two missed heartbeats; short, so that the work moves on in seconds rather than minutes.
     /// </summary>
@@ -90,8 +101,20 @@ public sealed class RabbitMqOptions : Settings.IValidatedSettings
             problems.Add($"{Section}:QueueType '{QueueType}' is neither classic nor quorum");
         }
 
+        if (!PriorityModes.All.Contains(Priority, StringComparer.OrdinalIgnoreCase))
+        {
+            problems.Add($"{Section}:Priority '{Priority}' is none of {string.Join(", ", PriorityModes.All)}");
+        }
+        else if (UsesQuorumQueues && PriorityIs(PriorityModes.On))
+        {
+            problems.Add($"{Section}:Priority 'on' needs classic queues: RabbitMQ 3.10 quorum queues deliver in arrival order (use auto or off)");
+        }
+
         return problems;
     }
+
+    /// <summary>True when <see cref="Priority"/> is <paramref name="mode"/> (one of <see cref="PriorityModes"/>).</summary>
+    public bool PriorityIs(string mode) => string.Equals(Priority, mode, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>What a receive endpoint with <paramref name="slots"/> slots may hold: the slots plus the buffer.</summary>
     public int PrefetchFor(int slots) => slots + PrefetchBuffer;
@@ -100,9 +123,21 @@ public sealed class RabbitMqOptions : Settings.IValidatedSettings
 
     /// <summary>
     /// Where to send to one of the job queues. A <c>queue:</c> send declares the queue, so a request is kept even
-    /// before any worker bound it; but it declares a classic queue, which RabbitMQ refuses for an existing quorum
-    /// queue. With quorum queues the send goes to the queue's own exchange instead, which the worker that sends
-    /// (relay or lane forward) has already bound to the queue when its endpoints started.
+    /// before any worker bound it; but it declares a plain classic queue, which RabbitMQ refuses for an existing
+    /// quorum or priority queue (other arguments). So unless <see cref="Priority"/> is off on classic queues, the
+    /// send goes to the queue's own exchange instead, which the worker that sends (relay or lane forward) has
+    /// already bound to the queue when its endpoints started.
     /// </summary>
-    public Uri SendAddress(string queue) => new(UsesQuorumQueues ? "exchange:" + queue : "queue:" + queue);
+    public Uri SendAddress(string queue) =>
+        new(UsesQuorumQueues || !PriorityIs(PriorityModes.Off) ? "exchange:" + queue : "queue:" + queue);
+}
+
+/// <summary>The values of <see cref="RabbitMqOptions.Priority"/>.</summary>
+public static class PriorityModes
+{
+    public const string Auto = "auto";
+    public const string On = "on";
+    public const string Off = "off";
+
+    public static readonly IReadOnlyList<string> All = [Auto, On, Off];
 }

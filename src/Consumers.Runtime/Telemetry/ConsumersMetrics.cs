@@ -145,6 +145,10 @@ public sealed class ConsumersMetrics : IDisposable
     public void ObserveGauges(string name, Func<IEnumerable<Measurement<int>>> read, string description) =>
         meter.CreateObservableGauge(name, read, description: description);
 
+    /// <summary>Registers an observable counter with one series per label set, for totals read from elsewhere (the database).</summary>
+    public void ObserveCounters(string name, Func<IEnumerable<Measurement<long>>> read, string description) =>
+        meter.CreateObservableCounter(name, read, description: description);
+
     /// <summary>Gives these stages a running-jobs series at zero before their first job.</summary>
     /// <remarks>
     /// Also starts every per-stage counter series at zero (each outcome, each catalogued error code with its class):

@@ -41,6 +41,11 @@ public static class CommandRunner
             await Console.Error.WriteLineAsync($"error: gave up waiting: {ex.Message}");
             return ExitCodes.Unavailable;
         }
+        catch (Exception ex) when (Find<Runtime.Messaging.QueuePriorityMismatchException>(ex) is { } mismatch)
+        {
+            await Console.Error.WriteLineAsync("error: " + mismatch.Message);
+            return ExitCodes.Usage;
+        }
         catch (Exception ex) when (Find<PostgresException>(ex) is { SqlState: PostgresErrorCodes.UndefinedTable } missing)
         {
             await Console.Error.WriteLineAsync($"error: the database has no schema yet ({missing.MessageText}). Run: consumers migrate");

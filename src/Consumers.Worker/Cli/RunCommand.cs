@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Consumers.Runtime.Flow;
+using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Persistence;
 using Consumers.Worker.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,6 +40,9 @@ public static class RunCommand
             // Before the host starts: a missing schema or a refused login ends here with one line and exit 4,
             // not as a failed host start. The host's own gate then passes at once.
             await app.Services.GetRequiredService<SchemaGate>().WaitForSchemaAsync(cancellationToken);
+            // Likewise a job queue declared against Consumers:RabbitMq:Priority: one line, not a declare refused in a loop.
+            await app.Services.GetRequiredService<QueuePriorities>()
+                .CheckAsync(app.Services.GetRequiredService<JobLanes>().All.Select(l => l.Queue), cancellationToken);
             // The host handles SIGTERM itself (drain, then exit), independent of the command line's token.
             await app.RunAsync();
             return ExitCodes.Ok;

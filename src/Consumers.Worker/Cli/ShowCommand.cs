@@ -34,7 +34,7 @@ public static class ShowCommand
                 return ExitCodes.Ok;
             }
 
-            Console.WriteLine($"job {job.Id}  stage={job.Stage}  status={job.Status}  attempts={job.AttemptCount - job.UnchargedAttempts}/{job.MaxAttempts}");
+            Console.WriteLine($"job {job.Id}  stage={job.Stage}  status={job.Status}  priority={job.Priority}  attempts={job.AttemptCount - job.UnchargedAttempts}/{job.MaxAttempts}");
             Console.WriteLine($"  source:   {job.Source}");
             Console.WriteLine($"  output:   {job.OutputKey}" + (job.ArtifactSize is { } size ? $"  ({size} bytes, sha256 {job.ArtifactSha256})" : ""));
             if (job.LastErrorCode is not null)

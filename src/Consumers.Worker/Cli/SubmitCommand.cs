@@ -17,9 +17,14 @@ public static class SubmitCommand
         var jobId = new Option<Guid?>("--job-id") { Description = "Job id (default: a new one). Submitting an id twice runs it once" };
         var clip = new Option<double?>("--clip-duration") { Description = "Clip duration in seconds, if known" };
         var maxAttempts = new Option<int?>("--max-attempts") { Description = "Attempt limit for this job" };
+        var priority = new Option<int>("--priority")
+        {
+            Description = $"{JobPriority.Lowest} (lowest) to {JobPriority.Highest} (highest): starts ahead of lower-priority jobs waiting in its queue",
+            DefaultValueFactory = _ => JobPriority.Default,
+        };
         var command = new Command("submit", "Submit a job: its row and its JobRequested are written in one transaction")
         {
-            stage, source, outputKey, parameters, jobId, clip, maxAttempts,
+            stage, source, outputKey, parameters, jobId, clip, maxAttempts, priority,
         };
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
@@ -31,6 +36,9 @@ public static class SubmitCommand
                 OutputKey = parse.GetValue(outputKey)!,
                 ClipDurationSeconds = parse.GetValue(clip),
                 MaxAttempts = parse.GetValue(maxAttempts),
+                Priority = parse.GetValue(priority) is var level and >= JobPriority.Lowest and <= JobPriority.Highest
+                    ? level
+                    : throw new UsageException($"--priority must be between {JobPriority.Lowest} and {JobPriority.Highest}"),
                 Parameters = CliContext.ParsePairs(parse.GetValue(parameters)!, "--param", "height=240")
                     .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal),
             };

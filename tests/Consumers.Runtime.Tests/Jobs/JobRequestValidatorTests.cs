@@ -24,6 +24,9 @@ public sealed class JobRequestValidatorTests
         { "clipDurationSeconds", Valid with { ClipDurationSeconds = double.NaN } },
         { "maxAttempts", Valid with { MaxAttempts = 0 } },
         { "maxAttempts", Valid with { MaxAttempts = 101 } },
+        { "priority", Valid with { Priority = -1 } },
+        { "priority", Valid with { Priority = 10 } },
+        { "priority", Valid with { Priority = int.MaxValue } },
         { "schemaVersion", Valid with { SchemaVersion = 2 } },
         { "parameters", Valid with { Parameters = Enumerable.Range(0, 65).ToDictionary(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture), _ => "v") } },
         { "parameters", Valid with { Parameters = new Dictionary<string, string> { ["k"] = new string('v', 1025) } } },
@@ -56,6 +59,8 @@ public sealed class JobRequestValidatorTests
     {
         JobRequestValidator.Validate(Valid, Stages);
         JobRequestValidator.Validate(Valid with { Stage = "synthetic", Source = "" }, Stages);
+        JobRequestValidator.Validate(Valid with { Priority = JobPriority.Lowest }, Stages);
+        JobRequestValidator.Validate(Valid with { Priority = JobPriority.Highest }, Stages);
         JobRequestValidator.Validate(Valid with { OutputKey = "a/" + new string('k', 255) }, Stages);
         JobRequestValidator.Validate(Valid with { OutputKey = "clips/a.b/x.json", Source = "clips/😀.mov" }, Stages);
     }

@@ -20,7 +20,20 @@ public sealed class JobRequestedJsonConverterTests
         Assert.Equal(id, request.JobId);
         Assert.Equal("240", request.Parameters!["height"]);
         Assert.Equal(2, request.MaxAttempts);
+        Assert.Equal(JobPriority.Default, request.Priority);
         Assert.Null(JobRequestedJsonConverter.ProblemOf(request));
+    }
+
+    [Fact]
+    public void A_plain_priority_is_read_and_written_back_so_every_re_send_carries_it()
+    {
+        var id = Guid.NewGuid();
+        var request = JsonSerializer.Deserialize<JobRequested>($$"""{"jobId":"{{id}}","stage":"manifest","outputKey":"a.json","Priority":9}""", Options)!;
+
+        Assert.Equal(9, request.Priority);
+        Assert.Null(JobRequestedJsonConverter.ProblemOf(request));
+        // The row keeps the request as written here; the sweep and requeue send that JSON again.
+        Assert.Contains("\"priority\":9", JsonSerializer.Serialize(request, Runtime.ContractJson.Options), StringComparison.Ordinal);
     }
 
     [Theory]
@@ -28,6 +41,9 @@ public sealed class JobRequestedJsonConverterTests
     [InlineData("source", "true")]
     [InlineData("outputKey", "{}")]
     [InlineData("maxAttempts", "2.5")]
+    [InlineData("priority", "\"high\"")]
+    [InlineData("priority", "null")]
+    [InlineData("priority", "9.5")]
     [InlineData("parameters", "[\"height=240\"]")]
     public void A_usable_job_id_with_a_field_of_the_wrong_type_is_kept_with_the_field_named(string field, string json)
     {

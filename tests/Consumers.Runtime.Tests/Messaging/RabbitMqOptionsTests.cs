@@ -69,4 +69,36 @@ public sealed class RabbitMqOptionsTests
 
     private static RabbitMqOptions Bind(Dictionary<string, string?> settings) =>
         new ConfigurationBuilder().AddInMemoryCollection(settings).Build().GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>()!;
+
+    [Theory]
+    [InlineData("auto", "classic", null)]
+    [InlineData("ON", "classic", null)]
+    [InlineData("off", "quorum", null)]
+    [InlineData("auto", "quorum", null)]
+    [InlineData("on", "quorum", "Consumers:RabbitMq:Priority 'on' needs classic queues")]
+    [InlineData("sometimes", "classic", "Consumers:RabbitMq:Priority 'sometimes' is none of auto, on, off")]
+    public void Priority_takes_auto_on_or_off_and_on_needs_classic_queues(string priority, string queueType, string? expected)
+    {
+        var problems = new RabbitMqOptions { Priority = priority, QueueType = queueType }.Problems();
+
+        if (expected is null)
+        {
+            Assert.Empty(problems);
+        }
+        else
+        {
+            Assert.Contains(problems, p => p.StartsWith(expected, StringComparison.Ordinal));
+        }
+    }
+
+    [Theory]
+    [InlineData("auto", "classic", "exchange:consumers.jobs")]
+    [InlineData("on", "classic", "exchange:consumers.jobs")]
+    [InlineData("off", "classic", "queue:consumers.jobs")]
+    [InlineData("off", "quorum", "exchange:consumers.jobs")]
+    public void Sends_declare_the_queue_only_when_it_is_a_plain_classic_one(string priority, string queueType, string expected)
+    {
+        // A queue: send declares a plain queue, which RabbitMQ refuses for a priority or quorum queue.
+        Assert.Equal(expected, new RabbitMqOptions { Priority = priority, QueueType = queueType }.SendAddress("consumers.jobs").ToString());
+    }
 }

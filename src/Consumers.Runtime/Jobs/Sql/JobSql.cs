@@ -13,8 +13,8 @@ internal static class JobSql
 
     private const string SelectLease = "SELECT t.id, t.stage, t.attempt_count, t.lease_token, t.max_attempts, t.lease_timeout_seconds, t.uncharged_attempts FROM t";
 
-    private const string RequestColumns = "id, stage, source, output_key, clip_duration_seconds, request, max_attempts";
-    private const string RequestValues = "@id, @stage, @source, @output_key, @clip, @request::jsonb, @max_attempts";
+    private const string RequestColumns = "id, stage, source, output_key, clip_duration_seconds, priority, request, max_attempts";
+    private const string RequestValues = "@id, @stage, @source, @output_key, @clip, @priority, @request::jsonb, @max_attempts";
 
     /// <summary>The attempt's own row, still running under its token.</summary>
     private const string ProcessingGuard = " WHERE id = @id AND lease_token = @token AND status = 'processing'";

@@ -34,6 +34,8 @@ internal sealed class JobConfiguration : IEntityTypeConfiguration<JobRecord>
         builder.Property(j => j.LeaseToken).HasDefaultValue(0L);
         builder.Property(j => j.LeaseTimeoutSeconds).HasDefaultValue(0);
         builder.Property(j => j.LastEventSeq).HasDefaultValue(0L);
+        // Rows from before priorities had the default; adding a column with a constant default does not rewrite the table.
+        builder.Property(j => j.Priority).HasDefaultValue(JobPriority.Default).HasSentinel(JobPriority.Default);
         builder.Property(j => j.Dispatched).HasDefaultValue(false);
         builder.Property(j => j.CreatedAt).HasDefaultValueSql("now()");
         builder.Property(j => j.UpdatedAt).HasDefaultValueSql("now()");

@@ -259,6 +259,12 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnType("character varying(1024)")
                         .HasColumnName("output_key");
 
+                    b.Property<int>("Priority")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(5)
+                        .HasColumnName("priority");
+
                     b.Property<DateTimeOffset?>("ProcessingDeadlineAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("processing_deadline_at");
