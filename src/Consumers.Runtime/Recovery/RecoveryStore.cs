@@ -117,7 +117,11 @@ public sealed class RecoveryStore(NpgsqlDataSource dataSource, IOptions<RabbitMq
     }
 
     /// <summary>Puts a failed (or stuck queued) job back in the queue on an operator's word, with fresh attempts.</summary>
-    public async Task<string?> RequeueByOperatorAsync(Guid jobId, string note, CancellationToken cancellationToken)
+    public async Task<string?> RequeueByOperatorAsync(Guid jobId, string note, CancellationToken cancellationToken) =>
+        await RequeueByOperatorAsync(jobId, note, by: null, cancellationToken);
+
+    /// <summary>As above, naming who asked in the <c>requeued</c> event (<c>by</c>), as a cancel does.</summary>
+    public async Task<string?> RequeueByOperatorAsync(Guid jobId, string note, string? by, CancellationToken cancellationToken)
     {
         const string sql =
             "WITH t AS (UPDATE jobs SET status = 'queued', uncharged_attempts = attempt_count, lease_expiry_count = 0, " +
@@ -125,7 +129,7 @@ public sealed class RecoveryStore(NpgsqlDataSource dataSource, IOptions<RabbitMq
             "last_event_seq = last_event_seq + 1, updated_at = now() " +
             "WHERE id = @id AND status IN ('failed', 'queued') RETURNING id, stage, attempt_count, last_event_seq, request), " +
             "e AS (INSERT INTO job_events (job_id, seq, type, attempt, occurred_at, data) " +
-            "SELECT id, last_event_seq, 'requeued', attempt_count, now(), jsonb_build_object('reason', 'operator', 'note', @note) FROM t " +
+            "SELECT id, last_event_seq, 'requeued', attempt_count, now(), jsonb_strip_nulls(jsonb_build_object('reason', 'operator', 'note', @note, 'by', @by)) FROM t " +
             "RETURNING job_id, seq, type, attempt, occurred_at, data), " +
             "o AS (INSERT INTO outbox_messages (message_id, job_id, message_type, body) " +
             "SELECT gen_random_uuid(), e.job_id, 'JobTimelineEvent', jsonb_build_object('schemaVersion', 1, 'jobId', e.job_id, 'sequence', e.seq, " +
@@ -136,6 +140,7 @@ public sealed class RecoveryStore(NpgsqlDataSource dataSource, IOptions<RabbitMq
         await using var command = dataSource.CreateCommand(sql);
         command.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = jobId });
         command.Parameters.Add(new NpgsqlParameter("note", NpgsqlDbType.Text) { Value = note });
+        command.Parameters.Add(new NpgsqlParameter("by", NpgsqlDbType.Text) { Value = (object?)Control.ControlLimits.Clip(by, Control.ControlLimits.By) ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter("job_queue", NpgsqlDbType.Text) { Value = rabbitOptions.Value.JobQueue });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
