@@ -44,7 +44,8 @@ public sealed partial class AdminServer : IAsyncDisposable
         // One log for the process: the runtime's.
         builder.Logging.ClearProviders();
         builder.Services.Replace(ServiceDescriptor.Singleton(runtime.GetRequiredService<ILoggerFactory>()));
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Parse(options.Address), options.Port));
+        // UseUrls, as the worker's ops endpoint does: it replaces any ASPNETCORE_URLS/HTTP_PORTS from the environment.
+        builder.WebHost.UseUrls($"http://{new IPEndPoint(IPAddress.Parse(options.Address), options.Port)}");
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton<AdminCredentials>();
         builder.Services.AddSingleton(new RuntimeServices(runtime));

@@ -14,9 +14,10 @@ public static class DeadLetterEndpoints
 
     public static void Map(RouteGroupBuilder api)
     {
-        api.MapGet("/dead-letters", ListAsync).AddEndpointFilter(new AdminAccessFilter(AdminRole.Viewer)).WithTags("Dead letters")
+        api.MapGet("/dead-letters", ListAsync).AddEndpointFilter(new AdminAccessFilter(AdminRole.Viewer)).ProducesProblem(StatusCodes.Status401Unauthorized).WithTags("Dead letters")
             .WithSummary("Messages in the job error queues with their fault; nothing is removed");
-        api.MapPost("/dead-letters/replay", ReplayAsync).AddEndpointFilter(new AdminAccessFilter(AdminRole.Operator)).WithTags("Dead letters")
+        api.MapPost("/dead-letters/replay", ReplayAsync).AddEndpointFilter(new AdminAccessFilter(AdminRole.Operator))
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound).WithTags("Dead letters")
             .WithSummary("Send valid dead letters (one by messageId, or all) back to the queue they failed on; invalid ones stay");
     }
 

@@ -19,14 +19,15 @@ public static class JobEndpoints
 
     public static void Map(RouteGroupBuilder api)
     {
-        var read = api.MapGroup("").AddEndpointFilter(new AdminAccessFilter(AdminRole.Viewer)).WithTags("Jobs");
+        var read = api.MapGroup("").AddEndpointFilter(new AdminAccessFilter(AdminRole.Viewer)).ProducesProblem(StatusCodes.Status401Unauthorized).WithTags("Jobs");
         read.MapGet("/jobs", ListAsync).WithSummary("Jobs, newest first: filter by status and stage, search by id (whole, or its first or last hex digits), page with offset and limit");
-        read.MapGet("/jobs/{id}", ShowAsync).WithSummary("One job and its timeline; the id may be a unique start or end of it");
+        read.MapGet("/jobs/{id}", ShowAsync).ProducesProblem(StatusCodes.Status404NotFound).WithSummary("One job and its timeline; the id may be a unique start or end of it");
         read.MapGet("/stuck", StuckAsync).WithSummary("Processing jobs without a fresh heartbeat or past their deadline, and queued jobs waiting longer than queuedMinutes");
 
-        var act = api.MapGroup("").AddEndpointFilter(new AdminAccessFilter(AdminRole.Operator)).WithTags("Jobs");
-        act.MapPost("/jobs/{id}/cancel", CancelAsync).WithSummary("Cancel a job: a queued one at once (200), a running one is stopped by its worker within 2 s (202)");
-        act.MapPost("/jobs/{id}/requeue", RequeueAsync).WithSummary("Give a failed (or stuck queued) job fresh attempts; reason is required");
+        var act = api.MapGroup("").AddEndpointFilter(new AdminAccessFilter(AdminRole.Operator))
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden).WithTags("Jobs");
+        act.MapPost("/jobs/{id}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Cancel a job: a queued one at once (200), a running one is stopped by its worker within 2 s (202)");
+        act.MapPost("/jobs/{id}/requeue", RequeueAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Give a failed (or stuck queued) job fresh attempts; reason is required");
     }
 
     private static async Task<Results<Ok<JobPage>, ValidationProblem>> ListAsync(

@@ -13,7 +13,7 @@ public static class OverviewEndpoints
 
     public static void Map(RouteGroupBuilder api)
     {
-        var read = api.MapGroup("").AddEndpointFilter(new AdminAccessFilter(AdminRole.Viewer)).WithTags("Overview");
+        var read = api.MapGroup("").AddEndpointFilter(new AdminAccessFilter(AdminRole.Viewer)).ProducesProblem(StatusCodes.Status401Unauthorized).WithTags("Overview");
         read.MapGet("/overview", async (AdminQueries queries, CancellationToken cancellationToken) => TypedResults.Ok(await queries.OverviewAsync(cancellationToken)))
             .WithSummary("Jobs per status and stage (waiting and running now, finished in the last 24 h), throughput per minute, lanes, pauses, backpressure, outbox age, stuck and dead-letter counts");
         read.MapGet("/audit", AuditAsync).WithSummary("The operator audit, newest first; target narrows it to one job id, stage or queue");

@@ -14,14 +14,15 @@ public static class StageEndpoints
 {
     public static void Map(RouteGroupBuilder api)
     {
-        var read = api.MapGroup("").AddEndpointFilter(new AdminAccessFilter(AdminRole.Viewer)).WithTags("Stages");
+        var read = api.MapGroup("").AddEndpointFilter(new AdminAccessFilter(AdminRole.Viewer)).ProducesProblem(StatusCodes.Status401Unauthorized).WithTags("Stages");
         read.MapGet("/lanes", async (AdminQueries queries, CancellationToken cancellationToken) => TypedResults.Ok(await queries.LanesAsync(cancellationToken)))
             .WithSummary("Lanes with their slots per worker and running jobs, workers with running jobs, pauses, and backpressure queue depths");
         read.MapGet("/pauses", async (RuntimeServices runtime, CancellationToken cancellationToken) =>
                 TypedResults.Ok(await runtime.Get<StagePauseStore>().ListAsync(cancellationToken)))
             .WithSummary("The paused stages, who paused them and why");
 
-        var act = api.MapGroup("").AddEndpointFilter(new AdminAccessFilter(AdminRole.Operator)).WithTags("Stages");
+        var act = api.MapGroup("").AddEndpointFilter(new AdminAccessFilter(AdminRole.Operator))
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden).WithTags("Stages");
         act.MapPost("/stages/{stage}/pause", PauseAsync).WithSummary("Stop new starts of a stage on every worker within 2 s; running jobs finish");
         act.MapPost("/stages/{stage}/resume", ResumeAsync).WithSummary("Let every worker start jobs of a paused stage again, the held ones first");
     }
