@@ -245,8 +245,10 @@ public sealed class AdminApiTests : IAsyncLifetime
         string[] expected = ["cancel", "requeue", "pause", "resume", "dead-letter-replay"];
         Assert.All(expected, action => Assert.Contains(audit, a => a.GetProperty("action").GetString() == action));
         Assert.Equal(1, await env.CountAsync($"SELECT count(*) FROM operator_actions WHERE action = 'requeue' AND target = '{rejected.JobId}' AND outcome = 'requeued' AND by = '{Operator}'"));
+        // One job's actions, newest first: the refused requeue is recorded too.
         var forJob = (await GetAsync(op, $"/api/audit?target={queued.JobId}")).Body;
-        Assert.All(forJob.EnumerateArray(), a => Assert.Equal("cancel", a.GetProperty("action").GetString()));
+        Assert.Equal(["requeue", "cancel", "cancel"], forJob.EnumerateArray().Select(a => a.GetProperty("action").GetString()));
+        Assert.Equal(["refused_cancelled", "already_finished", "cancelled"], forJob.EnumerateArray().Select(a => a.GetProperty("outcome").GetString()));
         await env.AssertAllTimelinesValidAsync();
     }
 

@@ -94,6 +94,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
 
         // A viewer sees the same page without the buttons.
         driver.FindElement(By.Id("logout")).Click();
+        driver.FindElement(By.Id("login-key")).Clear();
         driver.FindElement(By.Id("login-key")).SendKeys(ViewerKey);
         driver.FindElement(By.Id("login-submit")).Click();
         await Eventually.WaitAsync(Browser.Check(() => driver.FindElements(By.CssSelector("#job-timeline tr[data-type=cancelled]")).Count == 1),

@@ -76,6 +76,7 @@ function showLogin(message) {
   document.getElementById("who").textContent = "";
   document.getElementById("view").replaceChildren();
   document.getElementById("login-error").textContent = message;
+  document.getElementById("login-key").value = "";
 }
 
 async function signIn(key) {
