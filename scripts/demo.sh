@@ -2,10 +2,12 @@
 # The Consumers demo: starts the local stack, builds the worker, runs two worker processes, submits a
 # batch of real jobs (including bad ones), shows them run with progress bars, kills a worker mid-job to
 # show recovery, cancels a running job, pauses and resumes a stage, and prints the outcome table, one
-# job's timeline and where to look next.
+# job's timeline and where to look next. The admin dashboard (consumers serve) runs from the start and stays
+# up afterwards; its address and key are printed.
 #
 # usage: scripts/demo.sh            (everything; two to three minutes on a 2-core machine)
-# Environment: DEMO_JOBS (default 12) manifest jobs in the batch; DEMO_DIR (default /tmp/consumers-demo).
+# Environment: DEMO_JOBS (default 12) manifest jobs in the batch; DEMO_DIR (default /tmp/consumers-demo);
+# DEMO_ADMIN_PORT (default 9470) port of the dashboard.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -16,6 +18,8 @@ DEMO_DIR="${DEMO_DIR:-/tmp/consumers-demo}"
 DEMO_JOBS="${DEMO_JOBS:-12}"
 DEMO_DB="consumers_demo"
 DEMO_VHOST="demo"
+ADMIN_PORT="${DEMO_ADMIN_PORT:-9470}"
+ADMIN_PID_FILE="$DEMO_DIR.admin.pid"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 step() { printf '\n%s==> %s%s\n' "$_c_ok" "$*" "$_c_off"; }
@@ -33,6 +37,11 @@ CONSUMERS=(dotnet "$REPO_ROOT/src/Consumers.Worker/bin/Release/net10.0/consumers
 # ---- 2. a clean corner of the stack ------------------------------------------------------------
 step "Preparing a fresh database ($DEMO_DB), virtual host ($DEMO_VHOST) and folders ($DEMO_DIR)"
 pkill -f "consumers.dll run --worker-id demo-" 2>/dev/null || true
+# The previous demo's dashboard, by the pid it left.
+if [[ -f "$ADMIN_PID_FILE" ]] && pid_alive "$(cat "$ADMIN_PID_FILE")"; then
+  kill -TERM "$(cat "$ADMIN_PID_FILE")" 2>/dev/null || true
+fi
+rm -f "$ADMIN_PID_FILE"
 rm -rf "$DEMO_DIR" && mkdir -p "$DEMO_DIR"/{media,artifacts,scratch,logs}
 PGPASSWORD="$CONSUMERS_DB_PASSWORD" "$PG_BIN/psql" -q -h "$CONSUMERS_PG_HOST" -p "$CONSUMERS_PG_PORT" -U "$CONSUMERS_DB_USER" -d postgres \
   -c "DROP DATABASE IF EXISTS $DEMO_DB WITH (FORCE)" -c "CREATE DATABASE $DEMO_DB" >/dev/null
@@ -85,6 +94,19 @@ start_worker() {
 step "Starting two worker processes (3 slots each)"
 start_worker demo-a 9464
 start_worker demo-b 9465
+
+step "Starting the admin API and dashboard (consumers serve)"
+ADMIN_KEY="$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+Consumers__Admin__Operators__demo="$ADMIN_KEY" "${CONSUMERS[@]}" serve --port "$ADMIN_PORT" >"$DEMO_DIR/logs/admin.log" 2>&1 &
+echo $! >"$ADMIN_PID_FILE"
+disown $! 2>/dev/null || true
+deadline=$(( SECONDS + 60 ))
+until curl -fsS -o /dev/null -H "X-Api-Key: $ADMIN_KEY" "http://127.0.0.1:$ADMIN_PORT/api/me" 2>/dev/null; do
+  (( SECONDS < deadline )) || { show_log_tail "$DEMO_DIR/logs/admin.log" 40; die "consumers serve did not start"; }
+  sleep 0.3
+done
+echo "  dashboard http://127.0.0.1:$ADMIN_PORT/   (sign in with the operator key $ADMIN_KEY)"
+echo "  API       http://127.0.0.1:$ADMIN_PORT/api  (header X-Api-Key), OpenAPI http://127.0.0.1:$ADMIN_PORT/openapi/v1.json"
 
 # ---- 5. jobs --------------------------------------------------------------------------------------
 step "Submitting jobs: each is a row plus its JobRequested, in one transaction"
@@ -218,6 +240,7 @@ ${_c_ok}Done.${_c_off}
                           queues consumers.jobs and consumers.jobs.transcode, exchange consumers.timeline)
   Artifacts               $DEMO_DIR/artifacts
   Worker logs             $DEMO_DIR/logs
+  Dashboard               http://127.0.0.1:$ADMIN_PORT/   (operator key $ADMIN_KEY; still running: kill $(cat "$ADMIN_PID_FILE"))
   Look again              ${CONSUMERS[*]} list      (with the Consumers__ variables above, or --set)
   The stack keeps running; stop it with: scripts/stack.sh down
 EOT

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the Consumers stack and test suite need on Debian 12, and only what is missing:
-# PostgreSQL 15 (with pg_stat_statements), RabbitMQ, ffmpeg, curl, Prometheus (promtool) and shellcheck.
+# PostgreSQL 15 (with pg_stat_statements), RabbitMQ, ffmpeg, curl, Prometheus (promtool), shellcheck, and
+# chromium with chromium-driver (the dashboard's browser tests drive them headless).
 # The .NET SDK must already be present; this script only checks it.
 #
 # Idempotent: a second run installs nothing and does not touch apt.
@@ -43,6 +44,9 @@ missing_packages() {
   command -v flock   >/dev/null 2>&1 || pkgs+=(util-linux)
   command -v shellcheck >/dev/null 2>&1 || pkgs+=(shellcheck)
   [[ -f /etc/ssl/certs/ca-certificates.crt ]] || pkgs+=(ca-certificates)
+  # The dashboard tests (tests/Consumers.IntegrationTests/Admin) drive Debian's browser and its driver, never a download.
+  [[ -x /usr/bin/chromium ]] || pkgs+=(chromium)
+  [[ -x /usr/bin/chromedriver ]] || pkgs+=(chromium-driver)
   printf '%s\n' "${pkgs[@]}"
 }
 

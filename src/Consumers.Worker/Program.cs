@@ -4,6 +4,7 @@ using Consumers.Worker.Cli;
 var root = new RootCommand("consumers: a resilient worker runtime for long-running media jobs")
 {
     RunCommand.Create(),
+    ServeCommand.Create(),
     SubmitCommand.Create(),
     ShowCommand.Create(),
     ListCommand.Create(),

@@ -53,6 +53,31 @@ public sealed class DeadLetterQueues(IOptions<RabbitMqOptions> rabbitOptions, IO
         return letters;
     }
 
+    /// <summary>
+    /// Messages ready in each of <paramref name="queues"/> (null for a queue that does not exist), read by a passive
+    /// declare: nothing is taken. The admin views use it for the error queues, the lanes and the parking queues.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, long?>> DepthsAsync(IEnumerable<string> queues, CancellationToken cancellationToken)
+    {
+        await using var connection = await ConnectAsync(cancellationToken);
+        var depths = new Dictionary<string, long?>(StringComparer.Ordinal);
+        foreach (var queue in queues)
+        {
+            // A passive declare of a missing queue closes its channel: one channel per queue.
+            await using var probe = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+            try
+            {
+                depths[queue] = (await probe.QueueDeclarePassiveAsync(queue, cancellationToken)).MessageCount;
+            }
+            catch (OperationInterruptedException)
+            {
+                depths[queue] = null;
+            }
+        }
+
+        return depths;
+    }
+
     /// <summary>Sends the valid messages <paramref name="select"/> picks back to their queue and removes them from <paramref name="queue"/>.</summary>
     public async Task<ReplayResult> ReplayAsync(string queue, Func<DeadLetter, bool> select, CancellationToken cancellationToken)
     {

@@ -5,7 +5,7 @@ public sealed class OperatorActionRecord
 {
     public long Id { get; set; }
     public DateTimeOffset At { get; set; }
-    /// <summary><c>cancel</c>, <c>pause</c>, <c>resume</c>, <c>dead-letter-replay</c>.</summary>
+    /// <summary><c>cancel</c>, <c>requeue</c>, <c>pause</c>, <c>resume</c>, <c>dead-letter-replay</c>.</summary>
     public string Action { get; set; } = "";
     /// <summary>A job id, a stage, or a queue.</summary>
     public string Target { get; set; } = "";

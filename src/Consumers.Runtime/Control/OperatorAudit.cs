@@ -3,7 +3,7 @@ using NpgsqlTypes;
 
 namespace Consumers.Runtime.Control;
 
-/// <summary>The operator audit (table <c>operator_actions</c>): every cancel, pause, resume and dead-letter replay, with who did it.</summary>
+/// <summary>The operator audit (table <c>operator_actions</c>): every cancel, requeue, pause, resume and dead-letter replay, with who did it.</summary>
 public sealed class OperatorAudit(NpgsqlDataSource dataSource)
 {
     public async Task RecordAsync(string action, string target, string by, string? reason, string? outcome, CancellationToken cancellationToken)

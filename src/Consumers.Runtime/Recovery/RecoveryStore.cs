@@ -88,10 +88,15 @@ public sealed class RecoveryStore
     /// Puts a failed (or stuck queued) job back in the queue on an operator's word, with fresh attempts. Null when
     /// requeued; otherwise the status that refused it ("missing" when there is no such job).
     /// </summary>
-    public async Task<string?> RequeueByOperatorAsync(Guid jobId, string note, CancellationToken cancellationToken)
+    public Task<string?> RequeueByOperatorAsync(Guid jobId, string note, CancellationToken cancellationToken) =>
+        RequeueByOperatorAsync(jobId, note, by: null, cancellationToken);
+
+    /// <summary>As above, naming who asked in the <c>requeued</c> event (<c>by</c>), as a cancel does.</summary>
+    public async Task<string?> RequeueByOperatorAsync(Guid jobId, string note, string? by, CancellationToken cancellationToken)
     {
         await using var command = db.Command(SweepSql.RequeueByOperator);
-        command.Parameters.Id(jobId).Text("note", note).Text("job_queue", rabbitOptions.Value.JobQueue).TraceParent();
+        command.Parameters.Id(jobId).Text("note", note).Text("by", Control.ControlLimits.Clip(by, Control.ControlLimits.By))
+            .Text("job_queue", rabbitOptions.Value.JobQueue).TraceParent();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return reader.Column<long>("requeued") == 1 ? null : reader.Column<string>("status") ?? "missing";

@@ -18,7 +18,8 @@ public static class CliContext
             .AddInMemoryCollection(ParseOverrides(overrides))
             .Build();
 
-    public static ServiceProvider BuildServices(IConfiguration configuration)
+    /// <param name="extra">More services for one verb (<c>serve</c> adds the admin settings).</param>
+    public static ServiceProvider BuildServices(IConfiguration configuration, Action<IServiceCollection>? extra = null)
     {
         var services = new ServiceCollection();
         services.AddSingleton(configuration);
@@ -27,6 +28,7 @@ public static class CliContext
             .AddFilter("Microsoft.EntityFrameworkCore", LogLevel.None));
         services.AddConsumersCore(configuration);
         services.AddMediaStages(configuration);
+        extra?.Invoke(services);
         return services.BuildServiceProvider();
     }
 

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using Consumers.Contracts;
 using Consumers.Runtime;
 using Consumers.Runtime.Jobs;
 using Microsoft.Extensions.DependencyInjection;
@@ -24,19 +23,7 @@ public static class StuckCommand
             await using var services = CliContext.BuildServices(CliContext.BuildConfiguration(parse.GetValue(SharedOptions.Set)!));
             await using var scope = services.CreateAsyncScope();
             var queries = scope.ServiceProvider.GetRequiredService<JobQueries>();
-            var now = DateTimeOffset.UtcNow;
-            // Processing rows are bounded by the slots of all workers, so filtering here is cheap.
-            var processing = await queries.ListAsync(JobStatuses.Processing, null, 10_000, cancellationToken);
-            var queued = await queries.ListAsync(JobStatuses.Queued, null, 10_000, cancellationToken);
-            var stuck = processing
-                .Select(j => (Job: j, Why: j.ProcessingDeadlineAt < now ? "past its deadline (hung)"
-                    : j.LastHeartbeatAt < now.AddSeconds(-j.LeaseTimeoutSeconds) ? $"no heartbeat for {(now - j.LastHeartbeatAt!.Value).TotalSeconds:F0}s (lease {j.LeaseTimeoutSeconds}s)"
-                    : null))
-                .Concat(queued.Select(j => (Job: j, Why: j.UpdatedAt < now.AddMinutes(-parse.GetValue(olderThan))
-                    ? $"queued for {(now - j.UpdatedAt).TotalMinutes:F0} min ({(j.Dispatched ? "dispatched" : "waiting for its retry")})"
-                    : null)))
-                .Where(s => s.Why is not null)
-                .ToList();
+            var stuck = await StuckJobs.FindAsync(queries, TimeSpan.FromMinutes(parse.GetValue(olderThan)), DateTimeOffset.UtcNow, cancellationToken);
             if (parse.GetValue(SharedOptions.Json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(stuck.Select(s => new { Job = JobView.From(s.Job), Reason = s.Why }), ContractJson.Options));

@@ -1,3 +1,4 @@
+using Consumers.Admin;
 using Consumers.Hosting;
 using Consumers.Runtime.Telemetry;
 using Microsoft.AspNetCore.Builder;
@@ -9,7 +10,7 @@ namespace Consumers.Worker.Hosting;
 
 /// <summary>
 /// The worker process (<c>consumers run</c>): the runtime as any host gets it (<see cref="ConsumersHostingExtensions"/>),
-/// with console logging, idle memory trimming and its ops endpoint on <c>Consumers:Telemetry:MetricsAddress:MetricsPort</c>.
+/// with console logging, idle memory trimming, the admin server when enabled, and its ops endpoint on <c>Consumers:Telemetry:MetricsAddress:MetricsPort</c>.
 /// </summary>
 public static class WorkerHost
 {
@@ -37,6 +38,8 @@ public static class WorkerHost
 
         builder.AddConsumersWorker();
         builder.Services.AddHostedService<IdleMemoryTrim>();
+        // The admin API and dashboard on their own port, when Consumers:Admin:Enabled.
+        builder.Services.AddConsumersAdminServer(builder.Configuration);
 
         customize?.Invoke(builder);
         var app = builder.Build();

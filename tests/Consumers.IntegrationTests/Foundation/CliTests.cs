@@ -205,4 +205,26 @@ public sealed class CliTests : IAsyncLifetime
         var json = await Cli.RunAsync(env, "stuck", "--json");
         Assert.Equal(1, json.ExitCode);
     }
+
+    [Fact]
+    public async Task Requeue_names_who_asked_in_the_timeline_and_the_audit_and_audits_a_refusal_too()
+    {
+        var failed = TestEnvironment.SyntheticJob("requeue-me.json");
+        await env.Store.RejectAsync(failed, 3, ErrorCodes.InvalidRequest, "bad source", "source", CancellationToken.None);
+
+        var requeued = await Cli.RunAsync(env, "requeue", failed.JobId.ToString(), "--reason", "source fixed", "--by", "carol");
+        Assert.True(requeued.ExitCode == 0, requeued.Output + requeued.Error);
+        var requeueEvent = (await env.TimelineAsync(failed.JobId))[^1];
+        Assert.Equal(TimelineEventTypes.Requeued, requeueEvent.Type);
+        var data = JsonDocument.Parse(requeueEvent.Data).RootElement;
+        Assert.Equal("carol", data.GetProperty("by").GetString());
+        Assert.Equal("source fixed", data.GetProperty("note").GetString());
+        Assert.Equal("operator", data.GetProperty("reason").GetString());
+
+        var refused = await Cli.RunAsync(env, "requeue", Guid.NewGuid().ToString(), "--reason", "x", "--by", "carol");
+        Assert.Equal(3, refused.ExitCode);
+        Assert.Equal(1, await env.CountAsync($"SELECT count(*) FROM operator_actions WHERE action = 'requeue' AND target = '{failed.JobId}' AND by = 'carol' AND reason = 'source fixed' AND outcome = 'requeued'"));
+        Assert.Equal(1, await env.CountAsync("SELECT count(*) FROM operator_actions WHERE action = 'requeue' AND outcome = 'refused_missing'"));
+        await env.AssertAllTimelinesValidAsync();
+    }
 }

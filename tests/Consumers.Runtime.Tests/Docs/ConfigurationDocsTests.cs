@@ -10,7 +10,7 @@ public sealed class ConfigurationDocsTests
     public static TheoryData<string> Settings()
     {
         var data = new TheoryData<string>();
-        var assemblies = new[] { typeof(JobStore).Assembly, typeof(Consumers.Media.MediaAssembly).Assembly };
+        var assemblies = new[] { typeof(JobStore).Assembly, typeof(Consumers.Media.MediaAssembly).Assembly, typeof(Consumers.Admin.AdminOptions).Assembly };
         foreach (var type in assemblies.SelectMany(a => a.GetTypes()))
         {
             if (type.GetField("Section", BindingFlags.Public | BindingFlags.Static) is { IsLiteral: true } field)

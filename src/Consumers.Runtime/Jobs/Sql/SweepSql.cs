@@ -96,7 +96,7 @@ internal static class SweepSql
           last_event_seq = last_event_seq + 1, updated_at = now()
         WHERE id = @id AND status IN ('failed', 'queued') RETURNING
         """ + " " + TransitionSql.RowColumns,
-        TransitionSql.Events.PerRow($"'{TimelineEventTypes.Requeued}'", "jsonb_build_object('reason', 'operator', 'note', @note::text)"),
+        TransitionSql.Events.PerRow($"'{TimelineEventTypes.Requeued}'", "jsonb_strip_nulls(jsonb_build_object('reason', 'operator', 'note', @note::text, 'by', @by::text))"),
         "SELECT (SELECT count(*) FROM t) AS requeued, (SELECT status FROM jobs WHERE id = @id) AS status",
         dispatchWhen: "true");
 }
