@@ -8,6 +8,7 @@ using Consumers.Runtime.Leases;
 using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Outbox;
 using Consumers.Runtime.Persistence;
+using Consumers.Runtime.Progress;
 using Consumers.Runtime.Recovery;
 using Consumers.Runtime.Scratch;
 using Consumers.Runtime.Settings;
@@ -20,6 +21,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Consumers.Runtime.Flow.Adaptive;
+using Consumers.Runtime.Flow.Backpressure;
+using Consumers.Runtime.Flow.Lanes;
+using Consumers.Runtime.Flow.Shutdown;
 
 namespace Consumers.Runtime;
 
@@ -36,13 +41,20 @@ public static class RuntimeServiceCollectionExtensions
         services.AddValidatedSettings<ScratchOptions>(configuration, ScratchOptions.Section);
         services.AddValidatedSettings<OutboxOptions>(configuration, OutboxOptions.Section);
         services.AddValidatedSettings<RabbitMqOptions>(configuration, RabbitMqOptions.Section);
+        // ConcurrentJobs was a RabbitMQ setting; it is the worker's capacity, so it moved to Consumers:Flow.
+        services.AddRenamedSetting<FlowOptions>(configuration, FlowOptions.LegacyConcurrentJobsKey, FlowOptions.Section + ":" + nameof(FlowOptions.ConcurrentJobs),
+            static (flow, value) => flow.ConcurrentJobs = int.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var slots) ? slots : 0);
         services.AddOptions<SyntheticOptions>().Bind(configuration.GetSection(SyntheticOptions.Section));
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddConsumersDataSources();
         services.AddDbContext<ConsumersDbContext>((sp, options) =>
             options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+        // The job queue's name, apart from the broker settings: the store dispatches retries to it, the lanes consume it.
+        services.AddSingleton(sp => new JobQueueName(sp.GetRequiredService<IOptions<RabbitMqOptions>>().Value.JobQueue));
         services.AddSingleton<JobStore>();
+        services.AddSingleton<IHeartbeatStore>(sp => sp.GetRequiredService<JobStore>());
+        services.AddSingleton<IProgressStore>(sp => sp.GetRequiredService<JobStore>());
         services.AddSingleton<ClusterLeaseStore>();
         services.AddValidatedSettings<RecoveryOptions>(configuration, RecoveryOptions.Section);
         services.AddSingleton<RecoveryStore>();
@@ -68,22 +80,21 @@ public static class RuntimeServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<SchemaGate>());
         // The bus first: hosted services start in order, and the loops below use it.
         services.AddSingleton<JobIntake>();
+        services.AddSingleton<IIntakeSwitch>(sp => sp.GetRequiredService<JobIntake>());
         services.AddSingleton<JobLanes>();
         services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<JobIntake>());
         services.AddSingleton<BrokerLink>();
         services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<BrokerLink>());
         services.AddConsumersControlWorker();
-        services.AddConsumersMessaging(configuration, consumeJobs: true);
+        services.AddConsumersMessaging(consumeJobs: true);
         services.AddSingleton<ActiveJobRegistry>();
         services.AddSingleton<JobRunner>();
         services.AddSingleton<HeartbeatService>();
         services.AddHostedService(sp => sp.GetRequiredService<HeartbeatService>());
         services.AddRecoverySweep(configuration);
+        // One instance, also the hosted service; with Consumers:Outbox:Enabled=false it never competes for the lease.
         services.AddSingleton<OutboxRelay>();
-        if (configuration.GetSection(OutboxOptions.Section).Get<OutboxOptions>()?.Enabled ?? true)
-        {
-            services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
-        }
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
 
         // On every worker, relay or not: a stalled outbox must show wherever an operator looks.
         services.AddSingleton<OutboxBacklogMonitor>();
@@ -92,6 +103,7 @@ public static class RuntimeServiceCollectionExtensions
 
         services.AddSingleton<DatabaseMonitor>();
         services.AddHostedService(sp => sp.GetRequiredService<DatabaseMonitor>());
+        services.AddSingleton<IQueueDepthProbe, ManagementQueueDepth>();
         services.AddHostedService<BackpressureMonitor>();
         services.AddHostedService<LaneMetrics>();
         services.AddHostedService<AdaptiveConcurrencyController>();

@@ -3,6 +3,7 @@ using Consumers.Runtime.Flow;
 using Consumers.Runtime.Messaging;
 using MassTransit;
 using Microsoft.Extensions.Options;
+using Consumers.Runtime.Flow.Lanes;
 
 namespace Consumers.Runtime.Control;
 

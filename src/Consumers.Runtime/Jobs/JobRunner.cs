@@ -14,6 +14,7 @@ using Consumers.Runtime.Timeline;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Consumers.Runtime.Flow.Lanes;
 
 namespace Consumers.Runtime.Jobs;
 

@@ -1,9 +1,10 @@
 using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.Runtime.Artifacts;
-using Consumers.Runtime.Messaging;
+using Consumers.Runtime.Flow.Lanes;
+using Consumers.Runtime.Leases;
+using Consumers.Runtime.Progress;
 using Consumers.Runtime.Timeline;
-using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -14,7 +15,7 @@ namespace Consumers.Runtime.Jobs;
 /// appends the timeline and queues outbox messages together. Writes of an attempt are fenced by its lease
 /// token: when the token no longer matches, nothing is written and the method says so.
 /// </summary>
-public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptions> rabbitOptions)
+public sealed class JobStore(NpgsqlDataSource dataSource, JobQueueName jobQueue) : IHeartbeatStore, IProgressStore
 {
     private const string ProcessingGuard = " WHERE id = @id AND lease_token = @token AND status = 'processing'";
 
@@ -504,7 +505,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptio
     }
 
     private void BindJobQueue(NpgsqlParameterCollection parameters) =>
-        parameters.Add(new NpgsqlParameter("job_queue", NpgsqlDbType.Text) { Value = rabbitOptions.Value.JobQueue });
+        parameters.Add(new NpgsqlParameter("job_queue", NpgsqlDbType.Text) { Value = jobQueue.Value });
 
     private static string Clip(string? value, int length) =>
         value is null ? "" : StorableText.Truncate(value, length);

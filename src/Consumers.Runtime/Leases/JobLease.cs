@@ -1,4 +1,4 @@
-namespace Consumers.Runtime.Jobs;
+namespace Consumers.Runtime.Leases;
 
 /// <summary>
 /// What an acquire hands to the attempt that won it: the job, its attempt number and the fencing token

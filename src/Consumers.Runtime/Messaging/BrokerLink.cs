@@ -2,6 +2,7 @@ using Consumers.Runtime.Flow;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Consumers.Runtime.Flow.Lanes;
 
 namespace Consumers.Runtime.Messaging;
 

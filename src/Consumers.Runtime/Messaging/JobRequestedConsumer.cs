@@ -5,6 +5,7 @@ using Consumers.Runtime.Persistence;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Consumers.Runtime.Flow.Lanes;
 
 namespace Consumers.Runtime.Messaging;
 

@@ -8,6 +8,7 @@ using Consumers.Runtime.Recovery;
 using Consumers.Testing.Faults;
 using Npgsql;
 using Xunit.Abstractions;
+using Consumers.Runtime.Leases;
 
 namespace Consumers.IntegrationTests.Faults;
 

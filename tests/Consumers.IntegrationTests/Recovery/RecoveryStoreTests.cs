@@ -5,6 +5,7 @@ using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Recovery;
 using Microsoft.Extensions.Options;
+using Consumers.Runtime.Leases;
 
 namespace Consumers.IntegrationTests.Recovery;
 

@@ -1,8 +1,9 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Consumers.Runtime.Flow.Lanes;
 
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Adaptive;
 
 /// <summary>
 /// When <c>Consumers:Flow:Adaptive:Enabled</c>, moves each lane's slots with <see cref="AdaptiveSlotPolicy"/> every

@@ -1,4 +1,4 @@
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Adaptive;
 
 /// <summary>What a lane did during one controller interval.</summary>
 /// <param name="Cpu">Busy fraction of all CPUs, or null when it could not be read.</param>

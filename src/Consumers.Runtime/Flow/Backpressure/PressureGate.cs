@@ -1,4 +1,4 @@
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Backpressure;
 
 /// <summary>
 /// The pause decision, with hysteresis: pause when a signal goes above its high watermark, resume only when

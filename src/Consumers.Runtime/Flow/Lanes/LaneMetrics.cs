@@ -3,7 +3,7 @@ using Consumers.Runtime.Stages;
 using Consumers.Runtime.Telemetry;
 using Microsoft.Extensions.Hosting;
 
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Lanes;
 
 /// <summary>
 /// Exports the slots of each lane (<c>worker_job_slots</c>, with <c>lane=worker</c> for the whole worker) and

@@ -1,4 +1,4 @@
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Lanes;
 
 /// <summary>
 /// An async counting limiter whose capacity can change while it is in use (adaptive concurrency). Lowering the

@@ -4,8 +4,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Consumers.Runtime.Flow.Lanes;
 
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Shutdown;
 
 /// <summary>
 /// A deploy without lost or stranded jobs (seed 11). Registered last, so the host stops it first, before

@@ -1,5 +1,6 @@
 using Consumers.Runtime.Flow;
 using Microsoft.Extensions.Time.Testing;
+using Consumers.Runtime.Flow.Backpressure;
 
 namespace Consumers.Runtime.Tests.Flow;
 
