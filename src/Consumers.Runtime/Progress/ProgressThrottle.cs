@@ -16,8 +16,6 @@ public sealed class ProgressThrottle(int minDelta, TimeSpan minInterval, TimePro
     /// <summary>The highest percent reported so far (what the heartbeat persists).</summary>
     public int Latest { get; private set; }
 
-    public int LastEmitted => lastEmitted;
-
     /// <summary>Records a report; returns the percent to emit, or null to stay quiet.</summary>
     public int? Offer(double percent)
     {

@@ -52,21 +52,6 @@ public sealed class SlotLimiter
         }
     }
 
-    /// <summary>Takes a slot if one is free now.</summary>
-    public bool TryEnter()
-    {
-        lock (gate)
-        {
-            if (inUse < capacity && waiters.Count == 0)
-            {
-                Take();
-                return true;
-            }
-
-            return false;
-        }
-    }
-
     /// <summary>Waits for a slot; false when <paramref name="cancellationToken"/> fires first (no slot is then held).</summary>
     public async Task<bool> EnterAsync(CancellationToken cancellationToken)
     {

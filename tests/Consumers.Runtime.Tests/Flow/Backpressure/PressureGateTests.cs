@@ -2,7 +2,7 @@ using Consumers.Runtime.Flow;
 using Microsoft.Extensions.Time.Testing;
 using Consumers.Runtime.Flow.Backpressure;
 
-namespace Consumers.Runtime.Tests.Flow;
+namespace Consumers.Runtime.Tests.Flow.Backpressure;
 
 public sealed class PressureGateTests
 {

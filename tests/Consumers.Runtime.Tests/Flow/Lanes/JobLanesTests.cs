@@ -3,7 +3,7 @@ using Consumers.Runtime.Messaging;
 using Microsoft.Extensions.Options;
 using Consumers.Runtime.Flow.Lanes;
 
-namespace Consumers.Runtime.Tests.Flow;
+namespace Consumers.Runtime.Tests.Flow.Lanes;
 
 public sealed class JobLanesTests
 {
