@@ -17,7 +17,7 @@ namespace Consumers.Runtime.Leases;
 /// interval. The first beat that succeeds afterwards (a bare round trip when no attempt is left) reopens the intake.
 /// </para>
 /// </summary>
-public sealed partial class HeartbeatService : BackgroundService
+internal sealed partial class HeartbeatService : BackgroundService
 {
     /// <summary>The reason under which self-fencing closes the job intake.</summary>
     public const string IntakeReason = "heartbeat";

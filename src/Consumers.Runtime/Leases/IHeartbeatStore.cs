@@ -4,7 +4,7 @@ namespace Consumers.Runtime.Leases;
 /// Where the heartbeat renews leases: one fenced statement for every active attempt. The job store implements it;
 /// the heartbeat sees only this, so leases do not depend on the state machine that hands them out.
 /// </summary>
-public interface IHeartbeatStore
+internal interface IHeartbeatStore
 {
     /// <summary>
     /// Renews every lease still held (and records its latest progress); returns which were renewed and which of those

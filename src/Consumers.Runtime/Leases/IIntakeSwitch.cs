@@ -4,7 +4,7 @@ namespace Consumers.Runtime.Leases;
 /// What self-fencing needs of the job intake: close it while this worker cannot renew its leases, open it again
 /// when a beat gets through. Each reason closes independently; the intake stays closed while any reason holds.
 /// </summary>
-public interface IIntakeSwitch
+internal interface IIntakeSwitch
 {
     void Close(string reason);
 

@@ -8,7 +8,7 @@ namespace Consumers.Runtime.Progress;
 /// the throttle lets through become <c>progress</c> events, written one at a time in order by a single pump
 /// so that a slow database never blocks the stage.
 /// </summary>
-public sealed class ProgressReporter : IProgress<double>, IAsyncDisposable
+internal sealed class ProgressReporter : IProgress<double>, IAsyncDisposable
 {
     private readonly ActiveJob job;
     private readonly IProgressStore store;

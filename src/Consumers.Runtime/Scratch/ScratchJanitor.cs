@@ -13,7 +13,7 @@ namespace Consumers.Runtime.Scratch;
 /// <see cref="ScratchOptions.MaxKeptAge"/>, and oldest first while the total is above
 /// <see cref="ScratchOptions.MaxKeptBytes"/>.
 /// </summary>
-public sealed partial class ScratchJanitor(
+internal sealed partial class ScratchJanitor(
     ScratchSpace scratch,
     ActiveJobRegistry activeJobs,
     NpgsqlDataSource dataSource,

@@ -7,9 +7,9 @@ using Microsoft.Extensions.Logging;
 namespace Consumers.Runtime.Settings;
 
 /// <summary>A setting that moved to another key; the old key is still read while the new one is absent.</summary>
-public sealed record RenamedSetting(string OldKey, string NewKey);
+internal sealed record RenamedSetting(string OldKey, string NewKey);
 
-public static class RenamedSettingServiceCollectionExtensions
+internal static class RenamedSettingServiceCollectionExtensions
 {
     /// <summary>
     /// Keeps <paramref name="oldKey"/> working for <typeparamref name="T"/>: when <paramref name="newKey"/> is not set

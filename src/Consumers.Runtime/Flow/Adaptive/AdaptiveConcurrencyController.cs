@@ -9,7 +9,7 @@ namespace Consumers.Runtime.Flow.Adaptive;
 /// When <c>Consumers:Flow:Adaptive:Enabled</c>, moves each lane's slots with <see cref="AdaptiveSlotPolicy"/> every
 /// interval, logging each change (seed 16.2); <see cref="LaneMetrics"/> exports them.
 /// </summary>
-public sealed partial class AdaptiveConcurrencyController(
+internal sealed partial class AdaptiveConcurrencyController(
     JobLanes lanes,
     IOptions<FlowOptions> flowOptions,
     TimeProvider time,

@@ -10,7 +10,7 @@ namespace Consumers.Runtime.Flow.Backpressure;
 /// intake while the <see cref="PressureGate"/> says so. Running jobs and the outbox relay are not
 /// affected; health reports Degraded while paused.
 /// </summary>
-public sealed partial class BackpressureMonitor(
+internal sealed partial class BackpressureMonitor(
     JobIntake intake,
     ConsumersMetrics metrics,
     IOptions<FlowOptions> flowOptions,

@@ -5,7 +5,7 @@ namespace Consumers.Runtime.Flow.Backpressure;
 /// every signal is at or below its low watermark and the minimum pause has passed. A missing sample (the
 /// management API did not answer) never causes a pause by itself.
 /// </summary>
-public sealed class PressureGate(BackpressureOptions options, TimeProvider time)
+internal sealed class PressureGate(BackpressureOptions options, TimeProvider time)
 {
     private long pausedAt;
 

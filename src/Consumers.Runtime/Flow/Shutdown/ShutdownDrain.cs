@@ -14,7 +14,7 @@ namespace Consumers.Runtime.Flow.Shutdown;
 /// up to the drain timeout, abort the rest (each requeues itself at once, not charged), give the outbox a
 /// moment to publish, then let the host stop the bus. A second SIGTERM or Ctrl-C skips the rest of the drain.
 /// </summary>
-public sealed partial class ShutdownDrain(
+internal sealed partial class ShutdownDrain(
     JobIntake intake,
     ActiveJobRegistry activeJobs,
     JobLanes lanes,
