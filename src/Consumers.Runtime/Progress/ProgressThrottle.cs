@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Progress;
 
 /// <summary>
-/// Decides which progress reports become timeline events (seed 9.1): only when the percent grew by at least
+/// Decides which progress reports become timeline events: only when the percent grew by at least
 /// <see cref="MinDelta"/>, or when <see cref="MinInterval"/> passed and it grew at all. Never backwards.
 /// </summary>
 public sealed class ProgressThrottle(int minDelta, TimeSpan minInterval, TimeProvider time)

@@ -5,7 +5,7 @@ using Consumers.IntegrationTests.Infrastructure;
 
 namespace Consumers.IntegrationTests.Flow;
 
-/// <summary>A worker never runs more jobs than its slots, and RabbitMQ never hands it much more (seed 14.2).</summary>
+/// <summary>A worker never runs more jobs than its slots, and RabbitMQ never hands it much more.</summary>
 public sealed partial class ConcurrencyLimitTests : IAsyncLifetime
 {
     private TestEnvironment env = null!;

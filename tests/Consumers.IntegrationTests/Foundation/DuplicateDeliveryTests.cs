@@ -4,7 +4,7 @@ using MassTransit;
 
 namespace Consumers.IntegrationTests.Foundation;
 
-/// <summary>The same JobRequested delivered more than once runs the stage once (seed 7.1).</summary>
+/// <summary>The same JobRequested delivered more than once runs the stage once.</summary>
 public sealed class DuplicateDeliveryTests : IAsyncLifetime
 {
     private TestEnvironment env = null!;

@@ -8,7 +8,7 @@ using MassTransit;
 
 namespace Consumers.IntegrationTests.Media;
 
-/// <summary>Media jobs through the whole path: progress, idempotent artifacts (seed 14.4), a kill mid-transcode.</summary>
+/// <summary>Media jobs through the whole path: progress, idempotent artifacts, a kill mid-transcode.</summary>
 public sealed class MediaJobTests : IAsyncLifetime
 {
     private TestEnvironment env = null!;

@@ -7,7 +7,7 @@ namespace Consumers.Runtime.Flow.Adaptive;
 
 /// <summary>
 /// When <c>Consumers:Flow:Adaptive:Enabled</c>, moves each lane's slots with <see cref="AdaptiveSlotPolicy"/> every
-/// interval, logging each change (seed 16.2); <see cref="LaneMetrics"/> exports them.
+/// interval, logging each change; <see cref="LaneMetrics"/> exports them.
 /// </summary>
 internal sealed partial class AdaptiveConcurrencyController(
     JobLanes lanes,

@@ -9,7 +9,7 @@ using Consumers.Runtime.Flow.Lanes;
 namespace Consumers.Runtime.Flow.Shutdown;
 
 /// <summary>
-/// A deploy without lost or stranded jobs (seed 11). Registered last, so the host stops it first, before
+/// A deploy loses and strands no job: running jobs finish or are requeued before the process exits. Registered last, so the host stops it first, before
 /// MassTransit (which would otherwise wait for every running job): stop taking work, let running jobs finish
 /// up to the drain timeout, abort the rest (each requeues itself at once, not charged), give the outbox a
 /// moment to publish, then let the host stop the bus. A second SIGTERM or Ctrl-C skips the rest of the drain.
