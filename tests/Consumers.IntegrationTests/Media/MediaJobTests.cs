@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
-using Consumers.Tests.Media;
+using Consumers.Testing.Media;
 using MassTransit;
 
 namespace Consumers.IntegrationTests.Media;
