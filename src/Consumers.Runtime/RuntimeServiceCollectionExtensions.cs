@@ -3,6 +3,10 @@ using Consumers.Runtime.Cluster;
 using Consumers.Runtime.Control;
 using Consumers.Runtime.Failures;
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Adaptive;
+using Consumers.Runtime.Flow.Backpressure;
+using Consumers.Runtime.Flow.Lanes;
+using Consumers.Runtime.Flow.Shutdown;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Messaging;
@@ -21,10 +25,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Consumers.Runtime.Flow.Adaptive;
-using Consumers.Runtime.Flow.Backpressure;
-using Consumers.Runtime.Flow.Lanes;
-using Consumers.Runtime.Flow.Shutdown;
 
 namespace Consumers.Runtime;
 

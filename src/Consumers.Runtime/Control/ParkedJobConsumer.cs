@@ -1,9 +1,9 @@
 using Consumers.Contracts;
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Messaging;
 using MassTransit;
 using Microsoft.Extensions.Options;
-using Consumers.Runtime.Flow.Lanes;
 
 namespace Consumers.Runtime.Control;
 

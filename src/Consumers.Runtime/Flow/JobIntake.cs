@@ -1,7 +1,7 @@
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Leases;
 using MassTransit;
 using Microsoft.Extensions.Logging;
-using Consumers.Runtime.Flow.Lanes;
 
 namespace Consumers.Runtime.Flow;
 

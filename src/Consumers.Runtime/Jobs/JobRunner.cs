@@ -4,6 +4,7 @@ using Consumers.Contracts;
 using Consumers.Runtime.Artifacts;
 using Consumers.Runtime.Failures;
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Persistence;
 using Consumers.Runtime.Progress;
@@ -14,7 +15,6 @@ using Consumers.Runtime.Timeline;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Consumers.Runtime.Flow.Lanes;
 
 namespace Consumers.Runtime.Jobs;
 

@@ -1,8 +1,8 @@
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Lanes;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Consumers.Runtime.Flow.Lanes;
 
 namespace Consumers.Runtime.Messaging;
 

@@ -1,11 +1,11 @@
 using Consumers.Contracts;
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Persistence;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Consumers.Runtime.Flow.Lanes;
 
 namespace Consumers.Runtime.Messaging;
 

@@ -2,10 +2,10 @@ using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
 using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Leases;
 using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Recovery;
 using Microsoft.Extensions.Options;
-using Consumers.Runtime.Leases;
 
 namespace Consumers.IntegrationTests.Recovery;
 

@@ -1,7 +1,7 @@
+using Consumers.Runtime.Flow.Lanes;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Consumers.Runtime.Flow.Lanes;
 
 namespace Consumers.Runtime.Flow.Adaptive;
 

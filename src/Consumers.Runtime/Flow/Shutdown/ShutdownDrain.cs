@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Leases;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Consumers.Runtime.Flow.Lanes;
 
 namespace Consumers.Runtime.Flow.Shutdown;
 

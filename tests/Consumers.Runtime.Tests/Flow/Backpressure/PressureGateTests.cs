@@ -1,6 +1,6 @@
 using Consumers.Runtime.Flow;
-using Microsoft.Extensions.Time.Testing;
 using Consumers.Runtime.Flow.Backpressure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Consumers.Runtime.Tests.Flow.Backpressure;
 

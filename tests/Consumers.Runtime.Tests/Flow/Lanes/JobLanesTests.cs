@@ -1,7 +1,7 @@
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Messaging;
 using Microsoft.Extensions.Options;
-using Consumers.Runtime.Flow.Lanes;
 
 namespace Consumers.Runtime.Tests.Flow.Lanes;
 
