@@ -57,7 +57,7 @@ export Consumers__RabbitMq__VirtualHost="$DEMO_VHOST"
 export Consumers__RabbitMq__Username="$CONSUMERS_RABBIT_USER" Consumers__RabbitMq__Password="$CONSUMERS_RABBIT_PASS"
 export Consumers__Artifacts__Root="$DEMO_DIR/artifacts" Consumers__Artifacts__MediaRoots__0="$DEMO_DIR/media"
 export Consumers__Scratch__Root="$DEMO_DIR/scratch"
-export Consumers__RabbitMq__ConcurrentJobs=3
+export Consumers__Flow__ConcurrentJobs=3
 export Logging__LogLevel__Default=Information
 
 step "consumers migrate"

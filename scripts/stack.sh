@@ -34,7 +34,7 @@ RB_PID_FILE="$RB_DIR/rabbitmq.pid"
 
 PG_HOST=127.0.0.1
 RB_HOST=127.0.0.1
-MGMT_URL="http://$RB_HOST:$CONSUMERS_MGMT_PORT"
+MGMT_URL="http://$RB_HOST:$CONSUMERS_RABBIT_MGMT_PORT"
 
 START_TIMEOUT="${CONSUMERS_START_TIMEOUT:-180}"
 
@@ -64,8 +64,8 @@ commands:
 
 ports (override with the variables in brackets):
   PostgreSQL        $PG_HOST:$CONSUMERS_PG_PORT   [CONSUMERS_PG_PORT]
-  RabbitMQ AMQP     $RB_HOST:$CONSUMERS_AMQP_PORT   [CONSUMERS_AMQP_PORT]
-  RabbitMQ HTTP     $RB_HOST:$CONSUMERS_MGMT_PORT   [CONSUMERS_MGMT_PORT]
+  RabbitMQ AMQP     $RB_HOST:$CONSUMERS_RABBIT_PORT   [CONSUMERS_RABBIT_PORT]
+  RabbitMQ HTTP     $RB_HOST:$CONSUMERS_RABBIT_MGMT_PORT   [CONSUMERS_RABBIT_MGMT_PORT]
   Erlang dist       $RABBITMQ_DIST_PORT, epmd $ERL_EPMD_PORT   [RABBITMQ_DIST_PORT, ERL_EPMD_PORT]
   RabbitMQ node     $CONSUMERS_RABBIT_NODE   [CONSUMERS_RABBIT_NODE]
 
@@ -306,8 +306,8 @@ rb_write_conf() {
   {
     echo "# Rendered by scripts/stack.sh from compose/rabbitmq/rabbitmq.conf; rewritten on every 'up'."
     sed -E \
-      -e "s|^([[:space:]]*listeners\.tcp\.default[[:space:]]*=).*|\1 127.0.0.1:$CONSUMERS_AMQP_PORT|" \
-      -e "s|^([[:space:]]*management\.tcp\.port[[:space:]]*=).*|\1 $CONSUMERS_MGMT_PORT|" \
+      -e "s|^([[:space:]]*listeners\.tcp\.default[[:space:]]*=).*|\1 127.0.0.1:$CONSUMERS_RABBIT_PORT|" \
+      -e "s|^([[:space:]]*management\.tcp\.port[[:space:]]*=).*|\1 $CONSUMERS_RABBIT_MGMT_PORT|" \
       -e "s|^([[:space:]]*management\.tcp\.ip[[:space:]]*=).*|\1 127.0.0.1|" \
       -e "s|^([[:space:]]*prometheus\.tcp\.port[[:space:]]*=).*|\1 $CONSUMERS_RABBIT_METRICS_PORT|" \
       -e "s|^([[:space:]]*prometheus\.tcp\.ip[[:space:]]*=).*|\1 127.0.0.1|" \
@@ -355,10 +355,10 @@ rb_start() {
     rm -f "$RB_PID_FILE"
   fi
   if curl -s -o /dev/null --max-time 2 "$MGMT_URL/" 2>/dev/null; then
-    die "rabbitmq: port $CONSUMERS_MGMT_PORT is already in use by something else; stop it or set CONSUMERS_MGMT_PORT"
+    die "rabbitmq: port $CONSUMERS_RABBIT_MGMT_PORT is already in use by something else; stop it or set CONSUMERS_RABBIT_MGMT_PORT"
   fi
   rb_write_conf
-  info "rabbitmq: starting node $CONSUMERS_RABBIT_NODE on $RB_HOST:$CONSUMERS_AMQP_PORT (log: $RB_LOG)"
+  info "rabbitmq: starting node $CONSUMERS_RABBIT_NODE on $RB_HOST:$CONSUMERS_RABBIT_PORT (log: $RB_LOG)"
   touch "$RB_STARTUP_LOG"; chown rabbitmq:rabbitmq "$RB_STARTUP_LOG"
   # New session, no terminal: the node outlives this script and ignores the caller's Ctrl-C.
   local -a envs
@@ -461,7 +461,7 @@ export CONSUMERS_PG_PORT="$CONSUMERS_PG_PORT"
 export CONSUMERS_DB_USER="$CONSUMERS_DB_USER"
 export CONSUMERS_DB_PASSWORD="$CONSUMERS_DB_PASSWORD"
 export CONSUMERS_RABBIT_HOST="$RB_HOST"
-export CONSUMERS_RABBIT_PORT="$CONSUMERS_AMQP_PORT"
+export CONSUMERS_RABBIT_PORT="$CONSUMERS_RABBIT_PORT"
 export CONSUMERS_RABBIT_USER="$CONSUMERS_RABBIT_USER"
 export CONSUMERS_RABBIT_PASS="$CONSUMERS_RABBIT_PASS"
 export CONSUMERS_RABBIT_VHOST="/"
@@ -529,12 +529,12 @@ cmd_status() {
   if rb_process_alive; then
     pid="$(rb_pid)"
     if rb_responds; then
-      echo "rabbitmq:   running  pid $pid  port $RB_HOST:$CONSUMERS_AMQP_PORT  management $MGMT_URL  node $CONSUMERS_RABBIT_NODE"
+      echo "rabbitmq:   running  pid $pid  port $RB_HOST:$CONSUMERS_RABBIT_PORT  management $MGMT_URL  node $CONSUMERS_RABBIT_NODE"
     else
-      echo "rabbitmq:   not responding  pid $pid  port $RB_HOST:$CONSUMERS_AMQP_PORT  node $CONSUMERS_RABBIT_NODE"; rc=3
+      echo "rabbitmq:   not responding  pid $pid  port $RB_HOST:$CONSUMERS_RABBIT_PORT  node $CONSUMERS_RABBIT_NODE"; rc=3
     fi
   else
-    echo "rabbitmq:   stopped  port $RB_HOST:$CONSUMERS_AMQP_PORT  node $CONSUMERS_RABBIT_NODE"; rc=3
+    echo "rabbitmq:   stopped  port $RB_HOST:$CONSUMERS_RABBIT_PORT  node $CONSUMERS_RABBIT_NODE"; rc=3
   fi
   return "$rc"
 }

@@ -21,11 +21,11 @@ public sealed record BenchOptions
 
     public IReadOnlyList<int> WorkerCounts { get; init; } = [1, 2];
 
-    /// <summary>Jobs one worker runs at once (Consumers:RabbitMq:ConcurrentJobs).</summary>
-    public int Concurrency { get; init; } = new RabbitMqOptions().ConcurrentJobs;
+    /// <summary>Jobs one worker runs at once (Consumers:Flow:ConcurrentJobs).</summary>
+    public int Concurrency { get; init; } = new Runtime.Flow.FlowOptions().ConcurrentJobs;
 
     /// <summary>The worker's prefetch for that concurrency; the baselines use the same.</summary>
-    public int Prefetch => new RabbitMqOptions { ConcurrentJobs = Concurrency }.PrefetchCount;
+    public int Prefetch => new RabbitMqOptions().PrefetchFor(Concurrency);
 
     /// <summary>Concurrent connections of the raw commit baseline; default: one per job slot, what the worker can use at once.</summary>
     public int? CommitConnections { get; init; }

@@ -5,6 +5,7 @@ using Consumers.Runtime.Flow;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Outbox;
+using Consumers.Runtime.Settings;
 using Consumers.Runtime.Telemetry;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
@@ -13,6 +14,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -46,8 +48,7 @@ public static class ConsumersHostingExtensions
         var configuration = builder.Configuration;
         builder.Services.AddConsumersWorker(configuration);
         builder.Services.AddMediaStages(configuration);
-        var flow = configuration.GetSection(FlowOptions.Section).Get<FlowOptions>() ?? new FlowOptions();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = flow.HostShutdownTimeout);
+        builder.Services.AddOptions<HostOptions>().Configure<IOptions<FlowOptions>>((host, flow) => host.ShutdownTimeout = flow.Value.HostShutdownTimeout);
         builder.Services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("postgresql", tags: [ReadyTag])
             .AddCheck<IntakeHealthCheck>("job-intake", tags: [ReadyTag])
@@ -55,11 +56,11 @@ public static class ConsumersHostingExtensions
             .AddCheck<OutboxStallHealthCheck>("outbox", tags: [ReadyTag])
             .AddCheck<StagePauseHealthCheck>("stage-pauses", tags: [ReadyTag]);
 
-        var telemetry = configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
-        // The worker id as service.instance.id on every span and in target_info: the name leases and timelines use.
-        var workerId = (configuration.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions()).WorkerId;
+        // Whether traces are exported decides what is registered, so it is read (and checked) here.
+        var telemetry = configuration.ReadValidatedSettings<TelemetryOptions>(TelemetryOptions.Section);
         var openTelemetry = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.Describe(workerId))
+            // The worker id as service.instance.id on every span and in target_info: the name leases and timelines use.
+            .ConfigureResource(resource => resource.AddDetector(sp => ConsumersResource.Detector(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.WorkerId)))
             .WithMetrics(metrics => metrics
                 .AddMeter(ConsumersMetrics.MeterName, "MassTransit")
                 .AddRuntimeInstrumentation()

@@ -36,7 +36,7 @@ public sealed class BenchEnvironment : IAsyncDisposable
             b.NoResetOnClose = true;
         });
         DataSource = NpgsqlDataSource.Create(ConnectionString);
-        Store = new JobStore(DataSource, Microsoft.Extensions.Options.Options.Create(new RabbitMqOptions()));
+        Store = new JobStore(DataSource, new Runtime.Flow.Lanes.JobQueueName(Contracts.ContractNames.JobQueue));
     }
 
     public string Name => sandbox.Name;
@@ -95,7 +95,7 @@ public sealed class BenchEnvironment : IAsyncDisposable
     public Dictionary<string, string?> WorkerSettings(string workerId, int concurrency, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var settings = sandbox.WorkerSettings(workerId, WorkerConnectionString);
-        settings["Consumers:RabbitMq:ConcurrentJobs"] = concurrency.ToString(CultureInfo.InvariantCulture);
+        settings["Consumers:Flow:ConcurrentJobs"] = concurrency.ToString(CultureInfo.InvariantCulture);
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
             settings[key] = value;

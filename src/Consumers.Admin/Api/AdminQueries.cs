@@ -80,7 +80,7 @@ public sealed class AdminQueries(RuntimeServices runtime)
         var stages = runtime.Get<Runtime.Stages.StageRegistry>().Names.Order(StringComparer.Ordinal).ToList();
         var parking = stages.ToDictionary(s => s, s => $"{rabbit.JobQueue}.paused.{s}", StringComparer.Ordinal);
         var ownLanes = flow.Stages.Where(s => s.Value.Slots > 0).OrderBy(s => s.Key, StringComparer.Ordinal)
-            .Select(s => (Name: s.Key, Queue: $"{rabbit.JobQueue}.{s.Key}", Slots: Math.Min(s.Value.Slots, rabbit.ConcurrentJobs))).ToList();
+            .Select(s => (Name: s.Key, Queue: $"{rabbit.JobQueue}.{s.Key}", Slots: Math.Min(s.Value.Slots, flow.ConcurrentJobs))).ToList();
 
         var running = new Dictionary<(string Stage, string Owner), int>();
         await using (var command = runtime.Get<NpgsqlDataSource>().CreateCommand(
@@ -100,7 +100,7 @@ public sealed class AdminQueries(RuntimeServices runtime)
         int RunningOf(Func<string, bool> stage) => running.Where(r => stage(r.Key.Stage)).Sum(r => r.Value);
         var lanes = new List<LaneView>
         {
-            new("shared", rabbit.JobQueue, rabbit.ConcurrentJobs, RunningOf(s => ownLanes.All(l => l.Name != s)), Depth(rabbit.JobQueue),
+            new("shared", rabbit.JobQueue, flow.ConcurrentJobs, RunningOf(s => ownLanes.All(l => l.Name != s)), Depth(rabbit.JobQueue),
                 [.. stages.Where(s => ownLanes.All(l => l.Name != s))]),
         };
         lanes.AddRange(ownLanes.Select(l => new LaneView(l.Name, l.Queue, l.Slots, RunningOf(s => s == l.Name), Depth(l.Queue), [l.Name])));
@@ -110,7 +110,7 @@ public sealed class AdminQueries(RuntimeServices runtime)
             .Select(p => new PauseView(p.Stage, p.PausedBy, p.Reason, p.PausedAt, parking.TryGetValue(p.Stage, out var q) ? Depth(q) : null)).ToList();
         var backpressure = new BackpressureView(flow.Backpressure.Enabled, flow.Backpressure.QueueHighWatermark, flow.Backpressure.QueueLowWatermark,
             [.. watched.Select(q => new QueueDepth(q, Depth(q)))]);
-        return new LanesView(rabbit.ConcurrentJobs, lanes, workers, pauses, backpressure);
+        return new LanesView(flow.ConcurrentJobs, lanes, workers, pauses, backpressure);
     }
 
     public async Task<OverviewView> OverviewAsync(CancellationToken cancellationToken)

@@ -7,7 +7,7 @@ namespace Consumers.Runtime.Artifacts;
 /// Resolves a relative key or a source path to a full path that stays inside a root after <c>..</c> and
 /// symbolic links are resolved. Anything else is an <c>INVALID_REQUEST</c> naming the field.
 /// </summary>
-public static class PathConfinement
+internal static class PathConfinement
 {
     /// <summary>
     /// Longest segment (file or folder name) of a key, in UTF-8 bytes: the usual file-system limit (NAME_MAX).

@@ -6,7 +6,7 @@ namespace Consumers.Runtime.Cluster;
 /// its expiry no earlier than that, so the holder always believes it has lost the role before anyone can take
 /// it over, and a process that was frozen finds on waking that its time has run out, whatever its clock of day says.
 /// </summary>
-public sealed class HeldLease(string name, long generation, TimeSpan duration, long sentTimestamp, TimeProvider time)
+internal sealed class HeldLease(string name, long generation, TimeSpan duration, long sentTimestamp, TimeProvider time)
 {
     private long validUntil = sentTimestamp + ToTicks(duration, time);
     private volatile bool lost;

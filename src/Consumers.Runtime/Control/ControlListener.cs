@@ -13,7 +13,7 @@ namespace Consumers.Runtime.Control;
 /// pauses every <see cref="RefreshInterval"/>, which keeps a worker right even when it missed a notification (they are
 /// not queued for a listener that was reconnecting). Cancels have their own fallback: the heartbeat's answer.
 /// </summary>
-public sealed partial class ControlListener(
+internal sealed partial class ControlListener(
     NpgsqlDataSource dataSource,
     [FromKeyedServices(Persistence.DataSources.Session)] NpgsqlDataSource sessions,
     ActiveJobRegistry registry, StagePauses pauses, ILogger<ControlListener> logger) : BackgroundService

@@ -38,7 +38,7 @@ public static class ControlServiceCollectionExtensions
     /// <summary>The retention job on the recovery sweep's clustered Quartz scheduler (so it runs only where Recovery is enabled).</summary>
     public static void AddRetentionJob(IQuartzBuilder quartz, IConfiguration configuration)
     {
-        var retention = configuration.GetSection(RetentionOptions.Section).Get<RetentionOptions>() ?? new RetentionOptions();
+        var retention = configuration.ReadValidatedSettings<RetentionOptions>(RetentionOptions.Section);
         if (!retention.Enabled)
         {
             return;

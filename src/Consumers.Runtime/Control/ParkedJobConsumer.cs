@@ -1,5 +1,6 @@
 using Consumers.Contracts;
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Messaging;
 using MassTransit;
 using Microsoft.Extensions.Options;

@@ -1,4 +1,5 @@
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Messaging;
 using MassTransit;
 using Microsoft.Extensions.Logging;

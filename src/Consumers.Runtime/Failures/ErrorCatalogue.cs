@@ -26,8 +26,6 @@ public static class ErrorCatalogue
 
     public static IReadOnlyCollection<string> Codes => Classes.Keys;
 
-    public static bool IsKnown(string code) => Classes.ContainsKey(code);
-
     public static ErrorClass ClassOf(string code) =>
         Classes.TryGetValue(code, out var errorClass) ? errorClass : ErrorClass.Transient;
 }

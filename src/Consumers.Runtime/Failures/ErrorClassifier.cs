@@ -4,7 +4,7 @@ using Npgsql;
 
 namespace Consumers.Runtime.Failures;
 
-/// <summary>Maps any exception to a code and class (seed 8.1). Stages that know better throw <see cref="JobFailureException"/>.</summary>
+/// <summary>Maps any exception to a code and class, so every failure is either retried or ends the job. Stages that know better throw <see cref="JobFailureException"/>.</summary>
 public static class ErrorClassifier
 {
     public static ClassifiedError Classify(Exception exception)

@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Flow;
 
 /// <summary>Busy fraction of all CPUs between two calls, from <c>/proc/stat</c>; null on the first call or without /proc.</summary>
-public sealed class CpuSampler
+internal sealed class CpuSampler
 {
     private (long Busy, long Total)? last;
 

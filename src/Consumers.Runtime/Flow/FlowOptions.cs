@@ -1,9 +1,22 @@
+using Consumers.Runtime.Flow.Adaptive;
+using Consumers.Runtime.Flow.Backpressure;
+using Consumers.Runtime.Flow.Lanes;
+
 namespace Consumers.Runtime.Flow;
 
 /// <summary>Settings under <c>Consumers:Flow</c>.</summary>
 public sealed class FlowOptions : Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Flow";
+
+    /// <summary>The key this setting had before it moved here; still read, with a warning at start, when the new key is absent.</summary>
+    public const string LegacyConcurrentJobsKey = "Consumers:RabbitMq:ConcurrentJobs";
+
+    /// <summary>
+    /// Jobs one worker runs at once, across all lanes: the worker's slots, and the shared lane's
+    /// (its endpoint's MassTransit <c>ConcurrentMessageLimit</c>).
+    /// </summary>
+    public int ConcurrentJobs { get; set; } = 8;
 
     /// <summary>On SIGTERM, running jobs get this long to finish before they are aborted and requeued.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -41,6 +54,7 @@ public sealed class FlowOptions : Settings.IValidatedSettings
     public IReadOnlyList<string> Problems()
     {
         var rules = new Settings.SettingsRules(Section)
+            .Require(ConcurrentJobs >= 1, nameof(ConcurrentJobs), $"must be at least 1 (is {ConcurrentJobs})")
             .Positive(DrainTimeout, nameof(DrainTimeout))
             .Positive(AbortTimeout, nameof(AbortTimeout))
             .Require(OutboxFlushTimeout >= TimeSpan.Zero, nameof(OutboxFlushTimeout), "must not be negative")

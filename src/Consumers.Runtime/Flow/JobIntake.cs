@@ -1,3 +1,5 @@
+using Consumers.Runtime.Flow.Lanes;
+using Consumers.Runtime.Leases;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
@@ -9,7 +11,7 @@ namespace Consumers.Runtime.Flow;
 /// broker consumer, so deliveries that were prefetched but not started go back to the queue for other workers;
 /// running jobs are not touched. It controls every lane's endpoint together.
 /// </summary>
-public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpointObserver, IDisposable
+public sealed partial class JobIntake(ILogger<JobIntake> logger) : IReceiveEndpointObserver, IIntakeSwitch, IDisposable
 {
     private readonly Lock gate = new();
     private readonly HashSet<string> closedBy = [];

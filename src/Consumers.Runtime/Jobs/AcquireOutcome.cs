@@ -1,3 +1,4 @@
+using Consumers.Runtime.Leases;
 namespace Consumers.Runtime.Jobs;
 
 /// <summary>Why an acquire did or did not hand out a lease.</summary>

@@ -20,6 +20,3 @@ public sealed record CancelOutcome(CancelOutcomeKind Kind, string? Stage, string
 
 /// <summary>A job a cancel statement ended, and where it was stopped (<c>queued</c>, <c>running</c> or <c>abandoned</c>).</summary>
 public sealed record CancelledJob(Guid JobId, string Stage, string Where);
-
-/// <summary>What one heartbeat learned: the leases it renewed and which of those jobs were asked to cancel.</summary>
-public sealed record HeartbeatResult(HashSet<Guid> Alive, HashSet<Guid> CancelRequested);

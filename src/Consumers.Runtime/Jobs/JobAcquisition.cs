@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Consumers.Contracts;
 using Consumers.Runtime.Failures;
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Stages;
 using Consumers.Runtime.Telemetry;

@@ -1,10 +1,11 @@
 using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.Runtime.Artifacts;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Jobs.Sql;
-using Consumers.Runtime.Messaging;
+using Consumers.Runtime.Leases;
+using Consumers.Runtime.Progress;
 using Consumers.Runtime.Timeline;
-using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -16,21 +17,21 @@ namespace Consumers.Runtime.Jobs;
 /// token: when the token no longer matches, nothing is written and the method says so. The statements are named
 /// in <c>Jobs/Sql</c>; this class binds them and reads their results.
 /// </summary>
-public sealed class JobStore
+public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttemptStates
 {
     private readonly SqlTarget db;
-    private readonly IOptions<RabbitMqOptions> rabbitOptions;
+    private readonly JobQueueName jobQueue;
 
-    public JobStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptions> rabbitOptions)
-        : this(new SqlTarget(dataSource), rabbitOptions)
+    public JobStore(NpgsqlDataSource dataSource, JobQueueName jobQueue)
+        : this(new SqlTarget(dataSource), jobQueue)
     {
     }
 
     /// <summary>Runs every statement on <paramref name="target"/> (for example one connection inside a test's transaction).</summary>
-    internal JobStore(SqlTarget target, IOptions<RabbitMqOptions> rabbitOptions)
+    internal JobStore(SqlTarget target, JobQueueName jobQueue)
     {
         db = target;
-        this.rabbitOptions = rabbitOptions;
+        this.jobQueue = jobQueue;
     }
 
     /// <summary>The notification channel of operator actions (cancel requests, pauses); payloads are <c>cancel:&lt;job id&gt;</c> and <c>pauses</c>.</summary>
@@ -421,7 +422,7 @@ public sealed class JobStore
         .Text("request", JsonSerializer.Serialize(request, ContractJson.Options))
         .Value("max_attempts", NpgsqlDbType.Integer, maxAttempts);
 
-    private void BindJobQueue(NpgsqlParameterCollection parameters) => parameters.Text("job_queue", rabbitOptions.Value.JobQueue);
+    private void BindJobQueue(NpgsqlParameterCollection parameters) => parameters.Text("job_queue", jobQueue.Value);
 
     private static string Clip(string? value, int length) =>
         value is null ? "" : StorableText.Truncate(value, length);

@@ -7,7 +7,7 @@ namespace Consumers.Runtime.Jobs;
 /// Text PostgreSQL cannot hold: a NUL character (refused by <c>text</c> and by <c>jsonb</c> as <c>\u0000</c>) and
 /// a lone UTF-16 surrogate (no UTF-8 form). A request carrying either is refused before any SQL sees it.
 /// </summary>
-public static class StorableText
+internal static class StorableText
 {
     /// <summary>What is wrong with <paramref name="value"/>, or null when the database can store it.</summary>
     public static string? Problem(string? value)

@@ -3,7 +3,7 @@ using Consumers.Runtime.Jobs;
 
 namespace Consumers.Runtime.Leases;
 
-/// <summary>The attempts running in this process (seed 2.1); the heartbeat and the shutdown drain read it.</summary>
+/// <summary>The attempts running in this process; the heartbeat and the shutdown drain read it.</summary>
 public sealed class ActiveJobRegistry
 {
     private readonly ConcurrentDictionary<Guid, ActiveJob> jobs = new();

@@ -1,4 +1,3 @@
-using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -7,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace Consumers.Runtime.Leases;
 
 /// <summary>
-/// One loop per worker (seed 2.2): every interval, one fenced statement renews the leases of all active
+/// One loop per worker: every interval, one fenced statement renews the leases of all active
 /// attempts. An attempt whose row was not renewed lost its lease and is stopped.
 /// <para>
 /// Beside it a watch stops every attempt whose last successful renewal was sent more than
@@ -18,7 +17,7 @@ namespace Consumers.Runtime.Leases;
 /// interval. The first beat that succeeds afterwards (a bare round trip when no attempt is left) reopens the intake.
 /// </para>
 /// </summary>
-public sealed partial class HeartbeatService : BackgroundService
+internal sealed partial class HeartbeatService : BackgroundService
 {
     /// <summary>The reason under which self-fencing closes the job intake.</summary>
     public const string IntakeReason = "heartbeat";
@@ -28,8 +27,8 @@ public sealed partial class HeartbeatService : BackgroundService
     private static readonly TimeSpan MinWatchSleep = TimeSpan.FromMilliseconds(10);
 
     private readonly ActiveJobRegistry registry;
-    private readonly Flow.JobIntake intake;
-    private readonly JobStore store;
+    private readonly IIntakeSwitch intake;
+    private readonly IHeartbeatStore store;
     private readonly ConsumersMetrics metrics;
     private readonly LeaseOptions options;
     private readonly TimeProvider time;
@@ -44,8 +43,8 @@ public sealed partial class HeartbeatService : BackgroundService
 
     public HeartbeatService(
         ActiveJobRegistry registry,
-        Flow.JobIntake intake,
-        JobStore store,
+        IIntakeSwitch intake,
+        IHeartbeatStore store,
         ConsumersMetrics metrics,
         IOptions<LeaseOptions> options,
         TimeProvider time,

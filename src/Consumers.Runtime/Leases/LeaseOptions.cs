@@ -23,7 +23,7 @@ public sealed class LeaseOptions : Settings.IValidatedSettings
     /// <summary>An attempt may run this long, plus <see cref="DeadlinePerClipSecond"/> per second of clip, before it counts as hung.</summary>
     public TimeSpan BaseDeadline { get; set; } = TimeSpan.FromMinutes(30);
 
-    /// <summary>Extra deadline per second of clip duration (seed 16.1).</summary>
+    /// <summary>Extra deadline per second of clip duration: long media gets a deadline in proportion to its length.</summary>
     public TimeSpan DeadlinePerClipSecond { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The longest an attempt may ever run; RabbitMQ's consumer_timeout must be above it.</summary>

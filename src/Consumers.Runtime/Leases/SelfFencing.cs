@@ -7,7 +7,7 @@ namespace Consumers.Runtime.Leases;
 /// after that moment, however its beats failed in between (errors, timeouts, a beat that never answers), so the
 /// work has ended before the sweep may give the job to someone else.
 /// </summary>
-public sealed class SelfFencing(LeaseOptions options, TimeProvider time)
+internal sealed class SelfFencing(LeaseOptions options, TimeProvider time)
 {
     /// <summary>How long after its last renewal was sent <paramref name="job"/> is stopped here.</summary>
     public TimeSpan FenceAfter(ActiveJob job) => options.FenceAfter(TimeSpan.FromSeconds(job.Lease.LeaseTimeoutSeconds));

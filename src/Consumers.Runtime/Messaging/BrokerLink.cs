@@ -1,4 +1,5 @@
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Lanes;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

@@ -12,7 +12,7 @@ namespace Consumers.Runtime.Messaging;
 /// so the consumer fails that job with <c>INVALID_REQUEST</c> naming the field; a body with no usable job id fails
 /// to deserialize with a reason a person can act on, and MassTransit moves it to the error queue.
 /// </summary>
-public sealed class JobRequestedJsonConverter : JsonConverter<JobRequested>
+internal sealed class JobRequestedJsonConverter : JsonConverter<JobRequested>
 {
     // Requests are immutable records; the problem travels beside the instance, not inside the contract.
     private static readonly ConditionalWeakTable<JobRequested, JobFailureException> Problems = new();

@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using Consumers.Contracts;
 using MassTransit;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -12,23 +11,14 @@ public static class MessagingServiceCollectionExtensions
 {
     /// <summary>
     /// MassTransit on RabbitMQ. With <paramref name="consumeJobs"/> the job queue is consumed: plain JSON and
-    /// MassTransit envelopes are both accepted; each lane (see Flow.JobLanes) has its own endpoint, whose
+    /// MassTransit envelopes are both accepted; each lane (see Flow.Lanes.JobLanes) has its own endpoint, whose
     /// ConcurrentMessageLimit is the lane's slot count and whose prefetch only a small buffer above it. Short
     /// infrastructure blips (database or socket errors) are retried in-process; everything else about a job's
     /// failure is the job runner's business, not the broker's.
     /// </summary>
-    public static IServiceCollection AddConsumersMessaging(this IServiceCollection services, IConfiguration configuration, bool consumeJobs)
+    public static IServiceCollection AddConsumersMessaging(this IServiceCollection services, bool consumeJobs)
     {
-        var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
-        // Wrong broker settings stop the process here, with every problem named, not later as a connection that never comes.
-        if (rabbit.Problems() is { Count: > 0 } problems)
-        {
-            throw new OptionsValidationException(RabbitMqOptions.Section, typeof(RabbitMqOptions), problems);
-        }
-
-        var nodes = rabbit.Endpoints();
         services.AddSingleton<QueuePriorities>();
-        var connectionName = configuration.GetSection(Jobs.WorkerOptions.Section).Get<Jobs.WorkerOptions>()?.WorkerId ?? new Jobs.WorkerOptions().WorkerId;
         services.AddMassTransit(x =>
         {
             x.DisableUsageTelemetry();
@@ -41,6 +31,11 @@ public static class MessagingServiceCollectionExtensions
 
             x.UsingRabbitMq((context, cfg) =>
             {
+                // Bound and checked once (AddValidatedSettings): wrong broker settings stop the process here, every
+                // problem named, not later as a connection that never comes.
+                var rabbit = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
+                var nodes = rabbit.Endpoints();
+                var connectionName = context.GetRequiredService<IOptions<Jobs.WorkerOptions>>().Value.WorkerId;
                 cfg.Host(nodes[0].Host, nodes[0].Port, rabbit.VirtualHost, h =>
                 {
                     h.Username(rabbit.Username);
@@ -80,7 +75,7 @@ public static class MessagingServiceCollectionExtensions
                 Control.ControlServiceCollectionExtensions.ConfigureControlEndpoints(cfg, context, rabbit);
                 var intake = context.GetRequiredService<Flow.JobIntake>();
                 var link = context.GetRequiredService<BrokerLink>();
-                var lanes = context.GetRequiredService<Flow.JobLanes>();
+                var lanes = context.GetRequiredService<Flow.Lanes.JobLanes>();
                 var priorities = context.GetRequiredService<QueuePriorities>();
                 var laneQueues = lanes.All.Select(l => l.Queue).ToList();
                 foreach (var lane in lanes.All)

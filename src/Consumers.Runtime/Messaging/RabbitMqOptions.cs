@@ -26,9 +26,6 @@ public sealed class RabbitMqOptions : Settings.IValidatedSettings
     /// <summary>The queue workers consume <c>JobRequested</c> from. Producers may publish plain JSON straight to it.</summary>
     public string JobQueue { get; set; } = Contracts.ContractNames.JobQueue;
 
-    /// <summary>Jobs one worker runs at once (MassTransit's ConcurrentMessageLimit).</summary>
-    public int ConcurrentJobs { get; set; } = 8;
-
     /// <summary>Deliveries held beyond the running jobs. Small, so that waiting work stays on the broker for other workers.</summary>
     public int PrefetchBuffer { get; set; } = 2;
 
@@ -57,8 +54,6 @@ public sealed class RabbitMqOptions : Settings.IValidatedSettings
     /// several <see cref="Nodes"/> the next node is tried only after this.
     /// </summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
-
-    public int PrefetchCount => PrefetchFor(ConcurrentJobs);
 
     /// <summary>Where the worker may connect, in the order it tries them: <see cref="Nodes"/>, else <see cref="Host"/>:<see cref="Port"/>.</summary>
     public IReadOnlyList<BrokerNode> Endpoints() =>

@@ -7,7 +7,7 @@ namespace Consumers.Runtime.Messaging;
 /// On the way to the error queue: a body that is JSON but not an object (<c>null</c>, an array, a number) gets a
 /// fault message a person can act on; MassTransit's reader fails on some of those with a message about its own state.
 /// </summary>
-public sealed class UnreadableBodyReasonFilter : IFilter<ExceptionReceiveContext>
+internal sealed class UnreadableBodyReasonFilter : IFilter<ExceptionReceiveContext>
 {
     public Task Send(ExceptionReceiveContext context, IPipe<ExceptionReceiveContext> next)
     {

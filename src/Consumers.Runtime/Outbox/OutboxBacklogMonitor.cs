@@ -16,7 +16,7 @@ public sealed partial class OutboxBacklogMonitor(
     OutboxRelay relay,
     ConsumersMetrics metrics,
     IOptions<OutboxOptions> options,
-    ILogger<OutboxBacklogMonitor> logger) : BackgroundService
+    ILogger<OutboxBacklogMonitor> logger) : BackgroundService, Flow.Shutdown.IOutboxBacklog
 {
     /// <summary>
     /// Rows waiting (counted up to a million, so a huge backlog costs a bounded scan) and the age of the oldest by
@@ -73,6 +73,8 @@ public sealed partial class OutboxBacklogMonitor(
             await Task.Delay(interval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
+
+    Task<bool> Flow.Shutdown.IOutboxBacklog.IsEmptyAsync(CancellationToken cancellationToken) => IsEmptyAsync(dataSource, cancellationToken);
 
     /// <summary>True when every outbox row has been published.</summary>
     public static async Task<bool> IsEmptyAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)

@@ -65,7 +65,7 @@ public sealed partial class OutboxRelay(
     private volatile HeldLease? lease;
     private long lastGeneration;
 
-    /// <summary>True while this relay leads: it holds the lease by its own clock.</summary>
+    /// <summary>True while this relay leads: it holds the lease by its own clock (the <c>outbox_relay_leader</c> gauge).</summary>
     public bool IsLeader => lease?.IsHeld ?? false;
 
     /// <summary>The generation of the lease this relay holds or last held (0: never led).</summary>
@@ -76,6 +76,12 @@ public sealed partial class OutboxRelay(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (!options.Value.Enabled)
+        {
+            // This worker only watches the outbox (OutboxBacklogMonitor); other workers relay.
+            return;
+        }
+
         // Publishing before the bus has declared its topology could drop messages on an unbound exchange.
         while (bus.CheckHealth().Status == BusHealthStatus.Unhealthy)
         {

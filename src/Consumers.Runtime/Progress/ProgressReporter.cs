@@ -1,4 +1,3 @@
-using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
 using Microsoft.Extensions.Logging;
 
@@ -9,10 +8,10 @@ namespace Consumers.Runtime.Progress;
 /// the throttle lets through become <c>progress</c> events, written one at a time in order by a single pump
 /// so that a slow database never blocks the stage.
 /// </summary>
-public sealed class ProgressReporter : IProgress<double>, IAsyncDisposable
+internal sealed class ProgressReporter : IProgress<double>, IAsyncDisposable
 {
     private readonly ActiveJob job;
-    private readonly JobStore store;
+    private readonly IProgressStore store;
     private readonly ProgressThrottle throttle;
     private readonly ILogger logger;
     private readonly SemaphoreSlim signal = new(0);
@@ -21,7 +20,7 @@ public sealed class ProgressReporter : IProgress<double>, IAsyncDisposable
     private int pending = -1;
     private bool completed;
 
-    public ProgressReporter(ActiveJob job, JobStore store, ProgressThrottle throttle, ILogger logger)
+    public ProgressReporter(ActiveJob job, IProgressStore store, ProgressThrottle throttle, ILogger logger)
     {
         this.job = job;
         this.store = store;

@@ -1,7 +1,7 @@
 namespace Consumers.Runtime.Progress;
 
 /// <summary>
-/// Decides which progress reports become timeline events (seed 9.1): only when the percent grew by at least
+/// Decides which progress reports become timeline events: only when the percent grew by at least
 /// <see cref="MinDelta"/>, or when <see cref="MinInterval"/> passed and it grew at all. Never backwards.
 /// </summary>
 public sealed class ProgressThrottle(int minDelta, TimeSpan minInterval, TimeProvider time)
@@ -15,8 +15,6 @@ public sealed class ProgressThrottle(int minDelta, TimeSpan minInterval, TimePro
 
     /// <summary>The highest percent reported so far (what the heartbeat persists).</summary>
     public int Latest { get; private set; }
-
-    public int LastEmitted => lastEmitted;
 
     /// <summary>Records a report; returns the percent to emit, or null to stay quiet.</summary>
     public int? Offer(double percent)

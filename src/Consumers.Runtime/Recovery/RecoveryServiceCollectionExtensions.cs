@@ -1,5 +1,6 @@
 using System.Globalization;
 using Consumers.Runtime.Persistence;
+using Consumers.Runtime.Settings;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -16,14 +17,14 @@ public static class RecoveryServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddRecoverySweep(this IServiceCollection services, IConfiguration configuration)
     {
-        var recovery = configuration.GetSection(RecoveryOptions.Section).Get<RecoveryOptions>() ?? new RecoveryOptions();
+        var recovery = configuration.ReadValidatedSettings<RecoveryOptions>(RecoveryOptions.Section);
         if (!recovery.Enabled)
         {
             return services;
         }
 
         var connectionString = QuartzConnectionString(
-            configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>()?.ConnectionString ?? new DatabaseOptions().ConnectionString,
+            configuration.ReadValidatedSettings<DatabaseOptions>(DatabaseOptions.Section).ConnectionString,
             recovery);
         services.AddQuartz(q =>
         {

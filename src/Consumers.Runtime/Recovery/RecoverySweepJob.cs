@@ -7,7 +7,7 @@ using Quartz;
 namespace Consumers.Runtime.Recovery;
 
 /// <summary>
-/// The recovery sweep (seed 3), run by Quartz on a clustered store so that one process in the whole system
+/// The recovery sweep, run by Quartz on a clustered store so that one process in the whole system
 /// sweeps at a time. Each run recovers dead or hung attempts and dispatches queued jobs that are due, batch
 /// after batch until nothing is left.
 /// </summary>

@@ -8,16 +8,16 @@ using Npgsql;
 namespace Consumers.Runtime.Scratch;
 
 /// <summary>
-/// Keeps kept scratch within its budgets (seed 10): folders of attempts that are not running here and whose job
+/// Keeps kept scratch within its budgets: folders of attempts that are not running here and whose job
 /// is not processing anywhere are either leftovers of a crash or scratch kept after a failure. Leftovers of a
 /// crash (the job went on, or finished, elsewhere) are removed; kept failure scratch is removed once older than
 /// <see cref="ScratchOptions.MaxKeptAge"/>, and oldest first while the total is above
 /// <see cref="ScratchOptions.MaxKeptBytes"/>.
 /// </summary>
-public sealed partial class ScratchJanitor(
+internal sealed partial class ScratchJanitor(
     ScratchSpace scratch,
     ActiveJobRegistry activeJobs,
-    JobStore jobs,
+    IAttemptStates jobs,
     IOptions<ScratchOptions> options,
     TimeProvider time,
     ILogger<ScratchJanitor> logger) : BackgroundService

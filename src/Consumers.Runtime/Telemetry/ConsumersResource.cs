@@ -18,6 +18,9 @@ public static class ConsumersResource
     public static ResourceBuilder Describe(this ResourceBuilder resource, string workerId) =>
         resource.AddService(ServiceName, serviceVersion: ServiceVersion, autoGenerateServiceInstanceId: false, serviceInstanceId: workerId);
 
+    /// <summary>The same description, for a host that learns the worker id only once its settings are bound.</summary>
+    public static IResourceDetector Detector(string workerId) => new WorkerDetector(workerId);
+
     private static string VersionOf(Assembly assembly)
     {
         var version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
@@ -25,4 +28,9 @@ public static class ConsumersResource
         var plus = version.IndexOf('+', StringComparison.Ordinal);
         return plus < 0 ? version : version[..plus];
     }
+}
+
+internal sealed class WorkerDetector(string workerId) : IResourceDetector
+{
+    public Resource Detect() => ResourceBuilder.CreateEmpty().Describe(workerId).Build();
 }

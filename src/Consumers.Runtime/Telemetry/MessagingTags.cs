@@ -7,7 +7,7 @@ namespace Consumers.Runtime.Telemetry;
 /// OpenTelemetry messaging semantic-convention attributes on the runtime's own spans, so a tracing backend groups
 /// them with the broker's spans: the system, the queue or exchange, what the span does with the message, its id.
 /// </summary>
-public static class MessagingTags
+internal static class MessagingTags
 {
     public const string System = "messaging.system";
     public const string DestinationName = "messaging.destination.name";

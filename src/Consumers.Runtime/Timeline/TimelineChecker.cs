@@ -5,7 +5,7 @@ using Consumers.Contracts;
 namespace Consumers.Runtime.Timeline;
 
 /// <summary>
-/// The rules every timeline keeps (DESIGN.md, seed 13): sequence numbers start at 1 with no gaps;
+/// The rules every timeline keeps: sequence numbers start at 1 with no gaps;
 /// <c>requested</c> comes first; <c>progress</c> only inside a started attempt, in 0..100 and never
 /// decreasing within it; nothing follows a terminal event; an attempt ends before the next starts, and after
 /// <c>requeued</c> or <c>retry_scheduled</c> the next <c>started</c> has the next attempt number.

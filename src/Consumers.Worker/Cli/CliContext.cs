@@ -34,7 +34,7 @@ public static class CliContext
 
     /// <summary>Settings from <c>--set</c>; <c>__</c> may stand for <c>:</c> as in environment variables.</summary>
     public static IEnumerable<KeyValuePair<string, string?>> ParseOverrides(IEnumerable<string> overrides) =>
-        ParsePairs(overrides, "--set", "Consumers:RabbitMq:ConcurrentJobs=4")
+        ParsePairs(overrides, "--set", "Consumers:Flow:ConcurrentJobs=4")
             .Select(p => new KeyValuePair<string, string?>(p.Key.Replace("__", ":", StringComparison.Ordinal), p.Value));
 
     /// <summary>Splits <c>key=value</c> items, failing with a usage error that names the option.</summary>

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Persistence;
 using Consumers.Worker.Hosting;
@@ -11,7 +11,7 @@ public static class RunCommand
 {
     public static Command Create()
     {
-        var concurrency = new Option<int?>("--concurrency") { Description = "Jobs this worker runs at once (Consumers:RabbitMq:ConcurrentJobs)" };
+        var concurrency = new Option<int?>("--concurrency") { Description = "Jobs this worker runs at once (Consumers:Flow:ConcurrentJobs)" };
         var workerId = new Option<string?>("--worker-id") { Description = "Name of this worker in leases and timelines (default: host-pid)" };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "Port of /metrics and /health on Consumers:Telemetry:MetricsAddress, 127.0.0.1 by default (0: any free port)" };
         var command = new Command("run", "Run a worker until SIGTERM or Ctrl-C") { concurrency, workerId, metricsPort };
@@ -20,7 +20,7 @@ public static class RunCommand
             var overrides = CliContext.ParseOverrides(parse.GetValue(SharedOptions.Set)!).ToList();
             if (parse.GetValue(concurrency) is { } slots)
             {
-                overrides.Add(new("Consumers:RabbitMq:ConcurrentJobs", slots.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                overrides.Add(new("Consumers:Flow:ConcurrentJobs", slots.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             }
 
             if (parse.GetValue(workerId) is { } id)

@@ -7,7 +7,7 @@ public static class SharedOptions
 {
     public static Option<string[]> Set { get; } = new("--set")
     {
-        Description = "Override a setting, e.g. --set Consumers:RabbitMq:ConcurrentJobs=4 (repeatable)",
+        Description = "Override a setting, e.g. --set Consumers:Flow:ConcurrentJobs=4 (repeatable)",
         Recursive = true,
         AllowMultipleArgumentsPerToken = false,
         DefaultValueFactory = _ => [],

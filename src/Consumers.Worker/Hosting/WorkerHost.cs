@@ -1,5 +1,6 @@
 using Consumers.Admin;
 using Consumers.Hosting;
+using Consumers.Runtime.Settings;
 using Consumers.Runtime.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
@@ -27,12 +28,8 @@ public static class WorkerHost
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
 
-        var telemetry = builder.Configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
         // Read here to bind the metrics listener before the host starts, so checked here too.
-        if (telemetry.Problems() is { Count: > 0 } telemetryProblems)
-        {
-            throw new Microsoft.Extensions.Options.OptionsValidationException(TelemetryOptions.Section, typeof(TelemetryOptions), telemetryProblems);
-        }
+        var telemetry = builder.Configuration.ReadValidatedSettings<TelemetryOptions>(TelemetryOptions.Section);
 
         builder.WebHost.UseUrls($"http://{telemetry.MetricsAddress}:{telemetry.MetricsPort}");
 

@@ -4,7 +4,7 @@ using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Timeline;
-using Consumers.Tests.Media;
+using Consumers.Testing.Media;
 using MassTransit;
 
 namespace Consumers.IntegrationTests.Control;

@@ -6,7 +6,7 @@ using MassTransit;
 
 namespace Consumers.IntegrationTests.Failures;
 
-/// <summary>Transient failures retry with the policy's backoff until the limit (seed 14.3); fatal ones end at once.</summary>
+/// <summary>Transient failures retry with the policy's backoff until the limit; fatal ones end at once.</summary>
 public sealed class RetryTests : IAsyncLifetime
 {
     private TestEnvironment env = null!;

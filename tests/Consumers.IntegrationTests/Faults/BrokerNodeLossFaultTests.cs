@@ -45,7 +45,7 @@ public sealed class BrokerNodeLossFaultTests(ITestOutputHelper output) : IAsyncL
         {
             ["Consumers:RabbitMq:VirtualHost"] = "/",
             ["Consumers:RabbitMq:QueueType"] = "quorum",
-            ["Consumers:RabbitMq:ConcurrentJobs"] = "4",
+            ["Consumers:Flow:ConcurrentJobs"] = "4",
         };
         for (var i = 0; i < cluster.Nodes.Count; i++)
         {

@@ -29,7 +29,7 @@ public sealed class ConnectionSoundnessFaultTests(ITestOutputHelper output)
         DataSources.Configure(builder.ConnectionStringBuilder, new DatabaseOptions { CommandTimeoutSeconds = 1 }, pooled: true);
         builder.ConnectionStringBuilder.MaxPoolSize = 1;
         await using var dataSource = builder.Build();
-        var store = new JobStore(dataSource, Options.Create(new RabbitMqOptions()));
+        var store = new JobStore(dataSource, new Runtime.Flow.Lanes.JobQueueName(Contracts.ContractNames.JobQueue));
         var database = builder.ConnectionStringBuilder.Database!;
         var failures = new Dictionary<string, int>();
 

@@ -53,7 +53,7 @@ public sealed class PartitionFaultTests(ITestOutputHelper output) : IAsyncLifeti
             ["Consumers:Database:ConnectionString"] = proxy.Route(env.ConnectionString),
             ["Consumers:Outbox:Enabled"] = "false",
             ["Consumers:Recovery:Enabled"] = "false",
-            ["Consumers:RabbitMq:ConcurrentJobs"] = "3",
+            ["Consumers:Flow:ConcurrentJobs"] = "3",
             ["Consumers:Synthetic:TraceDirectory"] = traceDirectory,
         });
         // Published straight to the queue (a producer may); the broker spreads them over both workers.

@@ -4,7 +4,7 @@ using Consumers.Runtime.Flow;
 
 namespace Consumers.IntegrationTests.Flow;
 
-/// <summary>A downstream queue over its high watermark pauses the intake; draining it resumes work (seed 5).</summary>
+/// <summary>A downstream queue over its high watermark pauses the intake; draining it resumes work.</summary>
 public sealed class BackpressureTests : IAsyncLifetime
 {
     private TestEnvironment env = null!;

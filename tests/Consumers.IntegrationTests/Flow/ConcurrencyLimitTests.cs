@@ -5,7 +5,7 @@ using Consumers.IntegrationTests.Infrastructure;
 
 namespace Consumers.IntegrationTests.Flow;
 
-/// <summary>A worker never runs more jobs than its slots, and RabbitMQ never hands it much more (seed 14.2).</summary>
+/// <summary>A worker never runs more jobs than its slots, and RabbitMQ never hands it much more.</summary>
 public sealed partial class ConcurrencyLimitTests : IAsyncLifetime
 {
     private TestEnvironment env = null!;
@@ -21,7 +21,7 @@ public sealed partial class ConcurrencyLimitTests : IAsyncLifetime
         const int buffer = 1;
         await using var worker = await env.StartWorkerProcessAsync("limited", new Dictionary<string, string?>
         {
-            ["Consumers:RabbitMq:ConcurrentJobs"] = slots.ToString(CultureInfo.InvariantCulture),
+            ["Consumers:Flow:ConcurrentJobs"] = slots.ToString(CultureInfo.InvariantCulture),
             ["Consumers:RabbitMq:PrefetchBuffer"] = buffer.ToString(CultureInfo.InvariantCulture),
         });
         var jobs = Enumerable.Range(0, 12).Select(i => TestEnvironment.SyntheticJob($"limit/{i}.json", ("durationMs", "700"))).ToList();
@@ -44,7 +44,7 @@ public sealed partial class ConcurrencyLimitTests : IAsyncLifetime
         // Long synthetic jobs stand in for transcodes: one lane slot of three for the whole worker.
         await using var worker = await env.StartWorkerProcessAsync("laned", new Dictionary<string, string?>
         {
-            ["Consumers:RabbitMq:ConcurrentJobs"] = "3",
+            ["Consumers:Flow:ConcurrentJobs"] = "3",
             ["Consumers:RabbitMq:PrefetchBuffer"] = "1",
             ["Consumers:Flow:Stages:synthetic:Slots"] = "1",
         });

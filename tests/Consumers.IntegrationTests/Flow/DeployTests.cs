@@ -4,7 +4,7 @@ using Consumers.IntegrationTests.Infrastructure;
 
 namespace Consumers.IntegrationTests.Flow;
 
-/// <summary>A deploy: SIGTERM to a worker with running jobs (seed 11).</summary>
+/// <summary>A deploy: SIGTERM to a worker with running jobs: no job lost, none stranded.</summary>
 public sealed class DeployTests : IAsyncLifetime
 {
     private TestEnvironment env = null!;
@@ -60,7 +60,7 @@ public sealed class DeployTests : IAsyncLifetime
         // Two slots, both taken by long jobs of a lane that may use them all: the next job waits for a worker slot.
         await using var leaving = await env.StartWorkerProcessAsync("leaving", new Dictionary<string, string?>
         {
-            ["Consumers:RabbitMq:ConcurrentJobs"] = "2",
+            ["Consumers:Flow:ConcurrentJobs"] = "2",
             ["Consumers:Flow:Stages:synthetic:Slots"] = "2",
             ["Consumers:Flow:DrainTimeout"] = "00:00:04",
         });

@@ -4,7 +4,7 @@ using MassTransit;
 
 namespace Consumers.IntegrationTests.Foundation;
 
-/// <summary>The same JobRequested delivered more than once runs the stage once (seed 7.1).</summary>
+/// <summary>The same JobRequested delivered more than once runs the stage once.</summary>
 public sealed class DuplicateDeliveryTests : IAsyncLifetime
 {
     private TestEnvironment env = null!;
@@ -41,7 +41,7 @@ public sealed class DuplicateDeliveryTests : IAsyncLifetime
     public async Task Twenty_concurrent_copies_run_the_stage_once()
     {
         using var metrics = new MetricProbe();
-        var worker = await env.StartWorkerAsync(overrides: new Dictionary<string, string?> { ["Consumers:RabbitMq:ConcurrentJobs"] = "20" });
+        var worker = await env.StartWorkerAsync(overrides: new Dictionary<string, string?> { ["Consumers:Flow:ConcurrentJobs"] = "20" });
         var request = new JobRequested
         {
             JobId = Guid.NewGuid(),

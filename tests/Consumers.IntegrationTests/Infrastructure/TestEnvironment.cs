@@ -24,7 +24,7 @@ public sealed class TestEnvironment : IAsyncDisposable
         this.sandbox = sandbox;
         ConnectionString = sandbox.ConnectionString(b => b.MaxPoolSize = 50);
         DataSource = NpgsqlDataSource.Create(ConnectionString);
-        Store = new JobStore(DataSource, Microsoft.Extensions.Options.Options.Create(new RabbitMqOptions()));
+        Store = new JobStore(DataSource, new Runtime.Flow.Lanes.JobQueueName(Contracts.ContractNames.JobQueue));
     }
 
     public string VirtualHost => sandbox.VirtualHost;

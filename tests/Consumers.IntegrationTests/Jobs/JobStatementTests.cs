@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Leases;
 using Consumers.Runtime.Recovery;
 using Consumers.Runtime.Timeline;
 

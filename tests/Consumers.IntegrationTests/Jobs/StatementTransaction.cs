@@ -1,5 +1,6 @@
 using System.Globalization;
 using Consumers.IntegrationTests.Infrastructure;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Jobs.Sql;
 using Consumers.Runtime.Messaging;
@@ -34,7 +35,7 @@ public sealed class StatementTransaction : IAsyncDisposable
         Connection = connection;
         this.transaction = transaction;
         var target = new SqlTarget(connection);
-        Jobs = new JobStore(target, Options.Create(new RabbitMqOptions()));
+        Jobs = new JobStore(target, new JobQueueName(new RabbitMqOptions().JobQueue));
         Sweep = new RecoveryStore(target, Options.Create(new RabbitMqOptions()));
     }
 

@@ -3,12 +3,12 @@ using System.Globalization;
 using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
-using Consumers.Tests.Media;
+using Consumers.Testing.Media;
 using MassTransit;
 
 namespace Consumers.IntegrationTests.Media;
 
-/// <summary>Media jobs through the whole path: progress, idempotent artifacts (seed 14.4), a kill mid-transcode.</summary>
+/// <summary>Media jobs through the whole path: progress, idempotent artifacts, a kill mid-transcode.</summary>
 public sealed class MediaJobTests : IAsyncLifetime
 {
     private TestEnvironment env = null!;

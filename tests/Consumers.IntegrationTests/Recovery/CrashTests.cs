@@ -7,8 +7,8 @@ using Consumers.Runtime.Timeline;
 namespace Consumers.IntegrationTests.Recovery;
 
 /// <summary>
-/// Real worker processes killed with SIGKILL, frozen with SIGSTOP, and killed on every attempt (seed 14.1,
-/// DESIGN promises 1 and 2). Default lease and sweep settings: recovery must take seconds.
+/// Real worker processes killed with SIGKILL, frozen with SIGSTOP, and killed on every attempt (no job is
+/// lost, none runs twice). Default lease and sweep settings: recovery must take seconds.
 /// </summary>
 public sealed class CrashTests : IAsyncLifetime
 {

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
 using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Leases;
 using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Recovery;
 using Microsoft.Extensions.Options;

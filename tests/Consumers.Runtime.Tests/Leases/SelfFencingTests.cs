@@ -157,7 +157,7 @@ public sealed class SelfFencingTests : IDisposable
     private HeartbeatService Heartbeat() => new(
         registry,
         intake,
-        new JobStore(nowhere, Options.Create(new RabbitMqOptions())),
+        new JobStore(nowhere, new Runtime.Flow.Lanes.JobQueueName(Contracts.ContractNames.JobQueue)),
         new ConsumersMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
         Options.Create(options),
         time,

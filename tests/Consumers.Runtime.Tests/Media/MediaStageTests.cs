@@ -6,7 +6,7 @@ using Consumers.Media.Ffmpeg;
 using Consumers.Media.Stages;
 using Consumers.Runtime.Failures;
 using Consumers.Runtime.Stages;
-using Consumers.Tests.Media;
+using Consumers.Testing.Media;
 using Microsoft.Extensions.Options;
 
 namespace Consumers.Runtime.Tests.Media;

@@ -7,6 +7,7 @@ using Consumers.Runtime.Persistence;
 using Consumers.Runtime.Recovery;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Consumers.Runtime.Tests.Settings;
@@ -38,6 +39,8 @@ public sealed class SettingsValidationTests
     [InlineData("Consumers:Flow:Backpressure:QueueLowWatermark", "20000", "Consumers:Flow:Backpressure:QueueHighWatermark must be above QueueLowWatermark")]
     [InlineData("Consumers:Retry:Default:Jitter", "2", "Consumers:Retry:Default:Jitter must be from 0 to 1")]
     [InlineData("Consumers:Recovery:ClusterCheckinMisfireThreshold", "00:00:01", "Consumers:Recovery:ClusterCheckinMisfireThreshold must be at least ClusterCheckinInterval")]
+    [InlineData("Consumers:Flow:ConcurrentJobs", "0", "Consumers:Flow:ConcurrentJobs must be at least 1")]
+    [InlineData("Consumers:RabbitMq:ConcurrentJobs", "0", "Consumers:Flow:ConcurrentJobs must be at least 1")]
     [InlineData("Consumers:Database:CommandTimeoutSeconds", "0", "Consumers:Database:CommandTimeoutSeconds must be from 1 to 3600")]
     public void A_setting_that_cannot_work_stops_start_up_naming_its_key_and_rule(string key, string value, string expected)
     {
@@ -48,6 +51,83 @@ public sealed class SettingsValidationTests
         var failure = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
 
         Assert.Contains(failure.Failures, f => f.StartsWith(expected, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("3", null, 3)]
+    [InlineData("3", "5", 5)]
+    [InlineData(null, "5", 5)]
+    [InlineData(null, null, 8)]
+    public void ConcurrentJobs_is_read_from_its_old_key_only_while_the_new_one_is_absent(string? oldValue, string? newValue, int expected)
+    {
+        // Only the keys that are set: a key present with no value is not the same as an absent key to the binder.
+        var settings = new Dictionary<string, string?>();
+        if (oldValue is not null)
+        {
+            settings[FlowOptions.LegacyConcurrentJobsKey] = oldValue;
+        }
+
+        if (newValue is not null)
+        {
+            settings["Consumers:Flow:ConcurrentJobs"] = newValue;
+        }
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        using var services = new ServiceCollection().AddLogging().AddConsumersCore(configuration).BuildServiceProvider();
+
+        Assert.Equal(expected, services.GetRequiredService<IOptions<FlowOptions>>().Value.ConcurrentJobs);
+    }
+
+    [Theory]
+    [InlineData(null, "is deprecated and will be removed: its value is used for Consumers:Flow:ConcurrentJobs")]
+    [InlineData("5", "is deprecated and ignored because Consumers:Flow:ConcurrentJobs is set")]
+    public async Task The_old_ConcurrentJobs_key_is_named_in_a_warning_at_start(string? newValue, string expected)
+    {
+        var settings = new Dictionary<string, string?> { [FlowOptions.LegacyConcurrentJobsKey] = "3" };
+        if (newValue is not null)
+        {
+            settings["Consumers:Flow:ConcurrentJobs"] = newValue;
+        }
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var logs = new CollectingLoggerProvider();
+        using var services = new ServiceCollection().AddLogging(b => b.AddProvider(logs)).AddSingleton<IConfiguration>(configuration)
+            .AddConsumersCore(configuration).BuildServiceProvider();
+
+        foreach (var hosted in services.GetServices<Microsoft.Extensions.Hosting.IHostedService>())
+        {
+            await hosted.StartAsync(CancellationToken.None);
+        }
+
+        var warning = Assert.Single(logs.Messages, m => m.Contains(FlowOptions.LegacyConcurrentJobsKey, StringComparison.Ordinal));
+        Assert.Contains(expected, warning, StringComparison.Ordinal);
+    }
+
+    private sealed class CollectingLoggerProvider : ILoggerProvider
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Messages { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new Collector(Messages);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Collector(System.Collections.Concurrent.ConcurrentQueue<string> messages) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (IsEnabled(logLevel))
+                {
+                    messages.Enqueue(formatter(state, exception));
+                }
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Consumers.Contracts;
+using Consumers.Runtime.Leases;
 using Consumers.Runtime.Timeline;
 using Npgsql;
 using NpgsqlTypes;

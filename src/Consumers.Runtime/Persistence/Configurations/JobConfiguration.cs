@@ -40,7 +40,7 @@ internal sealed class JobConfiguration : IEntityTypeConfiguration<JobRecord>
         builder.Property(j => j.CreatedAt).HasDefaultValueSql("now()");
         builder.Property(j => j.UpdatedAt).HasDefaultValueSql("now()");
 
-        // The recovery sweep scans processing rows by heartbeat age (seed 1.2).
+        // The recovery sweep scans processing rows by heartbeat age; without this index each sweep reads every row.
         builder.HasIndex(j => new { j.Status, j.LastHeartbeatAt }).HasDatabaseName("ix_jobs_status_last_heartbeat_at");
         // The dispatcher finds queued jobs whose next JobRequested has not gone out yet.
         builder.HasIndex(j => j.NotBefore).HasDatabaseName("ix_jobs_undispatched_not_before")

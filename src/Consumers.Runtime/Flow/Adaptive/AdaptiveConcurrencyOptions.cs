@@ -1,4 +1,4 @@
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Adaptive;
 
 /// <summary>
 /// Settings under <c>Consumers:Flow:Adaptive</c>: a controller per lane that lowers the slot count when the CPU is

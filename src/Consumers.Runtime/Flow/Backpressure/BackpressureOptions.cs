@@ -1,4 +1,4 @@
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Backpressure;
 
 /// <summary>Settings under <c>Consumers:Flow:Backpressure</c>: when to stop taking work for a while.</summary>
 public sealed class BackpressureOptions

@@ -1,14 +1,15 @@
+using Consumers.Runtime.Flow.Lanes;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Adaptive;
 
 /// <summary>
 /// When <c>Consumers:Flow:Adaptive:Enabled</c>, moves each lane's slots with <see cref="AdaptiveSlotPolicy"/> every
-/// interval, logging each change (seed 16.2); <see cref="LaneMetrics"/> exports them.
+/// interval, logging each change; <see cref="LaneMetrics"/> exports them.
 /// </summary>
-public sealed partial class AdaptiveConcurrencyController(
+internal sealed partial class AdaptiveConcurrencyController(
     JobLanes lanes,
     IOptions<FlowOptions> flowOptions,
     TimeProvider time,

@@ -1,4 +1,4 @@
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Lanes;
 
 /// <summary>A running job's hold on its lane's slot and the worker's (and its place past the solo gate); disposing it gives them back.</summary>
 public sealed class LaneSlot(JobLane lane, SlotLimiter worker, SoloGate solo) : IDisposable

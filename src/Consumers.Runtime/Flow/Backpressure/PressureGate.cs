@@ -1,11 +1,11 @@
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Backpressure;
 
 /// <summary>
 /// The pause decision, with hysteresis: pause when a signal goes above its high watermark, resume only when
 /// every signal is at or below its low watermark and the minimum pause has passed. A missing sample (the
 /// management API did not answer) never causes a pause by itself.
 /// </summary>
-public sealed class PressureGate(BackpressureOptions options, TimeProvider time)
+internal sealed class PressureGate(BackpressureOptions options, TimeProvider time)
 {
     private long pausedAt;
 

@@ -3,13 +3,13 @@ using Consumers.Runtime.Stages;
 using Consumers.Runtime.Telemetry;
 using Microsoft.Extensions.Hosting;
 
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Lanes;
 
 /// <summary>
 /// Exports the slots of each lane (<c>worker_job_slots</c>, with <c>lane=worker</c> for the whole worker) and
 /// starts <c>worker_concurrent_jobs</c> at zero for every known stage, so a dashboard shows idle stages too.
 /// </summary>
-public sealed class LaneMetrics(JobLanes lanes, StageRegistry stages, ConsumersMetrics metrics) : IHostedService
+internal sealed class LaneMetrics(JobLanes lanes, StageRegistry stages, ConsumersMetrics metrics) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {

@@ -1,4 +1,4 @@
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Lanes;
 
 /// <summary>A queue, the receive endpoint on it and the slots its jobs run in.</summary>
 public sealed class JobLane(string name, string queue, int maxSlots, int minSlots)

@@ -1,7 +1,8 @@
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Backpressure;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Consumers.Runtime.Tests.Flow;
+namespace Consumers.Runtime.Tests.Flow.Backpressure;
 
 public sealed class PressureGateTests
 {

@@ -1,6 +1,6 @@
-using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Lanes;
 
-namespace Consumers.Runtime.Tests.Flow;
+namespace Consumers.Runtime.Tests.Flow.Lanes;
 
 public sealed class SlotLimiterTests
 {
@@ -11,8 +11,8 @@ public sealed class SlotLimiterTests
     {
         var limiter = new SlotLimiter(2);
         Assert.True(await limiter.EnterAsync(CancellationToken.None));
-        Assert.True(limiter.TryEnter());
-        Assert.False(limiter.TryEnter());
+        Assert.True(await EnterNowAsync(limiter));
+        Assert.False(await EnterNowAsync(limiter));
 
         var first = limiter.EnterAsync(CancellationToken.None);
         var second = limiter.EnterAsync(CancellationToken.None);
@@ -31,7 +31,7 @@ public sealed class SlotLimiterTests
     public async Task A_cancelled_wait_returns_false_and_holds_nothing()
     {
         var limiter = new SlotLimiter(1);
-        Assert.True(limiter.TryEnter());
+        Assert.True(await EnterNowAsync(limiter));
         using var cancel = new CancellationTokenSource();
         var waiting = limiter.EnterAsync(cancel.Token);
 
@@ -40,28 +40,28 @@ public sealed class SlotLimiterTests
         Assert.False(await waiting.WaitAsync(Patience));
         limiter.Exit();
         Assert.Equal(0, limiter.InUse);
-        Assert.True(limiter.TryEnter());
+        Assert.True(await EnterNowAsync(limiter));
     }
 
     [Fact]
     public async Task Raising_the_capacity_lets_waiters_in_and_lowering_it_lets_holders_finish()
     {
         var limiter = new SlotLimiter(1);
-        Assert.True(limiter.TryEnter());
+        Assert.True(await EnterNowAsync(limiter));
         var waiting = limiter.EnterAsync(CancellationToken.None);
 
         limiter.SetCapacity(3);
         Assert.True(await waiting.WaitAsync(Patience));
-        Assert.True(limiter.TryEnter());
+        Assert.True(await EnterNowAsync(limiter));
         Assert.Equal(3, limiter.InUse);
 
         limiter.SetCapacity(1);
         Assert.Equal(3, limiter.InUse);
         limiter.Exit();
         limiter.Exit();
-        Assert.False(limiter.TryEnter());
+        Assert.False(await EnterNowAsync(limiter));
         limiter.Exit();
-        Assert.True(limiter.TryEnter());
+        Assert.True(await EnterNowAsync(limiter));
     }
 
     [Fact]
@@ -77,5 +77,18 @@ public sealed class SlotLimiterTests
         limiter.Exit();
         Assert.Equal(3, limiter.TakePeak());
         Assert.Equal(1, limiter.TakePeak());
+    }
+
+    /// <summary>Takes a slot that is free now; otherwise gives the wait up at once, holding nothing.</summary>
+    private static async Task<bool> EnterNowAsync(SlotLimiter limiter)
+    {
+        using var giveUp = new CancellationTokenSource();
+        var entering = limiter.EnterAsync(giveUp.Token);
+        if (!entering.IsCompleted)
+        {
+            await giveUp.CancelAsync();
+        }
+
+        return await entering.WaitAsync(Patience);
     }
 }

@@ -1,6 +1,7 @@
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Adaptive;
 
-namespace Consumers.Runtime.Tests.Flow;
+namespace Consumers.Runtime.Tests.Flow.Adaptive;
 
 public sealed class AdaptiveSlotPolicyTests
 {

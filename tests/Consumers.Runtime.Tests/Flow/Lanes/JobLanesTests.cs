@@ -1,8 +1,9 @@
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Messaging;
 using Microsoft.Extensions.Options;
 
-namespace Consumers.Runtime.Tests.Flow;
+namespace Consumers.Runtime.Tests.Flow.Lanes;
 
 public sealed class JobLanesTests
 {
@@ -87,6 +88,9 @@ public sealed class JobLanesTests
     public void The_queue_of_an_endpoint_is_the_last_segment_of_its_address(string address, string queue) =>
         Assert.Equal(queue, JobLane.QueueOf(new Uri(address)));
 
-    private static JobLanes Lanes(FlowOptions flow, int concurrentJobs = 8) =>
-        new(Options.Create(new RabbitMqOptions { ConcurrentJobs = concurrentJobs }), Options.Create(flow));
+    private static JobLanes Lanes(FlowOptions flow, int concurrentJobs = 8)
+    {
+        flow.ConcurrentJobs = concurrentJobs;
+        return new(new JobQueueName(new RabbitMqOptions().JobQueue), Options.Create(flow));
+    }
 }

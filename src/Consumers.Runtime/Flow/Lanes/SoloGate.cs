@@ -1,4 +1,4 @@
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Lanes;
 
 /// <summary>
 /// Lets a suspect job (one whose earlier attempt died with its worker) run alone on this worker, so that if it

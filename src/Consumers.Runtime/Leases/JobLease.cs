@@ -1,4 +1,4 @@
-namespace Consumers.Runtime.Jobs;
+namespace Consumers.Runtime.Leases;
 
 /// <summary>
 /// What an acquire hands to the attempt that won it: the job, its attempt number and the fencing token
@@ -8,6 +8,4 @@ public sealed record JobLease(Guid JobId, string Stage, int Attempt, long Token,
 {
     /// <summary>Attempts that count against <see cref="MaxAttempts"/>, this one included.</summary>
     public int ChargedAttempts => Attempt - UnchargedAttempts;
-
-    public bool HasAttemptsLeft => ChargedAttempts < MaxAttempts;
 }

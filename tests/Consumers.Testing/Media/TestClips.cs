@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Consumers.Tests.Media;
+namespace Consumers.Testing.Media;
 
 /// <summary>Test media made by ffmpeg itself from its lavfi sources, so nothing binary is committed.</summary>
 public static class TestClips

@@ -1,7 +1,6 @@
-using Consumers.Runtime.Messaging;
 using Microsoft.Extensions.Options;
 
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Lanes;
 
 /// <summary>
 /// The worker's lanes: the shared one on the job queue, where every job arrives, and one per stage configured
@@ -13,12 +12,11 @@ public sealed class JobLanes
     // Stage names are matched exactly, as the stage registry does: "Transcode" is not a transcode.
     private readonly Dictionary<string, JobLane> byStage = new(StringComparer.Ordinal);
 
-    public JobLanes(IOptions<RabbitMqOptions> rabbitOptions, IOptions<FlowOptions> flowOptions)
+    public JobLanes(JobQueueName jobQueue, IOptions<FlowOptions> flowOptions)
     {
-        var rabbit = rabbitOptions.Value;
         var flow = flowOptions.Value;
-        Worker = new SlotLimiter(rabbit.ConcurrentJobs);
-        Shared = new JobLane(JobLane.SharedName, rabbit.JobQueue, rabbit.ConcurrentJobs, flow.Adaptive.SharedMinSlots);
+        Worker = new SlotLimiter(flow.ConcurrentJobs);
+        Shared = new JobLane(JobLane.SharedName, jobQueue.Value, flow.ConcurrentJobs, flow.Adaptive.SharedMinSlots);
         var all = new List<JobLane> { Shared };
         foreach (var (stage, options) in flow.Stages.OrderBy(s => s.Key, StringComparer.Ordinal))
         {
@@ -33,7 +31,7 @@ public sealed class JobLanes
             }
 
             // Never more than the whole worker may run.
-            var lane = new JobLane(stage, $"{rabbit.JobQueue}.{stage}", Math.Min(options.Slots, rabbit.ConcurrentJobs), options.MinSlots);
+            var lane = new JobLane(stage, $"{jobQueue.Value}.{stage}", Math.Min(options.Slots, flow.ConcurrentJobs), options.MinSlots);
             byStage[stage] = lane;
             all.Add(lane);
         }

@@ -1,4 +1,4 @@
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Lanes;
 
 /// <summary>
 /// An async counting limiter whose capacity can change while it is in use (adaptive concurrency). Lowering the
@@ -49,21 +49,6 @@ public sealed class SlotLimiter
             var result = peak;
             peak = inUse;
             return result;
-        }
-    }
-
-    /// <summary>Takes a slot if one is free now.</summary>
-    public bool TryEnter()
-    {
-        lock (gate)
-        {
-            if (inUse < capacity && waiters.Count == 0)
-            {
-                Take();
-                return true;
-            }
-
-            return false;
         }
     }
 

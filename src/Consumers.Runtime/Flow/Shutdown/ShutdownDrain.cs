@@ -1,23 +1,24 @@
 using System.Runtime.InteropServices;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Leases;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Shutdown;
 
 /// <summary>
-/// A deploy without lost or stranded jobs (seed 11). Registered last, so the host stops it first, before
+/// A deploy loses and strands no job: running jobs finish or are requeued before the process exits. Registered last, so the host stops it first, before
 /// MassTransit (which would otherwise wait for every running job): stop taking work, let running jobs finish
 /// up to the drain timeout, abort the rest (each requeues itself at once, not charged), give the outbox a
 /// moment to publish, then let the host stop the bus. A second SIGTERM or Ctrl-C skips the rest of the drain.
 /// </summary>
-public sealed partial class ShutdownDrain(
+internal sealed partial class ShutdownDrain(
     JobIntake intake,
     ActiveJobRegistry activeJobs,
     JobLanes lanes,
-    NpgsqlDataSource dataSource,
+    IOutboxBacklog outbox,
     IOptions<FlowOptions> options,
     ILogger<ShutdownDrain> logger) : IHostedService, IDisposable
 {
@@ -113,7 +114,7 @@ public sealed partial class ShutdownDrain(
         {
             while (!flush.IsCancellationRequested)
             {
-                if (await Outbox.OutboxBacklogMonitor.IsEmptyAsync(dataSource, flush.Token))
+                if (await outbox.IsEmptyAsync(flush.Token))
                 {
                     return;
                 }

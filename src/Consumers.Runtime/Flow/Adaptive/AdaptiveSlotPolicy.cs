@@ -1,4 +1,4 @@
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Adaptive;
 
 /// <summary>What a lane did during one controller interval.</summary>
 /// <param name="Cpu">Busy fraction of all CPUs, or null when it could not be read.</param>
@@ -7,7 +7,7 @@ namespace Consumers.Runtime.Flow;
 /// <param name="Finished">Deliveries finished in the interval.</param>
 /// <param name="PreviousFinished">The same for the interval before.</param>
 /// <param name="LastChange">The controller's previous decision: +1 raised, -1 cut, 0 held.</param>
-public readonly record struct LaneSample(double? Cpu, int PeakInUse, int InUse, long Finished, long PreviousFinished, int LastChange);
+internal readonly record struct LaneSample(double? Cpu, int PeakInUse, int InUse, long Finished, long PreviousFinished, int LastChange);
 
 /// <summary>
 /// Additive increase, multiplicative decrease, between a lane's floor and its configured slots: cut when the CPU
@@ -15,7 +15,7 @@ public readonly record struct LaneSample(double? Cpu, int PeakInUse, int InUse, 
 /// cost throughput; raise by one when every slot was busy and the CPU is below the low mark; otherwise hold.
 /// The gap between the two CPU marks keeps it from flapping.
 /// </summary>
-public static class AdaptiveSlotPolicy
+internal static class AdaptiveSlotPolicy
 {
     public static int Next(int current, int floor, int ceiling, LaneSample sample, AdaptiveConcurrencyOptions options)
     {

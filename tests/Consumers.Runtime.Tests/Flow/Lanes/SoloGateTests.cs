@@ -1,6 +1,7 @@
 using Consumers.Runtime.Flow;
+using Consumers.Runtime.Flow.Lanes;
 
-namespace Consumers.Runtime.Tests.Flow;
+namespace Consumers.Runtime.Tests.Flow.Lanes;
 
 public sealed class SoloGateTests
 {

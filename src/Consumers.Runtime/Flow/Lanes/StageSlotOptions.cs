@@ -1,4 +1,4 @@
-namespace Consumers.Runtime.Flow;
+namespace Consumers.Runtime.Flow.Lanes;
 
 /// <summary>One entry of <c>Consumers:Flow:Stages</c>: a stage that runs in a lane of its own.</summary>
 public sealed class StageSlotOptions
