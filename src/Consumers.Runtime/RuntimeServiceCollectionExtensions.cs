@@ -56,6 +56,8 @@ public static class RuntimeServiceCollectionExtensions
         services.AddSingleton<StageRegistry>();
         services.AddSingleton<IArtifactStore, FileSystemArtifactStore>();
         services.AddSingleton<ScratchSpace>();
+        services.AddSingleton<Checkpoints.CheckpointStore>();
+        services.AddSingleton<Checkpoints.WorkFolders>();
         return services;
     }
 

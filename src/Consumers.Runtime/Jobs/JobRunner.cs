@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Consumers.Contracts;
 using Consumers.Runtime.Artifacts;
+using Consumers.Runtime.Checkpoints;
 using Consumers.Runtime.Failures;
 using Consumers.Runtime.Flow;
 using Consumers.Runtime.Leases;
@@ -27,6 +28,8 @@ public sealed partial class JobRunner(
     StageRegistry stages,
     IArtifactStore artifacts,
     ScratchSpace scratch,
+    CheckpointStore checkpoints,
+    WorkFolders workFolders,
     ActiveJobRegistry activeJobs,
     JobLanes lanes,
     JobIntake intake,
@@ -192,6 +195,8 @@ public sealed partial class JobRunner(
         string? scratchPath = null;
         var succeeded = false;
         var cancelled = false;
+        var finished = false;
+        StageCheckpoint? checkpoint = null;
         try
         {
             if (requestProblem is not null)
@@ -208,6 +213,7 @@ public sealed partial class JobRunner(
             if (await TrySkipExistingAsync(request, job, stage) is { } skipOutcome)
             {
                 succeeded = true;
+                finished = skipOutcome == "skipped";
                 return skipOutcome;
             }
 
@@ -221,7 +227,11 @@ public sealed partial class JobRunner(
                 stageSpan?.SetTag("job.id", lease.JobId);
                 stageSpan?.SetTag("job.stage", stageLabel);
                 stageSpan?.SetTag("job.attempt", lease.Attempt);
-                var context = new StageContext(lease.JobId, lease.Attempt, request, sourcePath, scratchPath, reporter);
+                var context = new StageContext(lease.JobId, lease.Attempt, request, sourcePath, scratchPath, reporter)
+                {
+                    Checkpoint = checkpoint = new StageCheckpoint(job, checkpoints, workFolders, logger),
+                    ShutdownRequested = lifetime.ApplicationStopping,
+                };
                 try
                 {
                     output = await stage.RunAsync(context, job.Stopping);
@@ -266,6 +276,7 @@ public sealed partial class JobRunner(
             }
 
             succeeded = true;
+            finished = true;
             LogCompleted(committed.Key, committed.Size);
             return "succeeded";
         }
@@ -287,8 +298,26 @@ public sealed partial class JobRunner(
             }
 
             metrics.Cancellations.Add(1, new TagList { { "stage", stageLabel }, { "where", "running" } });
+            finished = true;
             LogCancelled();
             return "cancelled";
+        }
+        catch (StoppedAtCheckpointException) when (job.Reason == StopReason.None)
+        {
+            // The stage stopped on its own right after a checkpoint because the worker is going down: give the job
+            // back at once and uncharged; the next attempt resumes from that checkpoint.
+            job.MarkFinishing();
+            TimelineEntry[] events =
+            [
+                new TimelineEntry(TimelineEventTypes.Requeued, new Dictionary<string, string> { ["reason"] = "shutdown", ["at"] = "checkpoint" }, lease.Attempt),
+            ];
+            LogStoppedAtCheckpoint(lease.JobId, lease.Attempt);
+            return await SettleAsync(job, events[^1], token => store.RequeueAsync(lease, chargeAttempt: false, events, token)) switch
+            {
+                Settled.Written => "requeued",
+                Settled.Fenced => LeaseLost(job),
+                _ => "commit_lost",
+            };
         }
         catch (Exception) when (job.Reason == StopReason.Shutdown)
         {
@@ -310,7 +339,9 @@ public sealed partial class JobRunner(
         catch (Exception ex)
         {
             var keptBytes = scratchPath is not null && scratch.KeepOnFailure ? ScratchSpace.SizeOf(scratchPath) : 0;
-            return await FailAttemptAsync(job, stageLabel, ErrorClassifier.Classify(ex), keptBytes, scratchPath, ex);
+            var result = await FailAttemptAsync(job, stageLabel, ErrorClassifier.Classify(ex), keptBytes, scratchPath, ex);
+            finished = result == "failed";
+            return result;
         }
         finally
         {
@@ -318,6 +349,32 @@ public sealed partial class JobRunner(
             {
                 ScratchSpace.Delete(scratchPath);
             }
+
+            if (finished)
+            {
+                await ClearCheckpointsAsync(lease, checkpoint?.Used == true || lease.Attempt > 1);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A finished job's checkpoint goes: its row (only read when this or an earlier attempt may have written one) and its
+    /// work folder. A failure here leaves them to the scratch janitor, which removes those of finished jobs.
+    /// </summary>
+    private async Task ClearCheckpointsAsync(JobLease lease, bool mayHaveRow)
+    {
+        try
+        {
+            if (mayHaveRow)
+            {
+                await checkpoints.ClearFinishedAsync(lease.JobId, CancellationToken.None);
+            }
+
+            workFolders.Delete(lease.JobId);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException || DatabaseFailures.IsUnavailable(ex))
+        {
+            LogCheckpointCleanupFailed(lease.JobId, ex.Message);
         }
     }
 
@@ -618,6 +675,12 @@ public sealed partial class JobRunner(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} stopped by self-fencing but still held its lease: requeued uncharged")]
     private partial void LogGivenBack(Guid jobId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} attempt {Attempt} stopped at a checkpoint for the shutdown: requeued uncharged to resume elsewhere")]
+    private partial void LogStoppedAtCheckpoint(Guid jobId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its checkpoint could not be removed now ({Error}); the scratch janitor removes it later")]
+    private partial void LogCheckpointCleanupFailed(Guid jobId, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} lost its lease; nothing of it was committed")]
     private partial void LogLeaseLost(Guid jobId, int attempt);

@@ -1,5 +1,7 @@
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
+using Consumers.Runtime.Artifacts;
+using Consumers.Runtime.Checkpoints;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Scratch;
@@ -34,7 +36,8 @@ public sealed class ScratchJanitorTests : IAsyncLifetime
         var orphan = Folder(Guid.NewGuid(), 1, 100);
 
         var options = Options.Create(new ScratchOptions { Root = env.ScratchRoot, MaxKeptAge = TimeSpan.FromDays(3), MaxKeptBytes = 1000 });
-        var janitor = new ScratchJanitor(new ScratchSpace(options), new ActiveJobRegistry(), env.DataSource, options, TimeProvider.System, NullLogger<ScratchJanitor>.Instance);
+        var janitor = new ScratchJanitor(new ScratchSpace(options), new ActiveJobRegistry(),
+            new WorkFolders(Options.Create(new ArtifactOptions { Root = env.ArtifactRoot })), new CheckpointStore(env.DataSource), env.DataSource, options, TimeProvider.System, NullLogger<ScratchJanitor>.Instance);
 
         var removed = await janitor.SweepAsync(CancellationToken.None);
 
