@@ -153,6 +153,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
         args.AddRange(["-c", "copy", "-movflags", "+faststart", "-y", output]);
         Trace("join", -1);
         await EncodeAsync(args, null, cancellationToken);
+        Trace("joined", -1);
         return output;
     }
 
