@@ -30,11 +30,14 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
 
         if (plan.HasAudio && audio is null)
         {
+            // Index -1 in the trace is the audio.
+            Trace("encode", -1);
             var file = Path.Combine(context.ScratchDirectory, AudioName);
             await EncodeAsync([.. ffmpeg.InputArguments(context.SourcePath), "-map", "0:a:0", "-vn", .. ProxyEncoding.AudioArguments, "-y", file],
                 null, cancellationToken);
             audio = await KeepAsync(file, AudioName, cancellationToken);
             await SaveAsync(cancellationToken);
+            Trace("recorded", -1);
         }
 
         for (var index = 0; index < plan.Count; index++)
