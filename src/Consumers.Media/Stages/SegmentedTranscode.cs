@@ -26,7 +26,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
     {
         await ResumeAsync(cancellationToken);
         Trace("start", -1);
-        ReportProgress(0);
+        ReportProgress(segments.Count);
 
         if (plan.HasAudio && audio is null)
         {
