@@ -5,7 +5,7 @@ namespace Consumers.Media.Stages;
 
 /// <summary>
 /// How a segmented transcode cuts its source: segments of <see cref="FramesPerSegment"/> frames, the last one taking
-/// what is left. A checkpoint is reused only by an attempt that arrives at the same plan (same source, same
+/// what is left. Boundaries are frame numbers, so they do not drift with rounding. A checkpoint is reused only by an attempt that arrives at the same plan (same source, same
 /// parameters, same cut), which <see cref="Identity"/> names.
 /// </summary>
 public sealed record SegmentPlan(VideoTiming Timing, int FramesPerSegment, int Count, bool HasAudio, string Identity)
@@ -21,15 +21,11 @@ public sealed record SegmentPlan(VideoTiming Timing, int FramesPerSegment, int C
     }
 
     /// <summary>
-    /// Input arguments that start segment <paramref name="index"/> on its first frame: the seek lands half a frame
+    /// Input arguments that start an encode at segment <paramref name="index"/>'s first frame: the seek lands half a frame
     /// before it, so ffmpeg's exact seek keeps that frame and drops the one before, whatever the rounding.
     /// </summary>
     public IReadOnlyList<string> SeekArguments(int index) =>
         index == 0 ? [] : ["-ss", Timing.SecondsAt(((long)index * FramesPerSegment) - 0.5).ToString("0.000000", CultureInfo.InvariantCulture)];
-
-    /// <summary>Output arguments that end the segment after its frames (the last one runs to the end of the source).</summary>
-    public IReadOnlyList<string> LengthArguments(int index) =>
-        index == Count - 1 ? [] : ["-frames:v", FramesPerSegment.ToString(CultureInfo.InvariantCulture)];
 
     public static string SegmentName(int index) => string.Create(CultureInfo.InvariantCulture, $"seg-{index:D5}.mp4");
 }

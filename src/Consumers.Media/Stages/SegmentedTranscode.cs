@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
+using Consumers.Contracts;
 using Consumers.Media.Ffmpeg;
 using Consumers.Runtime;
 using Consumers.Runtime.Checkpoints;
+using Consumers.Runtime.Failures;
 using Consumers.Runtime.Stages;
 
 namespace Consumers.Media.Stages;
@@ -21,6 +23,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
     private readonly Dictionary<string, CheckpointPart> parts = new(StringComparer.Ordinal);
     private readonly SortedDictionary<int, string> segments = [];
     private string? audio;
+    private double reported = -1;
 
     public async Task<StageOutput> RunAsync(CancellationToken cancellationToken)
     {
@@ -40,30 +43,10 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
             Trace("recorded", -1);
         }
 
-        for (var index = 0; index < plan.Count; index++)
+        for (var first = FirstMissing(0); first < plan.Count; first = FirstMissing(first))
         {
-            if (segments.ContainsKey(index))
-            {
-                continue;
-            }
-
             StopIfShuttingDown();
-            Trace("encode", index);
-            var file = Path.Combine(context.ScratchDirectory, SegmentPlan.SegmentName(index));
-            var segmentIndex = index;
-            await EncodeAsync(
-            [
-                .. plan.SeekArguments(index), .. ffmpeg.InputArguments(context.SourcePath),
-                "-map", "0:v:0", "-an", "-sn", "-dn",
-                .. plan.LengthArguments(index),
-                // Each segment's clock starts at 0; the concat demuxer lays them end to end.
-                .. WithStartAtZero(encoding.VideoArguments),
-                "-video_track_timescale", "90000", "-y", file,
-            ], new Progress<double>(p => ReportProgress(segmentIndex, p / 100)), cancellationToken);
-            segments[index] = await KeepAsync(file, SegmentPlan.SegmentName(index), cancellationToken);
-            await SaveAsync(cancellationToken);
-            Trace("recorded", index);
-            ReportProgress(segments.Count);
+            await EncodeRunAsync(first, NextKept(first), cancellationToken);
         }
 
         return new StageOutput(await JoinAsync(cancellationToken));
@@ -76,6 +59,119 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
         {
             throw new StoppedAtCheckpointException();
         }
+    }
+
+    private int FirstMissing(int from)
+    {
+        while (from < plan.Count && segments.ContainsKey(from))
+        {
+            from++;
+        }
+
+        return from;
+    }
+
+    private int NextKept(int from)
+    {
+        while (from < plan.Count && !segments.ContainsKey(from))
+        {
+            from++;
+        }
+
+        return from;
+    }
+
+    /// <summary>
+    /// Encodes segments [<paramref name="first"/>, <paramref name="end"/>) in one ffmpeg run: one decoder and one encoder
+    /// for the whole run (no per-segment start-up, no seek per segment), keyframes forced on every segment's first frame,
+    /// and the segment muxer closing a file at each of them. Each file it closes (listed in its segment list) is kept and
+    /// checkpointed while the run goes on. On shutdown the run is stopped right after the next checkpoint.
+    /// </summary>
+    private async Task EncodeRunAsync(int first, int end, CancellationToken cancellationToken)
+    {
+        var folder = Path.Combine(context.ScratchDirectory, string.Create(CultureInfo.InvariantCulture, $"run-{first:D5}"));
+        Directory.CreateDirectory(folder);
+        var list = Path.Combine(folder, "segments.csv");
+        var perSegment = plan.FramesPerSegment.ToString(CultureInfo.InvariantCulture);
+        var cuts = string.Join(',', Enumerable.Range(1, end - first - 1).Select(i => ((long)i * plan.FramesPerSegment).ToString(CultureInfo.InvariantCulture)));
+        List<string> args =
+        [
+            .. plan.SeekArguments(first), .. ffmpeg.InputArguments(context.SourcePath),
+            "-map", "0:v:0", "-an", "-sn", "-dn",
+            .. end < plan.Count ? ["-frames:v", ((long)(end - first) * plan.FramesPerSegment).ToString(CultureInfo.InvariantCulture)] : Array.Empty<string>(),
+            // The clock starts at the run's first frame: the seek's half frame would otherwise be filled with a repeated frame.
+            .. encoding.VideoArguments.Select(a => a.StartsWith("scale=", StringComparison.Ordinal) ? "setpts=PTS-STARTPTS," + a : a),
+            // An IDR frame on every segment's first frame, so each segment decodes on its own.
+            "-force_key_frames", $"expr:gte(n,n_forced*{perSegment})", "-forced-idr", "1",
+            // Left as the encoder made them: shifting the B-frame delay of a run's first segment would open a gap at the join.
+            "-avoid_negative_ts", "disabled",
+            "-f", "segment", .. cuts.Length > 0 ? ["-segment_frames", cuts] : Array.Empty<string>(),
+            "-segment_start_number", first.ToString(CultureInfo.InvariantCulture), "-reset_timestamps", "1",
+            "-segment_format", "mp4", "-segment_format_options", "video_track_timescale=90000",
+            "-segment_list", list, "-segment_list_type", "csv", "-y", Path.Combine(folder, "seg-%05d.mp4"),
+        ];
+        var runSeconds = plan.Timing.SecondsAt((double)(end - first) * plan.FramesPerSegment);
+        using var stopRun = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var run = ffmpeg.EncodeAsync(args, runSeconds,
+            new Progress<double>(p => ReportProgress(first, p / 100 * (end - first))), stopRun.Token);
+        Trace("encode", first);
+        var taken = 0;
+        while (true)
+        {
+            var exited = run.IsCompleted;
+            foreach (var file in ClosedSegments(list).Skip(taken))
+            {
+                var index = first + taken++;
+                segments[index] = await KeepAsync(Path.Combine(folder, file), SegmentPlan.SegmentName(index), cancellationToken);
+                await SaveAsync(cancellationToken);
+                Trace("recorded", index);
+                ReportProgress(segments.Count);
+                if (index + 1 < end && context.ShutdownRequested.IsCancellationRequested && context.Checkpoint.Enabled)
+                {
+                    // Stopped at a boundary: what ffmpeg began of the next segment is the only work lost.
+                    await stopRun.CancelAsync();
+                    await run.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                    throw new StoppedAtCheckpointException();
+                }
+
+                if (index + 1 < end)
+                {
+                    Trace("encode", index + 1);
+                }
+            }
+
+            if (exited)
+            {
+                break;
+            }
+
+            await Task.WhenAny(run, Task.Delay(200, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        var result = await run;
+        if (result.ExitCode != 0)
+        {
+            throw FfmpegFailures.Classify("ffmpeg", result);
+        }
+
+        if (first + taken != end)
+        {
+            throw new JobFailureException(ErrorCodes.Internal,
+                string.Create(CultureInfo.InvariantCulture, $"ffmpeg closed {taken} segment(s) where {end - first} were planned from segment {first}"));
+        }
+    }
+
+    // The segment muxer adds a line to its list when it has closed a file; a line still being written has no newline yet.
+    private static IEnumerable<string> ClosedSegments(string list)
+    {
+        if (!File.Exists(list))
+        {
+            return [];
+        }
+
+        var lines = File.ReadAllText(list).Split('\n');
+        return lines[..^1].Where(l => l.Length > 0).Select(l => l.Split(',')[0]);
     }
 
     private async Task ResumeAsync(CancellationToken cancellationToken)
@@ -169,15 +265,14 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
         }
     }
 
-    // Progress counts segments done, and moves within the one being encoded.
-    private void ReportProgress(int done, double fractionOfNext = 0) =>
-        context.Progress.Report(Math.Min(99, 100.0 * (done + Math.Clamp(fractionOfNext, 0, 1)) / plan.Count * 0.99));
-
-    private static IEnumerable<string> WithStartAtZero(IReadOnlyList<string> videoArguments)
+    // Progress counts segments done, and moves within the run being encoded; it never goes back within the attempt.
+    private void ReportProgress(int done, double segmentsOfRun = 0)
     {
-        for (var i = 0; i < videoArguments.Count; i++)
+        var percent = Math.Min(99, 100.0 * (done + Math.Max(0, segmentsOfRun)) / plan.Count * 0.99);
+        if (percent > reported)
         {
-            yield return i > 0 && videoArguments[i - 1] == "-vf" ? "setpts=PTS-STARTPTS," + videoArguments[i] : videoArguments[i];
+            reported = percent;
+            context.Progress.Report(percent);
         }
     }
 
