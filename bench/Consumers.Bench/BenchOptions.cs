@@ -5,9 +5,12 @@ namespace Consumers.Bench;
 /// <summary>Sizes and settings of one run; the defaults finish in well under ten minutes on two cores.</summary>
 public sealed record BenchOptions
 {
-    public static readonly IReadOnlyList<string> AllSections = ["baseline", "throughput", "latency", "recovery", "adaptive", "cost", "retention", "faults"];
+    public static readonly IReadOnlyList<string> AllSections = ["baseline", "throughput", "latency", "recovery", "adaptive", "cost", "retention", "faults", "long-jobs"];
 
-    public IReadOnlySet<string> Sections { get; init; } = AllSections.ToHashSet();
+    /// <summary>What runs without <c>--only</c>: all but <c>long-jobs</c>, which encodes a 5-minute source three times (several minutes).</summary>
+    public static IReadOnlyList<string> DefaultSections => [.. AllSections.Where(s => s != "long-jobs")];
+
+    public IReadOnlySet<string> Sections { get; init; } = DefaultSections.ToHashSet();
 
     /// <summary>No-op jobs per throughput run.</summary>
     public int Jobs { get; init; } = 10_000;
@@ -78,4 +81,10 @@ public sealed record BenchOptions
     public IReadOnlyDictionary<string, string?> WorkerSettings { get; init; } = new Dictionary<string, string?>();
 
     public string OutputDirectory { get; init; } = "";
+
+    /// <summary>Length of the long-jobs section's generated source, in seconds (at least 300: the 5 minutes).</summary>
+    public int LongJobSourceSeconds { get; init; } = 300;
+
+    /// <summary>Segment length of the long-jobs section's segmented runs (Consumers:Media:SegmentSeconds).</summary>
+    public int LongJobSegmentSeconds { get; init; } = 10;
 }

@@ -8,7 +8,7 @@ using Consumers.Bench.Infrastructure;
 using Consumers.Bench.Reporting;
 using Consumers.Bench.Sections;
 
-var only = new Option<string?>("--only") { Description = "Sections to run, comma-separated: " + string.Join(",", BenchOptions.AllSections) + " (default: all)" };
+var only = new Option<string?>("--only") { Description = "Sections to run, comma-separated: " + string.Join(",", BenchOptions.AllSections) + " (default: all but long-jobs)" };
 var jobs = new Option<int>("--jobs") { Description = "No-op jobs per throughput run (enough that start-up compilation is a small part of the figure)", DefaultValueFactory = _ => 10_000 };
 var baselineMessages = new Option<int>("--baseline-messages") { Description = "Messages in the pre-filled queue of the consumer baselines", DefaultValueFactory = _ => 5000 };
 var baselineRuns = new Option<int>("--baseline-runs") { Description = "Repetitions of each baseline (the median is reported)", DefaultValueFactory = _ => 3 };
@@ -50,7 +50,7 @@ root.SetAction(async (parse, cancellationToken) =>
     {
         var sections = parse.GetValue(only) is { Length: > 0 } list
             ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal)
-            : BenchOptions.AllSections.ToHashSet(StringComparer.Ordinal);
+            : BenchOptions.DefaultSections.ToHashSet(StringComparer.Ordinal);
         var unknown = sections.Except(BenchOptions.AllSections).ToList();
         if (unknown.Count > 0)
         {
@@ -182,6 +182,7 @@ namespace Consumers.Bench
                     ("cost", CostSection.RunAsync),
                     ("retention", RetentionSection.RunAsync),
                     ("faults", Sections.Faults.FaultsSection.RunAsync),
+                    ("long-jobs", LongJobsSection.RunAsync),
                 };
                 foreach (var (name, run) in sections.Where(s => options.Sections.Contains(s.Name)))
                 {

@@ -1,9 +1,12 @@
 namespace Consumers.Media;
 
 /// <summary>Settings under <c>Consumers:Media</c>.</summary>
-public sealed class MediaOptions
+public sealed class MediaOptions : Runtime.Settings.IValidatedSettings
 {
     public const string Section = "Consumers:Media";
+
+    /// <summary>Longest allowed segment, in seconds of source.</summary>
+    public const double MaxSegmentSeconds = 3600;
 
     /// <summary>The ffmpeg executable (Debian's, from PATH, by default).</summary>
     public string FfmpegPath { get; set; } = "ffmpeg";
@@ -16,4 +19,25 @@ public sealed class MediaOptions
     /// make ffmpeg read other files, which a crafted source could point anywhere.
     /// </summary>
     public string AllowedFormats { get; set; } = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,wav,mp3,flac,ogg,mpegts,mpeg,aac,image2,png_pipe,jpeg_pipe";
+
+    /// <summary>
+    /// The transcode encodes its video in segments of this many seconds of source, each starting on a keyframe,
+    /// and checkpoints every finished one: a crash or a deploy costs at most one segment. 0 turns segmenting off
+    /// (one ffmpeg pass, nothing kept across attempts). From 1 to 3600, or 0.
+    /// </summary>
+    public double SegmentSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// Test aid: when set, the transcode appends a line to <c>&lt;folder&gt;/&lt;jobId&gt;.segments</c> when it starts
+    /// and when it records each segment, so tests count what was encoded again after a crash. Off (empty) in production.
+    /// </summary>
+    public string? SegmentTraceDirectory { get; set; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Problems() => new Runtime.Settings.SettingsRules(Section)
+        .Require(!string.IsNullOrWhiteSpace(FfmpegPath), nameof(FfmpegPath), "must name an executable")
+        .Require(!string.IsNullOrWhiteSpace(FfprobePath), nameof(FfprobePath), "must name an executable")
+        .Require(SegmentSeconds == 0 || (SegmentSeconds >= 1 && SegmentSeconds <= MaxSegmentSeconds), nameof(SegmentSeconds),
+            $"must be 0 (off) or from 1 to {MaxSegmentSeconds} (is {SegmentSeconds})")
+        .Problems;
 }

@@ -1,5 +1,6 @@
 using Consumers.Media.Ffmpeg;
 using Consumers.Media.Stages;
+using Consumers.Runtime.Settings;
 using Consumers.Runtime.Stages;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,7 +12,7 @@ public static class MediaServiceCollectionExtensions
     /// <summary>The ffmpeg stages: probe, thumbnail, transcode, waveform.</summary>
     public static IServiceCollection AddMediaStages(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<MediaOptions>().Bind(configuration.GetSection(MediaOptions.Section));
+        services.AddValidatedSettings<MediaOptions>(configuration, MediaOptions.Section);
         services.AddSingleton<FfmpegRunner>();
         services.AddSingleton<IStage, ProbeStage>();
         services.AddSingleton<IStage, ThumbnailStage>();

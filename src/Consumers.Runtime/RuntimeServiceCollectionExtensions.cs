@@ -69,6 +69,8 @@ public static class RuntimeServiceCollectionExtensions
         services.AddSingleton<StageRegistry>();
         services.AddSingleton<IArtifactStore, FileSystemArtifactStore>();
         services.AddSingleton<ScratchSpace>();
+        services.AddSingleton<Checkpoints.CheckpointStore>();
+        services.AddSingleton<Checkpoints.WorkFolders>();
         return services;
     }
 
@@ -124,6 +126,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddSingleton<ArtifactCommitter>();
         services.AddSingleton<AttemptFailures>();
         services.AddSingleton<StageExecution>();
+        services.AddSingleton<Checkpoints.CheckpointCleanup>();
         services.AddSingleton<AttemptRunner>();
         services.AddSingleton<JobAcquisition>();
         services.AddSingleton<JobRunner>();

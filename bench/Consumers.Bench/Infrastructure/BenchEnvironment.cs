@@ -42,6 +42,7 @@ public sealed class BenchEnvironment : IAsyncDisposable
     public string Name => sandbox.Name;
     public string VirtualHost => sandbox.VirtualHost;
     public string LogRoot => sandbox.LogRoot;
+    public string MediaRoot => sandbox.MediaRoot;
     public RabbitManagement Rabbit => sandbox.Rabbit;
     public string ConnectionString { get; }
     public string WorkerConnectionString { get; }

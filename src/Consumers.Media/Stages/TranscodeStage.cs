@@ -6,7 +6,11 @@ using Consumers.Runtime.Stages;
 
 namespace Consumers.Media.Stages;
 
-/// <summary><c>transcode</c>: an H.264/AAC MP4 proxy at <c>height</c> (240) and <c>videoBitrate</c> (500k), with progress.</summary>
+/// <summary>
+/// <c>transcode</c>: an H.264/AAC MP4 proxy at <c>height</c> (240) and <c>videoBitrate</c> (500k), with progress.
+/// With <see cref="MediaOptions.SegmentSeconds"/> set (the default) the video is encoded in checkpointed segments
+/// (<see cref="SegmentedTranscode"/>); otherwise, or when the source states no usable frame rate, in one pass.
+/// </summary>
 public sealed class TranscodeStage(FfmpegRunner ffmpeg) : IStage
 {
     public string Name => "transcode";
@@ -21,14 +25,20 @@ public sealed class TranscodeStage(FfmpegRunner ffmpeg) : IStage
             throw new JobFailureException(ErrorCodes.UnsupportedMedia, "the source has no video stream to transcode");
         }
 
+        var encoding = new ProxyEncoding(height, bitrate);
+        if (ffmpeg.Options.SegmentSeconds > 0
+            && await VideoTiming.ProbeAsync(ffmpeg, context.SourcePath, cancellationToken) is { } timing)
+        {
+            var plan = SegmentPlan.Create(timing, ffmpeg.Options.SegmentSeconds, info.Audio is not null, encoding.Identity, new FileInfo(context.SourcePath));
+            return await new SegmentedTranscode(ffmpeg, context, encoding, plan).RunAsync(cancellationToken);
+        }
+
         var output = Path.Combine(context.ScratchDirectory, "proxy.mp4");
         List<string> args =
         [
             .. ffmpeg.InputArguments(context.SourcePath),
             "-map", "0:v:0", "-map", "0:a:0?",
-            "-vf", $"scale=-2:{height.ToString(CultureInfo.InvariantCulture)}",
-            "-c:v", "libx264", "-preset", "veryfast", "-b:v", bitrate, "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "96k",
+            .. encoding.VideoArguments, .. ProxyEncoding.AudioArguments,
             "-movflags", "+faststart", "-y", output,
         ];
         var result = await ffmpeg.EncodeAsync(args, context.Request.ClipDurationSeconds ?? info.DurationSeconds, context.Progress, cancellationToken);
@@ -55,4 +65,18 @@ public sealed class TranscodeStage(FfmpegRunner ffmpeg) : IStage
             throw new JobFailureException(ErrorCodes.ArtifactInvalid, "proxy cannot be read back: " + ex.Message, ex);
         }
     }
+}
+
+/// <summary>The proxy's encoder settings, shared by the one-pass and the segmented transcode.</summary>
+internal sealed record ProxyEncoding(int Height, string Bitrate)
+{
+    public IReadOnlyList<string> VideoArguments =>
+    [
+        "-vf", $"scale=-2:{Height.ToString(CultureInfo.InvariantCulture)}",
+        "-c:v", "libx264", "-preset", "veryfast", "-b:v", Bitrate, "-pix_fmt", "yuv420p",
+    ];
+
+    public static IReadOnlyList<string> AudioArguments { get; } = ["-c:a", "aac", "-b:a", "96k"];
+
+    public string Identity => $"h264:{Height.ToString(CultureInfo.InvariantCulture)}:{Bitrate}:veryfast;aac:96k";
 }

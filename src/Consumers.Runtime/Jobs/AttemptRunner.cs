@@ -1,5 +1,6 @@
 using Consumers.Contracts;
 using Consumers.Runtime.Artifacts;
+using Consumers.Runtime.Checkpoints;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Scratch;
 using Consumers.Runtime.Stages;
@@ -10,8 +11,9 @@ namespace Consumers.Runtime.Jobs;
 
 /// <summary>
 /// Runs one acquired attempt to its outcome: validation of the request, the existing-artifact check, the stage in a
-/// scratch folder, the artifact commit, and the fenced final transition of whatever stopped it (a lost lease, a
-/// cancel, a shutdown, a failure). The scratch folder goes unless a failed attempt keeps it.
+/// scratch folder (with the job's checkpoint), the artifact commit, and the fenced final transition of whatever stopped
+/// it (a lost lease, a cancel, a shutdown, a failure). The scratch folder goes unless a failed attempt keeps it; the
+/// checkpoint goes when the job finished.
 /// </summary>
 public sealed class AttemptRunner(
     StageRegistry stages,
@@ -21,6 +23,7 @@ public sealed class AttemptRunner(
     ArtifactCommitter committer,
     AttemptFailures failures,
     OutcomeWriter outcomes,
+    CheckpointCleanup checkpoints,
     TimeProvider time)
 {
     /// <param name="started">When the attempt started (a <see cref="TimeProvider"/> timestamp), for its duration.</param>
@@ -28,8 +31,10 @@ public sealed class AttemptRunner(
     public async Task<AttemptOutcome> RunAsync(JobRequested request, ActiveJob job, string stageLabel, long started, Failures.JobFailureException? requestProblem)
     {
         var lease = job.Lease;
+        var checkpoint = checkpoints.For(job);
         string? scratchPath = null;
         var removeScratch = false;
+        var outcome = AttemptOutcome.LeaseLost;
         try
         {
             if (requestProblem is not null)
@@ -45,41 +50,51 @@ public sealed class AttemptRunner(
 
             if (await committer.TrySkipExistingAsync(request, job, stage) is { } skip)
             {
-                return skip;
+                return outcome = skip;
             }
 
             scratchPath = scratch.Create(lease.JobId, lease.Attempt);
-            var (output, lastProgress) = await execution.RunAsync(job, stage, request, sourcePath, scratchPath, stageLabel);
+            var (output, lastProgress) = await execution.RunAsync(job, stage, request, sourcePath, scratchPath, stageLabel, checkpoint);
             using var commitSpan = ConsumersActivitySource.Source.StartActivity("job.commit").TagDelivery("commit");
-            var outcome = await committer.CommitAsync(request, job, stage, output, lastProgress, time.GetElapsedTime(started));
+            outcome = await committer.CommitAsync(request, job, stage, output, lastProgress, time.GetElapsedTime(started));
             // Also when the final write was lost: the artifact is in place, and whichever attempt runs next skips.
             removeScratch = outcome is AttemptOutcome.Succeeded or AttemptOutcome.CommitLost;
             return outcome;
         }
         catch (Exception) when (job.Reason == StopReason.LeaseLost)
         {
-            return outcomes.GiveBackAfterLeaseLoss(job);
+            return outcome = outcomes.GiveBackAfterLeaseLoss(job);
         }
         catch (Exception) when (job.Reason == StopReason.Cancelled)
         {
             // The stage saw the token (ffmpeg's process tree is killed by then); its scratch goes, whatever the settings.
             removeScratch = true;
-            return await outcomes.CancelAsync(job, stageLabel);
+            return outcome = await outcomes.CancelAsync(job, stageLabel);
+        }
+        catch (StoppedAtCheckpointException) when (job.Reason == StopReason.None)
+        {
+            return outcome = await outcomes.GiveBackAtCheckpointAsync(job);
         }
         catch (Exception) when (job.Reason == StopReason.Shutdown)
         {
-            return await outcomes.GiveBackOnShutdownAsync(job);
+            return outcome = await outcomes.GiveBackOnShutdownAsync(job);
         }
         catch (Exception ex)
         {
             var keptBytes = scratchPath is not null && scratch.KeepOnFailure ? ScratchSpace.SizeOf(scratchPath) : 0;
-            return await failures.HandleAsync(job, stageLabel, ex, keptBytes, scratchPath);
+            return outcome = await failures.HandleAsync(job, stageLabel, ex, keptBytes, scratchPath);
         }
         finally
         {
             if (scratchPath is not null && (removeScratch || !scratch.KeepOnFailure))
             {
                 ScratchSpace.Delete(scratchPath);
+            }
+
+            // A finished job's checkpoint goes with it; one that goes on (retry, requeue, lost lease) keeps it for the next attempt.
+            if (outcome is AttemptOutcome.Succeeded or AttemptOutcome.Skipped or AttemptOutcome.Failed or AttemptOutcome.Cancelled)
+            {
+                await checkpoints.ClearAsync(lease.JobId, mayHaveRow: checkpoint.Used || lease.Attempt > 1);
             }
         }
     }

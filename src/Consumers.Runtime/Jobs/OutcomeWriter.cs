@@ -97,6 +97,18 @@ public sealed partial class OutcomeWriter(
     }
 
     /// <summary>
+    /// The stage stopped on its own right after a checkpoint because the worker is going down: the job goes back at
+    /// once and uncharged, and the next attempt resumes from that checkpoint.
+    /// </summary>
+    public Task<AttemptOutcome> GiveBackAtCheckpointAsync(ActiveJob job)
+    {
+        job.MarkFinishing();
+        TimelineEntry[] events = [TimelineEntries.RequeuedAtCheckpoint(job.Lease.Attempt)];
+        LogStoppedAtCheckpoint(job.Lease.JobId, job.Lease.Attempt);
+        return WriteAsync(job, events[^1], token => store.RequeueAsync(job.Lease, chargeAttempt: false, events, token), AttemptOutcome.Requeued);
+    }
+
+    /// <summary>
     /// An attempt stopped for its lease gives the job back uncharged if the lease is still its own (it fenced itself
     /// because it could not reach PostgreSQL), once PostgreSQL answers: the job goes back at once instead of waiting for
     /// the sweep, which would charge the attempt and count a lease expiry. That write runs on its own and the delivery
@@ -161,4 +173,7 @@ public sealed partial class OutcomeWriter(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} lost its lease; nothing of it was committed")]
     private partial void LogLeaseLost(Guid jobId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} attempt {Attempt} stopped at a checkpoint for the shutdown: requeued uncharged to resume elsewhere")]
+    private partial void LogStoppedAtCheckpoint(Guid jobId, int attempt);
 }

@@ -1,20 +1,27 @@
 using Consumers.Contracts;
+using Consumers.Runtime.Checkpoints;
 using Consumers.Runtime.Failures;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Progress;
 using Consumers.Runtime.Stages;
 using Consumers.Runtime.Telemetry;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Consumers.Runtime.Jobs;
 
 /// <summary>Runs a stage for an attempt in its scratch folder, with its span and its throttled progress events.</summary>
-public sealed class StageExecution(JobStore store, IOptions<WorkerOptions> workerOptions, TimeProvider time, ILogger<StageExecution> logger)
+public sealed class StageExecution(
+    JobStore store,
+    IHostApplicationLifetime lifetime,
+    IOptions<WorkerOptions> workerOptions,
+    TimeProvider time,
+    ILogger<StageExecution> logger)
 {
     /// <returns>The stage's output and the last progress percent written as an event (0: none).</returns>
     public async Task<(StageOutput Output, int LastProgress)> RunAsync(
-        ActiveJob job, IStage stage, JobRequested request, string sourcePath, string scratchPath, string stageLabel)
+        ActiveJob job, IStage stage, JobRequested request, string sourcePath, string scratchPath, string stageLabel, StageCheckpoint checkpoint)
     {
         var lease = job.Lease;
         var throttle = new ProgressThrottle(workerOptions.Value.ProgressMinDelta, workerOptions.Value.ProgressMinInterval, time);
@@ -26,7 +33,11 @@ public sealed class StageExecution(JobStore store, IOptions<WorkerOptions> worke
             stageSpan?.SetTag("job.id", lease.JobId);
             stageSpan?.SetTag("job.stage", stageLabel);
             stageSpan?.SetTag("job.attempt", lease.Attempt);
-            var context = new StageContext(lease.JobId, lease.Attempt, request, sourcePath, scratchPath, reporter);
+            var context = new StageContext(lease.JobId, lease.Attempt, request, sourcePath, scratchPath, reporter)
+            {
+                Checkpoint = checkpoint,
+                ShutdownRequested = lifetime.ApplicationStopping,
+            };
             try
             {
                 output = await stage.RunAsync(context, job.Stopping);

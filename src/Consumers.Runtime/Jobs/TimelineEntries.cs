@@ -74,6 +74,10 @@ public static class TimelineEntries
     /// <summary>What a cancelled running attempt writes (the statement computes it; this is what a retried write looks for).</summary>
     public static TimelineEntry CancelledRunning() => TimelineEntry.Of(TimelineEventTypes.Cancelled, ("where", "running"));
 
+    /// <summary><c>requeued</c> by a stage that stopped right after a checkpoint for a shutdown (no abort: nothing was lost).</summary>
+    public static TimelineEntry RequeuedAtCheckpoint(int attempt) =>
+        new(TimelineEventTypes.Requeued, new Dictionary<string, string> { ["reason"] = "shutdown", ["at"] = "checkpoint" }, attempt);
+
     /// <summary><c>aborted</c> then <c>requeued</c>: the attempt gave the job back (a shutdown, or a worker that fenced itself).</summary>
     public static TimelineEntry[] GivenBack(int attempt, string abortReason, string requeueReason) =>
     [

@@ -18,6 +18,7 @@ public sealed class ConsumersDbContext(DbContextOptions<ConsumersDbContext> opti
     public DbSet<ClusterLeaseRecord> ClusterLeases => Set<ClusterLeaseRecord>();
     public DbSet<Control.StagePauseRecord> StagePauses => Set<Control.StagePauseRecord>();
     public DbSet<Control.OperatorActionRecord> OperatorActions => Set<Control.OperatorActionRecord>();
+    public DbSet<Checkpoints.JobCheckpointRecord> JobCheckpoints => Set<Checkpoints.JobCheckpointRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {

@@ -1,4 +1,4 @@
-using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Checkpoints;
 using Consumers.Runtime.Leases;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -12,12 +12,15 @@ namespace Consumers.Runtime.Scratch;
 /// is not processing anywhere are either leftovers of a crash or scratch kept after a failure. Leftovers of a
 /// crash (the job went on, or finished, elsewhere) are removed; kept failure scratch is removed once older than
 /// <see cref="ScratchOptions.MaxKeptAge"/>, and oldest first while the total is above
-/// <see cref="ScratchOptions.MaxKeptBytes"/>.
+/// <see cref="ScratchOptions.MaxKeptBytes"/>. It also removes the checkpoint work folders (under the artifact root)
+/// and rows of jobs that have finished or are gone (retention), which the attempt that finished could not remove.
 /// </summary>
 internal sealed partial class ScratchJanitor(
     ScratchSpace scratch,
     ActiveJobRegistry activeJobs,
     IAttemptStates jobs,
+    WorkFolders workFolders,
+    CheckpointStore checkpoints,
     IOptions<ScratchOptions> options,
     TimeProvider time,
     ILogger<ScratchJanitor> logger) : BackgroundService
@@ -39,8 +42,38 @@ internal sealed partial class ScratchJanitor(
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
-    /// <summary>One pass; returns the folders it removed.</summary>
+    /// <summary>One pass; returns the folders it removed (scratch and checkpoint work folders).</summary>
     public async Task<IReadOnlyList<string>> SweepAsync(CancellationToken cancellationToken)
+    {
+        var removed = new List<string>(await SweepWorkFoldersAsync(cancellationToken));
+        removed.AddRange(await SweepScratchAsync(cancellationToken));
+        return removed;
+    }
+
+    /// <summary>Work folders of jobs that finished or no longer exist go, with the checkpoint rows of finished jobs.</summary>
+    private async Task<IReadOnlyList<string>> SweepWorkFoldersAsync(CancellationToken cancellationToken)
+    {
+        await checkpoints.ClearAllFinishedAsync(cancellationToken);
+        var jobIds = workFolders.Jobs();
+        if (jobIds.Count == 0)
+        {
+            return [];
+        }
+
+        var unfinished = await checkpoints.UnfinishedAsync(jobIds, cancellationToken);
+        var removed = new List<string>();
+        foreach (var jobId in jobIds.Where(id => !unfinished.Contains(id)))
+        {
+            var folder = workFolders.PathOf(jobId);
+            workFolders.Delete(jobId);
+            removed.Add(folder);
+            LogRemoved(folder);
+        }
+
+        return removed;
+    }
+
+    private async Task<IReadOnlyList<string>> SweepScratchAsync(CancellationToken cancellationToken)
     {
         var root = new DirectoryInfo(scratch.Root);
         if (!root.Exists)

@@ -1,4 +1,5 @@
 using Consumers.Contracts;
+using Consumers.Runtime.Checkpoints;
 
 namespace Consumers.Runtime.Stages;
 
@@ -14,6 +15,16 @@ public sealed record StageContext(
     string ScratchDirectory,
     IProgress<double> Progress)
 {
+    /// <summary>Durable, fenced progress that the next attempt of this job receives (see docs/stages.md).</summary>
+    public StageCheckpoint Checkpoint { get; init; } = StageCheckpoint.None;
+
+    /// <summary>
+    /// Fires when the worker begins to shut down. A stage that checkpoints may stop at its next checkpoint and throw
+    /// <see cref="StoppedAtCheckpointException"/>: the job is requeued at once, uncharged, and resumes elsewhere. A
+    /// stage that ignores it is stopped through its cancellation token when the drain time is up.
+    /// </summary>
+    public CancellationToken ShutdownRequested { get; init; }
+
     public string? Parameter(string name) =>
         Request.Parameters is not null && Request.Parameters.TryGetValue(name, out var value) ? value : null;
 }

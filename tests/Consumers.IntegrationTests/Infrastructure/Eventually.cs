@@ -3,7 +3,8 @@ namespace Consumers.IntegrationTests.Infrastructure;
 /// <summary>Polls a condition. The timeout only guards against a hang; tests never assert how fast something happened.</summary>
 public static class Eventually
 {
-    public static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> describe)
+    /// <param name="poll">How often to look (100 ms by default); fault tests that must act at a moment poll faster.</param>
+    public static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> describe, TimeSpan? poll = null)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
@@ -18,7 +19,7 @@ public static class Eventually
                 throw new TimeoutException($"gave up after {timeout.TotalSeconds:F0}s: {describe()}");
             }
 
-            await Task.Delay(100);
+            await Task.Delay(poll ?? TimeSpan.FromMilliseconds(100));
         }
     }
 }

@@ -1,5 +1,7 @@
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
+using Consumers.Runtime.Artifacts;
+using Consumers.Runtime.Checkpoints;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Scratch;
@@ -34,7 +36,8 @@ public sealed class ScratchJanitorTests : IAsyncLifetime
         var orphan = Folder(Guid.NewGuid(), 1, 100);
 
         var options = Options.Create(new ScratchOptions { Root = env.ScratchRoot, MaxKeptAge = TimeSpan.FromDays(3), MaxKeptBytes = 1000 });
-        var janitor = new ScratchJanitor(new ScratchSpace(options), new ActiveJobRegistry(), env.Store, options, TimeProvider.System, NullLogger<ScratchJanitor>.Instance);
+        var janitor = new ScratchJanitor(new ScratchSpace(options), new ActiveJobRegistry(), env.Store,
+            new WorkFolders(Options.Create(new ArtifactOptions { Root = env.ArtifactRoot })), new CheckpointStore(env.DataSource), options, TimeProvider.System, NullLogger<ScratchJanitor>.Instance);
 
         var removed = await janitor.SweepAsync(CancellationToken.None);
 
@@ -42,6 +45,37 @@ public sealed class ScratchJanitorTests : IAsyncLifetime
         Assert.True(Directory.Exists(keep));
         Assert.True(Directory.Exists(live), "the running attempt of a processing job is not the janitor's");
         Assert.Equal(100, janitor.KeptBytes);
+    }
+
+    [Fact]
+    public async Task Checkpoint_work_folders_and_rows_of_finished_or_deleted_jobs_go_and_those_of_jobs_that_can_still_run_stay()
+    {
+        var succeeded = await JobAsync(fail: false);
+        var processing = await JobAsync(fail: null);
+        var deleted = Guid.NewGuid();
+        var folders = new WorkFolders(Options.Create(new ArtifactOptions { Root = env.ArtifactRoot }));
+        foreach (var job in new[] { succeeded, processing, deleted })
+        {
+            Directory.CreateDirectory(folders.PathOf(job));
+            File.WriteAllBytes(Path.Combine(folders.PathOf(job), "a1-seg-00000.mp4"), new byte[10]);
+        }
+
+        // A row left behind by a finished job (its attempt died before cleaning up), written while it was running.
+        await using (var insert = env.DataSource.CreateCommand(
+            $"INSERT INTO job_checkpoints (job_id, attempt, lease_token, state, parts, saves) VALUES ('{succeeded}', 1, 1, '{{}}', '[]', 1)"))
+        {
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        var options = Options.Create(new ScratchOptions { Root = env.ScratchRoot });
+        var janitor = new ScratchJanitor(new ScratchSpace(options), new ActiveJobRegistry(), env.Store, folders, new CheckpointStore(env.DataSource),
+            options, TimeProvider.System, NullLogger<ScratchJanitor>.Instance);
+
+        var removed = await janitor.SweepAsync(CancellationToken.None);
+
+        Assert.Equal(new[] { folders.PathOf(succeeded), folders.PathOf(deleted) }.Order(), removed.Order());
+        Assert.True(Directory.Exists(folders.PathOf(processing)), "a job that can still run keeps its checkpoint parts");
+        Assert.Equal(0, await env.CountAsync("SELECT count(*) FROM job_checkpoints"));
     }
 
     private string Folder(Guid jobId, int attempt, int bytes, TimeSpan? age = null)

@@ -22,6 +22,45 @@ namespace Consumers.Runtime.Persistence.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("Consumers.Runtime.Checkpoints.JobCheckpointRecord", b =>
+                {
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<int>("Attempt")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempt");
+
+                    b.Property<long>("LeaseToken")
+                        .HasColumnType("bigint")
+                        .HasColumnName("lease_token");
+
+                    b.Property<string>("Parts")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("parts");
+
+                    b.Property<int>("Saves")
+                        .HasColumnType("integer")
+                        .HasColumnName("saves");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("state");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.HasKey("JobId");
+
+                    b.ToTable("job_checkpoints", (string)null);
+                });
+
             modelBuilder.Entity("Consumers.Runtime.Cluster.ClusterLeaseRecord", b =>
                 {
                     b.Property<string>("Name")
@@ -449,6 +488,15 @@ namespace Consumers.Runtime.Persistence.Migrations
                         {
                             t.HasCheckConstraint("ck_job_events_seq", "seq >= 1");
                         });
+                });
+
+            modelBuilder.Entity("Consumers.Runtime.Checkpoints.JobCheckpointRecord", b =>
+                {
+                    b.HasOne("Consumers.Runtime.Jobs.JobRecord", null)
+                        .WithOne()
+                        .HasForeignKey("Consumers.Runtime.Checkpoints.JobCheckpointRecord", "JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Consumers.Runtime.Timeline.JobEventRecord", b =>

@@ -1,0 +1,294 @@
+using System.Globalization;
+using System.Text.Json;
+using Consumers.Contracts;
+using Consumers.Media.Ffmpeg;
+using Consumers.Runtime;
+using Consumers.Runtime.Checkpoints;
+using Consumers.Runtime.Failures;
+using Consumers.Runtime.Stages;
+
+namespace Consumers.Media.Stages;
+
+/// <summary>
+/// One transcode in checkpointed pieces. The audio is encoded once, whole (AAC priming and frame boundaries then
+/// match a one-pass encode, so it cannot drift against the video); the video in segments of
+/// <see cref="SegmentPlan.FramesPerSegment"/> frames, each from its own ffmpeg run, so each starts on a keyframe.
+/// Every finished piece is kept in the job's work folder and checkpointed with its size and SHA-256. A later
+/// attempt reuses the pieces that are whole and decodable and encodes only the rest. The pieces are joined with
+/// the concat demuxer, without re-encoding, into the one output the runtime commits.
+/// </summary>
+internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext context, ProxyEncoding encoding, SegmentPlan plan)
+{
+    private const string AudioName = "audio.m4a";
+    private readonly Dictionary<string, CheckpointPart> parts = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<int, string> segments = [];
+    private string? audio;
+    private double reported = -1;
+
+    public async Task<StageOutput> RunAsync(CancellationToken cancellationToken)
+    {
+        await ResumeAsync(cancellationToken);
+        Trace("start", -1);
+        ReportProgress(segments.Count);
+
+        if (plan.HasAudio && audio is null)
+        {
+            // Index -1 in the trace is the audio.
+            Trace("encode", -1);
+            var file = Path.Combine(context.ScratchDirectory, AudioName);
+            await EncodeAsync([.. ffmpeg.InputArguments(context.SourcePath), "-map", "0:a:0", "-vn", .. ProxyEncoding.AudioArguments, "-y", file],
+                null, cancellationToken);
+            audio = await KeepAsync(file, AudioName, cancellationToken);
+            await SaveAsync(cancellationToken);
+            Trace("recorded", -1);
+        }
+
+        for (var first = FirstMissing(0); first < plan.Count; first = FirstMissing(first))
+        {
+            StopIfShuttingDown();
+            await EncodeRunAsync(first, NextKept(first), cancellationToken);
+        }
+
+        return new StageOutput(await JoinAsync(cancellationToken));
+    }
+
+    // A worker going down stops here, between segments, with everything so far checkpointed.
+    private void StopIfShuttingDown()
+    {
+        if (context.ShutdownRequested.IsCancellationRequested && context.Checkpoint.Enabled)
+        {
+            throw new StoppedAtCheckpointException();
+        }
+    }
+
+    private int FirstMissing(int from)
+    {
+        while (from < plan.Count && segments.ContainsKey(from))
+        {
+            from++;
+        }
+
+        return from;
+    }
+
+    private int NextKept(int from)
+    {
+        while (from < plan.Count && !segments.ContainsKey(from))
+        {
+            from++;
+        }
+
+        return from;
+    }
+
+    /// <summary>
+    /// Encodes segments [<paramref name="first"/>, <paramref name="end"/>) in one ffmpeg run: one decoder and one encoder
+    /// for the whole run (no per-segment start-up, no seek per segment), keyframes forced on every segment's first frame,
+    /// and the segment muxer closing a file at each of them. Each file it closes (listed in its segment list) is kept and
+    /// checkpointed while the run goes on. On shutdown the run is stopped right after the next checkpoint.
+    /// </summary>
+    private async Task EncodeRunAsync(int first, int end, CancellationToken cancellationToken)
+    {
+        var folder = Path.Combine(context.ScratchDirectory, string.Create(CultureInfo.InvariantCulture, $"run-{first:D5}"));
+        Directory.CreateDirectory(folder);
+        var list = Path.Combine(folder, "segments.csv");
+        var perSegment = plan.FramesPerSegment.ToString(CultureInfo.InvariantCulture);
+        var cuts = string.Join(',', Enumerable.Range(1, end - first - 1).Select(i => ((long)i * plan.FramesPerSegment).ToString(CultureInfo.InvariantCulture)));
+        List<string> args =
+        [
+            .. plan.SeekArguments(first), .. ffmpeg.InputArguments(context.SourcePath),
+            "-map", "0:v:0", "-an", "-sn", "-dn",
+            .. end < plan.Count ? ["-frames:v", ((long)(end - first) * plan.FramesPerSegment).ToString(CultureInfo.InvariantCulture)] : Array.Empty<string>(),
+            // The clock starts at the run's first frame: the seek's half frame would otherwise be filled with a repeated frame.
+            .. encoding.VideoArguments.Select(a => a.StartsWith("scale=", StringComparison.Ordinal) ? "setpts=PTS-STARTPTS," + a : a),
+            // An IDR frame on every segment's first frame, so each segment decodes on its own.
+            "-force_key_frames", $"expr:gte(n,n_forced*{perSegment})", "-forced-idr", "1",
+            // Left as the encoder made them: shifting the B-frame delay of a run's first segment would open a gap at the join.
+            "-avoid_negative_ts", "disabled",
+            "-f", "segment", .. cuts.Length > 0 ? ["-segment_frames", cuts] : Array.Empty<string>(),
+            "-segment_start_number", first.ToString(CultureInfo.InvariantCulture), "-reset_timestamps", "1",
+            "-segment_format", "mp4", "-segment_format_options", "video_track_timescale=90000",
+            "-segment_list", list, "-segment_list_type", "csv", "-y", Path.Combine(folder, "seg-%05d.mp4"),
+        ];
+        var runSeconds = plan.Timing.SecondsAt((double)(end - first) * plan.FramesPerSegment);
+        using var stopRun = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var run = ffmpeg.EncodeAsync(args, runSeconds,
+            new Progress<double>(p => ReportProgress(first, p / 100 * (end - first))), stopRun.Token);
+        Trace("encode", first);
+        var taken = 0;
+        while (true)
+        {
+            var exited = run.IsCompleted;
+            foreach (var file in ClosedSegments(list).Skip(taken))
+            {
+                var index = first + taken++;
+                segments[index] = await KeepAsync(Path.Combine(folder, file), SegmentPlan.SegmentName(index), cancellationToken);
+                await SaveAsync(cancellationToken);
+                Trace("recorded", index);
+                ReportProgress(segments.Count);
+                if (index + 1 < end && context.ShutdownRequested.IsCancellationRequested && context.Checkpoint.Enabled)
+                {
+                    // Stopped at a boundary: what ffmpeg began of the next segment is the only work lost.
+                    await stopRun.CancelAsync();
+                    await run.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                    throw new StoppedAtCheckpointException();
+                }
+
+                if (index + 1 < end)
+                {
+                    Trace("encode", index + 1);
+                }
+            }
+
+            if (exited)
+            {
+                break;
+            }
+
+            await Task.WhenAny(run, Task.Delay(200, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        var result = await run;
+        if (result.ExitCode != 0)
+        {
+            throw FfmpegFailures.Classify("ffmpeg", result);
+        }
+
+        if (first + taken != end)
+        {
+            throw new JobFailureException(ErrorCodes.Internal,
+                string.Create(CultureInfo.InvariantCulture, $"ffmpeg closed {taken} segment(s) where {end - first} were planned from segment {first}"));
+        }
+    }
+
+    // The segment muxer adds a line to its list when it has closed a file; a line still being written has no newline yet.
+    private static IEnumerable<string> ClosedSegments(string list)
+    {
+        if (!File.Exists(list))
+        {
+            return [];
+        }
+
+        var lines = File.ReadAllText(list).Split('\n');
+        return lines[..^1].Where(l => l.Length > 0).Select(l => l.Split(',')[0]);
+    }
+
+    private async Task ResumeAsync(CancellationToken cancellationToken)
+    {
+        if (await context.Checkpoint.LoadAsync(cancellationToken) is not { } saved)
+        {
+            return;
+        }
+
+        var state = saved.State.Deserialize<TranscodeState>(ContractJson.Options);
+        if (state is null || state.Plan != plan.Identity)
+        {
+            // Another source, other parameters or another cut: nothing of it fits.
+            return;
+        }
+
+        if (state.Audio is { } audioPart && saved.Parts.TryGetValue(audioPart, out var audioRecord) && await DecodesAsync(audioRecord, cancellationToken))
+        {
+            parts[audioPart] = audioRecord;
+            audio = audioPart;
+        }
+
+        foreach (var (index, name) in state.Segments)
+        {
+            if (index >= 0 && index < plan.Count && saved.Parts.TryGetValue(name, out var record) && await DecodesAsync(record, cancellationToken))
+            {
+                parts[name] = record;
+                segments[index] = name;
+            }
+        }
+    }
+
+    private async Task<bool> DecodesAsync(CheckpointPart part, CancellationToken cancellationToken)
+    {
+        var result = await ffmpeg.EncodeAsync(
+            ["-xerror", "-protocol_whitelist", "file", "-i", "file:" + context.Checkpoint.PathOf(part), "-f", "null", "-"], null, null, cancellationToken);
+        return result.ExitCode == 0 && string.IsNullOrWhiteSpace(result.Errors);
+    }
+
+    private async Task<string> KeepAsync(string file, string name, CancellationToken cancellationToken)
+    {
+        if (!context.Checkpoint.Enabled)
+        {
+            // Outside a worker (no checkpoints) the pieces stay in scratch.
+            return file;
+        }
+
+        var part = await context.Checkpoint.KeepPartAsync(file, name, cancellationToken);
+        parts[part.Name] = part;
+        return part.Name;
+    }
+
+    private string PathOf(string piece) =>
+        context.Checkpoint.Enabled ? context.Checkpoint.PathOf(parts[piece]) : piece;
+
+    private Task SaveAsync(CancellationToken cancellationToken) =>
+        context.Checkpoint.SaveAsync(new TranscodeState(plan.Identity, audio, new Dictionary<int, string>(segments)), [.. parts.Values], cancellationToken);
+
+    private async Task<string> JoinAsync(CancellationToken cancellationToken)
+    {
+        var list = Path.Combine(context.ScratchDirectory, "segments.txt");
+        await File.WriteAllLinesAsync(list, segments.Values.Select(s => "file '" + PathOf(s).Replace("'", "'\\''", StringComparison.Ordinal) + "'"),
+            cancellationToken);
+        var output = Path.Combine(context.ScratchDirectory, "proxy.mp4");
+        List<string> args =
+        [
+            "-protocol_whitelist", "file", "-f", "concat", "-safe", "0", "-i", "file:" + list,
+        ];
+        if (audio is not null)
+        {
+            args.AddRange(["-protocol_whitelist", "file", "-i", "file:" + PathOf(audio), "-map", "0:v:0", "-map", "1:a:0"]);
+        }
+        else
+        {
+            args.AddRange(["-map", "0:v:0"]);
+        }
+
+        args.AddRange(["-c", "copy", "-movflags", "+faststart", "-y", output]);
+        Trace("join", -1);
+        await EncodeAsync(args, null, cancellationToken);
+        Trace("joined", -1);
+        return output;
+    }
+
+    private async Task EncodeAsync(IEnumerable<string> arguments, IProgress<double>? progress, CancellationToken cancellationToken)
+    {
+        var result = await ffmpeg.EncodeAsync(arguments, progress is null ? null : plan.Timing.SecondsAt(plan.FramesPerSegment), progress, cancellationToken);
+        if (result.ExitCode != 0)
+        {
+            throw FfmpegFailures.Classify("ffmpeg", result);
+        }
+    }
+
+    // Progress counts segments done, and moves within the run being encoded; it never goes back within the attempt.
+    private void ReportProgress(int done, double segmentsOfRun = 0)
+    {
+        var percent = Math.Min(99, 100.0 * (done + Math.Max(0, segmentsOfRun)) / plan.Count * 0.99);
+        if (percent > reported)
+        {
+            reported = percent;
+            context.Progress.Report(percent);
+        }
+    }
+
+    private void Trace(string step, int index)
+    {
+        if (string.IsNullOrEmpty(ffmpeg.Options.SegmentTraceDirectory))
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(ffmpeg.Options.SegmentTraceDirectory);
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"{step} attempt={context.Attempt} index={index} count={plan.Count} at={DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}\n");
+        File.AppendAllText(Path.Combine(ffmpeg.Options.SegmentTraceDirectory, context.JobId.ToString("D") + ".segments"), line);
+    }
+
+    /// <summary>What the checkpoint records: the plan it belongs to, the audio part and the segment parts by index.</summary>
+    private sealed record TranscodeState(string Plan, string? Audio, Dictionary<int, string> Segments);
+}

@@ -1,0 +1,37 @@
+namespace Consumers.Runtime.Checkpoints;
+
+/// <summary>
+/// Every statement on <c>job_checkpoints</c>, named. Writes of an attempt are fenced like the job's own: the row
+/// lock on the job is taken with the lease check, so a checkpoint lands only while the writer holds the lease, and
+/// an acquire by another worker waits for it and then reads it.
+/// </summary>
+internal static class CheckpointSql
+{
+    /// <summary>The checkpoint a new attempt resumes from (@id), if any.</summary>
+    public const string Load =
+        "SELECT attempt, state::text, parts::text, saves FROM job_checkpoints WHERE job_id = @id";
+
+    /// <summary>
+    /// Records this attempt's checkpoint (@id, @token, @attempt, @state, @parts) only while it holds the lease and
+    /// the job is processing; returns one row when written, none when fenced (a stale or zombie attempt).
+    /// </summary>
+    public const string Save =
+        "WITH held AS (SELECT id FROM jobs WHERE id = @id AND lease_token = @token AND status = 'processing' FOR NO KEY UPDATE) " +
+        "INSERT INTO job_checkpoints (job_id, attempt, lease_token, state, parts, saves, updated_at) " +
+        "SELECT id, @attempt, @token, @state::jsonb, @parts::jsonb, 1, now() FROM held " +
+        "ON CONFLICT (job_id) DO UPDATE SET attempt = EXCLUDED.attempt, lease_token = EXCLUDED.lease_token, state = EXCLUDED.state, " +
+        "parts = EXCLUDED.parts, saves = job_checkpoints.saves + 1, updated_at = now() " +
+        "RETURNING saves";
+
+    /// <summary>Removes the checkpoint of a job (@id) that has finished; nothing while it can still run.</summary>
+    public const string ClearFinished =
+        "DELETE FROM job_checkpoints c USING jobs j WHERE c.job_id = @id AND j.id = c.job_id AND j.status IN ('succeeded', 'failed', 'cancelled')";
+
+    /// <summary>Of the jobs @ids (work folders found on disk), those that may still run: their folders stay.</summary>
+    public const string Unfinished =
+        "SELECT id FROM jobs WHERE id = ANY(@ids) AND status NOT IN ('succeeded', 'failed', 'cancelled')";
+
+    /// <summary>Removes the checkpoint rows of every finished job (a cleanup missed by a crash); returns how many.</summary>
+    public const string ClearAllFinished =
+        "DELETE FROM job_checkpoints c USING jobs j WHERE j.id = c.job_id AND j.status IN ('succeeded', 'failed', 'cancelled')";
+}

@@ -1,0 +1,116 @@
+using System.Text.Json;
+using Consumers.Runtime.Leases;
+using Microsoft.Extensions.Logging;
+
+namespace Consumers.Runtime.Checkpoints;
+
+/// <summary>
+/// A stage's durable progress for one attempt. <see cref="LoadAsync"/> returns what an earlier attempt of the same
+/// job recorded (parts checked); <see cref="KeepPartAsync"/> moves a finished part file into the job's work folder;
+/// <see cref="SaveAsync{T}"/> records the state and the parts the next attempt will receive. Saves are fenced by the
+/// lease token: an attempt that lost its lease records nothing, is stopped, and its save throws
+/// <see cref="OperationCanceledException"/>. Everything is removed when the job finishes.
+/// </summary>
+public sealed partial class StageCheckpoint
+{
+    private readonly ActiveJob? job;
+    private readonly CheckpointStore? store;
+    private readonly WorkFolders? folders;
+    private readonly ILogger? logger;
+
+    internal StageCheckpoint(ActiveJob job, CheckpointStore store, WorkFolders folders, ILogger logger)
+    {
+        this.job = job;
+        this.store = store;
+        this.folders = folders;
+        this.logger = logger;
+    }
+
+    private StageCheckpoint()
+    {
+    }
+
+    /// <summary>Checkpoints that record nothing and load nothing (a stage run outside a worker, as in unit tests).</summary>
+    public static StageCheckpoint None { get; } = new();
+
+    /// <summary>False for <see cref="None"/>.</summary>
+    public bool Enabled => store is not null;
+
+    /// <summary>True once the stage used checkpoints in this attempt (the runtime then clears them when the job finishes).</summary>
+    public bool Used { get; private set; }
+
+    /// <summary>The full path of a part kept by this job.</summary>
+    public string PathOf(CheckpointPart part) =>
+        folders is null ? throw new InvalidOperationException("no checkpoints here") : Path.Combine(folders.PathOf(job!.Lease.JobId), part.Name);
+
+    /// <summary>
+    /// The checkpoint an earlier attempt saved, or null. Parts missing or damaged (size or SHA-256) are left out; files
+    /// in the work folder that the checkpoint does not name (a fenced attempt's late part) are deleted.
+    /// </summary>
+    public async Task<SavedCheckpoint?> LoadAsync(CancellationToken cancellationToken)
+    {
+        if (store is null)
+        {
+            return null;
+        }
+
+        Used = true;
+        var jobId = job!.Lease.JobId;
+        var row = await store.LoadAsync(jobId, cancellationToken);
+        if (row is not { } saved)
+        {
+            folders!.RemoveAllBut(jobId, new HashSet<string>());
+            return null;
+        }
+
+        var whole = await folders!.VerifyAsync(jobId, saved.Parts, cancellationToken);
+        folders.RemoveAllBut(jobId, whole.Keys.ToHashSet(StringComparer.Ordinal));
+        var dropped = saved.Parts.Count - whole.Count;
+        LogLoaded(logger!, jobId, saved.Attempt, whole.Count, dropped);
+        using var state = JsonDocument.Parse(saved.State);
+        return new SavedCheckpoint(saved.Attempt, state.RootElement.Clone(), whole, dropped);
+    }
+
+    /// <summary>
+    /// Moves <paramref name="file"/> (in the stage's scratch) into the job's work folder as part <paramref name="name"/>
+    /// (letters, digits, <c>.-_</c>) and returns its record; it counts only once a <see cref="SaveAsync{T}"/> names it.
+    /// </summary>
+    public Task<CheckpointPart> KeepPartAsync(string file, string name, CancellationToken cancellationToken)
+    {
+        if (folders is null)
+        {
+            throw new InvalidOperationException("no checkpoints here: check Enabled first");
+        }
+
+        Used = true;
+        return folders.KeepAsync(job!.Lease.JobId, job.Lease.Attempt, file, name, cancellationToken);
+    }
+
+    /// <summary>
+    /// Records <paramref name="state"/> and <paramref name="parts"/> (the whole set; it replaces the last checkpoint).
+    /// Does nothing on <see cref="None"/>. Throws <see cref="OperationCanceledException"/> when the lease is lost.
+    /// </summary>
+    public async Task SaveAsync<T>(T state, IReadOnlyList<CheckpointPart> parts, CancellationToken cancellationToken)
+    {
+        if (store is null)
+        {
+            return;
+        }
+
+        Used = true;
+        var json = JsonSerializer.Serialize(state, ContractJson.Options);
+        if (!await store.SaveAsync(job!.Lease, json, parts, cancellationToken))
+        {
+            // A stale or zombie attempt: nothing was written, and it must stop as if the heartbeat had found out.
+            LogFenced(logger!, job.Lease.JobId, job.Lease.Attempt);
+            job.Stop(StopReason.LeaseLost);
+            throw new OperationCanceledException("the checkpoint was refused: this attempt no longer holds the job's lease", job.Stopping);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: resuming from the checkpoint of attempt {Attempt} ({Parts} part(s) whole, {Dropped} dropped)")]
+    private static partial void LogLoaded(ILogger logger, Guid jobId, int attempt, int parts, int dropped);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt}: checkpoint refused, the lease is no longer this attempt's")]
+    private static partial void LogFenced(ILogger logger, Guid jobId, int attempt);
+}

@@ -1,0 +1,184 @@
+using System.Text.Json;
+using Consumers.Contracts;
+using Consumers.IntegrationTests.Infrastructure;
+using Consumers.IntegrationTests.Media;
+using Consumers.Runtime.Checkpoints;
+using Consumers.Testing.Faults;
+using Consumers.Testing.Media;
+
+namespace Consumers.IntegrationTests.Faults;
+
+/// <summary>
+/// Segmented transcodes on real worker processes killed (SIGKILL) at every phase, frozen (SIGSTOP) and terminated
+/// (SIGTERM, a deploy): the job completes once with a valid artifact, and segments recorded before the fault are
+/// not encoded again. A 16 s clip in 2 s segments: eight video segments plus the audio (index -1 in the trace).
+/// </summary>
+public sealed class SegmentedTranscodeFaultTests : IAsyncLifetime
+{
+    private const int ClipSeconds = 16;
+    private const int Segments = 8;
+    private static readonly int[] AllPieces = [-1, .. Enumerable.Range(0, Segments)];
+    private TestEnvironment env = null!;
+    private string traces = "";
+
+    public async Task InitializeAsync()
+    {
+        env = await TestEnvironment.CreateAsync();
+        traces = Path.Combine(env.LogRoot, "segments");
+        await TestClips.CreateAsync(env.MediaRoot, "long.mp4", ClipSeconds, size: "640x480");
+    }
+
+    public async Task DisposeAsync() => await env.DisposeAsync();
+
+    public static TheoryData<string> Phases => ["first segment", "middle", "join", "between join and commit"];
+
+    [Theory]
+    [MemberData(nameof(Phases))]
+    public async Task A_worker_killed_mid_transcode_is_resumed_elsewhere_without_encoding_recorded_segments_again(string phase)
+    {
+        var job = Job();
+        var a = await env.StartWorkerProcessAsync("seg-a", Settings());
+        await env.Store.SubmitAsync(job, 5, CancellationToken.None);
+        Func<IReadOnlyList<SegmentTrace>, bool> reached = phase switch
+        {
+            "first segment" => t => t.Any(l => l is { Step: "encode", Index: 0 }),
+            "middle" => t => t.Count(l => l is { Step: "recorded", Index: >= 0 }) >= Segments / 2,
+            "join" => t => t.Any(l => l.Step == "join"),
+            _ => t => t.Any(l => l.Step == "joined"),
+        };
+        await Eventually.WaitAsync(() => Task.FromResult(reached(Trace(job))), TimeSpan.FromSeconds(90), () => $"the transcode never reached {phase}",
+            TimeSpan.FromMilliseconds(5));
+        await a.KillAsync();
+        var artifactAtKill = File.Exists(ArtifactPath(job));
+        var recordedBefore = Trace(job).Where(l => l.Step == "recorded").Select(l => l.Index).ToHashSet();
+
+        await using var b = await env.StartWorkerProcessAsync("seg-b", Settings());
+        await FaultChecks.AssertAllSucceededOnceAsync(env, [job.JobId], TimeSpan.FromSeconds(120));
+
+        Assert.False(artifactAtKill, "the kill came after the commit: this run did not test the phase");
+        var later = Trace(job).Where(l => l.Attempt > 1).ToList();
+        Assert.Contains(later, l => l.Step == "start");
+        var encodedAgain = later.Where(l => l.Step == "encode").Select(l => l.Index).ToHashSet();
+        Assert.Empty(encodedAgain.Intersect(recordedBefore));
+        Assert.Equal(AllPieces.Except(recordedBefore).Order(), encodedAgain.Order());
+        switch (phase)
+        {
+            case "first segment":
+                Assert.DoesNotContain(0, recordedBefore);
+                break;
+            case "middle":
+                Assert.InRange(recordedBefore.Count, Segments / 2, Segments);
+                break;
+            default:
+                Assert.Empty(encodedAgain);
+                break;
+        }
+
+        await AssertValidArtifactAndNoCheckpointAsync(job);
+    }
+
+    [Fact]
+    public async Task A_frozen_workers_late_segment_is_never_recorded_or_used()
+    {
+        var job = Job();
+        var a = await env.StartWorkerProcessAsync("seg-frozen", Settings());
+        await env.Store.SubmitAsync(job, 5, CancellationToken.None);
+        await Eventually.WaitAsync(() => Task.FromResult(Trace(job).Count(l => l is { Step: "recorded", Index: >= 0 }) >= 2
+                                                         && Trace(job)[^1].Step == "encode"),
+            TimeSpan.FromSeconds(90), () => "the transcode never got going", TimeSpan.FromMilliseconds(5));
+        a.Freeze();
+        var frozenAt = DateTimeOffset.UtcNow;
+        var inFlight = Trace(job).Last(l => l.Step == "encode").Index;
+
+        await using var b = await env.StartWorkerProcessAsync("seg-b", Settings());
+        // The lease expires, the sweep requeues the job and b resumes it; then the zombie wakes up mid-segment.
+        await Eventually.WaitAsync(() => Task.FromResult(Trace(job).Any(l => l.Step == "start" && l.Attempt > 1)), TimeSpan.FromSeconds(90),
+            () => "no other attempt started while the worker was frozen");
+        a.Thaw();
+        await FaultChecks.AssertAllSucceededOnceAsync(env, [job.JobId], TimeSpan.FromSeconds(120));
+
+        var trace = Trace(job);
+        Assert.DoesNotContain(trace, l => l is { Attempt: 1, Step: "recorded" } && l.At > frozenAt);
+        Assert.Contains(trace, l => l.Step == "recorded" && l.Attempt > 1 && l.Index == inFlight);
+        Assert.Equal(AllPieces, trace.Where(l => l.Step == "recorded").Select(l => l.Index).Order());
+        await AssertValidArtifactAsync(job);
+        // If the zombie moved its late part in after the job finished, only that part is left, for the janitor.
+        var folder = Path.Combine(env.ArtifactRoot, WorkFolders.FolderName, job.JobId.ToString("N"));
+        if (Directory.Exists(folder))
+        {
+            Assert.All(Directory.GetFiles(folder), f => Assert.StartsWith("a1-", Path.GetFileName(f), StringComparison.Ordinal));
+        }
+
+        await a.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_deploy_stops_the_transcode_at_a_segment_boundary_and_another_worker_continues_from_its_checkpoint()
+    {
+        var job = Job();
+        var a = await env.StartWorkerProcessAsync("seg-old", Settings());
+        await using var b = await env.StartWorkerProcessAsync("seg-new", Settings());
+        await env.Store.SubmitAsync(job, 5, CancellationToken.None);
+        // Whichever worker took it is the one the deploy stops.
+        await Eventually.WaitAsync(() => Task.FromResult(Trace(job).Count(l => l is { Step: "recorded", Index: >= 0 }) >= 2),
+            TimeSpan.FromSeconds(90), () => "the transcode never got going", TimeSpan.FromMilliseconds(5));
+        var owner = (await env.JobAsync(job.JobId))!.LeaseOwner;
+        var (old, next) = owner == b.WorkerId ? (b, a) : (a, b);
+
+        old.Terminate();
+        await Eventually.WaitAsync(() => Task.FromResult(old.HasExited), TimeSpan.FromSeconds(60), () => "the old worker did not exit");
+        await FaultChecks.AssertAllSucceededOnceAsync(env, [job.JobId], TimeSpan.FromSeconds(120));
+
+        var timeline = await env.TimelineAsync(job.JobId);
+        var requeued = Assert.Single(timeline, e => e.Type == TimelineEventTypes.Requeued);
+        using (var data = JsonDocument.Parse(requeued.Data))
+        {
+            Assert.Equal("shutdown", data.RootElement.GetProperty("reason").GetString());
+            Assert.Equal("checkpoint", data.RootElement.GetProperty("at").GetString());
+        }
+
+        Assert.DoesNotContain(timeline, e => e.Type == TimelineEventTypes.Aborted);
+        Assert.Equal(next.WorkerId, (await env.JobAsync(job.JobId))!.LeaseOwner ?? next.WorkerId);
+        // Stopped at a boundary, nothing was thrown away: every piece was encoded exactly once, across both workers.
+        var encodes = Trace(job).Where(l => l.Step == "encode").Select(l => l.Index).ToList();
+        Assert.Equal(AllPieces, encodes.Order());
+        Assert.True((await env.JobAsync(job.JobId))!.UnchargedAttempts >= 1, "the deploy's requeue was charged");
+        await AssertValidArtifactAndNoCheckpointAsync(job);
+        await a.DisposeAsync();
+    }
+
+    private Dictionary<string, string?> Settings() => new()
+    {
+        ["Consumers:Media:SegmentSeconds"] = "2",
+        ["Consumers:Media:SegmentTraceDirectory"] = traces,
+    };
+
+    private static JobRequested Job() => new()
+    {
+        JobId = Guid.NewGuid(),
+        Stage = "transcode",
+        Source = "long.mp4",
+        OutputKey = $"proxies/{Guid.NewGuid():N}.mp4",
+        Parameters = new Dictionary<string, string> { ["height"] = "480", ["videoBitrate"] = "2000k" },
+    };
+
+    private IReadOnlyList<SegmentTrace> Trace(JobRequested job) => SegmentTrace.Read(traces, job.JobId);
+
+    private string ArtifactPath(JobRequested job) => Path.Combine(env.ArtifactRoot, job.OutputKey);
+
+    private async Task AssertValidArtifactAsync(JobRequested job)
+    {
+        var path = ArtifactPath(job);
+        Assert.Equal("", await MediaCompare.DecodeErrorsAsync(path));
+        var streams = await MediaCompare.StreamsAsync(path);
+        Assert.Equal(["video", "audio"], streams.Select(s => s.Type));
+        Assert.Equal(ClipSeconds * 25, streams[0].Frames);
+    }
+
+    private async Task AssertValidArtifactAndNoCheckpointAsync(JobRequested job)
+    {
+        await AssertValidArtifactAsync(job);
+        Assert.False(Directory.Exists(Path.Combine(env.ArtifactRoot, WorkFolders.FolderName, job.JobId.ToString("N"))), "the work folder outlived the job");
+        Assert.Equal(0, await env.CountAsync($"SELECT count(*) FROM job_checkpoints WHERE job_id = '{job.JobId}'"));
+    }
+}
