@@ -59,9 +59,15 @@ public static class Browser
         }), timeout, () => $"clicking {selector} did not lead anywhere");
     }
 
+    /// <summary>
+    /// Saves a screenshot: into <c>docs/images</c> (the pictures docs/operations.md shows) when
+    /// <c>CONSUMERS_UPDATE_SCREENSHOTS=1</c>, else beside the test output, so a test run leaves the checkout unchanged.
+    /// </summary>
     public static void Screenshot(IWebDriver driver, string name)
     {
-        var folder = Path.Combine(RepositoryRoot(), "docs", "images");
+        var folder = Environment.GetEnvironmentVariable("CONSUMERS_UPDATE_SCREENSHOTS") == "1"
+            ? Path.Combine(RepositoryRoot(), "docs", "images")
+            : Path.Combine(AppContext.BaseDirectory, "screenshots");
         Directory.CreateDirectory(folder);
         ((ITakesScreenshot)driver).GetScreenshot().SaveAsFile(Path.Combine(folder, name));
     }
