@@ -20,4 +20,10 @@ public static class ContractNames
 
     /// <summary>The queue workers take <see cref="CancelJob"/> from. Plain JSON may be sent straight to it.</summary>
     public const string CancelJobQueue = "consumers.control.cancel-job";
+
+    /// <summary>Fanout exchange for <see cref="PipelineRequested"/>; bound to <see cref="PipelineQueue"/> by the workers.</summary>
+    public const string PipelineRequestedExchange = "consumers.pipeline-requested";
+
+    /// <summary>The queue workers take <see cref="PipelineRequested"/> from. Plain JSON may be sent straight to it.</summary>
+    public const string PipelineQueue = "consumers.pipelines";
 }
