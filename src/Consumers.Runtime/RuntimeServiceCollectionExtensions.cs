@@ -53,6 +53,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddSingleton<Pipelines.PipelineStore>();
         services.AddSingleton<Pipelines.PipelineSubmission>();
         services.AddSingleton<Pipelines.PipelineCancellation>();
+        services.AddScoped<Pipelines.PipelineQueries>();
 
         services.AddSingleton<IStage, ManifestStage>();
         services.AddSingleton<IStage, SyntheticStage>();
