@@ -12,7 +12,7 @@ public static class CheckTimelineCommand
 {
     public static Command Create()
     {
-        var jobId = new Option<Guid?>("--job") { Description = "Check only this job" };
+        var jobId = new Option<Guid?>("--job") { Description = "Check only this job, or this pipeline" };
         var since = new Option<DateTimeOffset?>("--since") { Description = "Jobs created at or after this time (default: 24 hours ago)" };
         var until = new Option<DateTimeOffset?>("--until") { Description = "Jobs created before this time (default: now)" };
         var command = new Command("check-timeline", "Check job timelines against the ordering rules; exit 1 when any rule is broken")

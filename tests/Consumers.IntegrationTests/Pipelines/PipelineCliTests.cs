@@ -41,7 +41,7 @@ public sealed class PipelineCliTests : IAsyncLifetime
         Assert.True(lines.Any(l => l.StartsWith("│  └─ last [skipped]", StringComparison.Ordinal) && l.Contains("step right did not succeed", StringComparison.Ordinal)), show.Output);
         Assert.Contains(lines, l => l.Contains("pipeline_failed", StringComparison.Ordinal));
 
-        var check = await Cli.RunAsync(env, "check-timeline", id.ToString());
+        var check = await Cli.RunAsync(env, "check-timeline", "--job", id.ToString());
         Assert.True(check.ExitCode == 0, check.Output + check.Error);
         Assert.Contains("checked 1 pipeline(s)", check.Output, StringComparison.Ordinal);
     }
