@@ -22,7 +22,12 @@ internal static class PipelineView
                 Pipeline = new { pipeline.Id, pipeline.Status, pipeline.Source, pipeline.FailedStep, pipeline.ErrorCode, pipeline.ErrorMessage, pipeline.CreatedAt, pipeline.FinishedAt },
                 Steps = steps.Select(s => new
                 {
-                    s.Name, s.Stage, s.State, s.DependsOn, s.Reason, s.JobId,
+                    s.Name,
+                    s.Stage,
+                    s.State,
+                    s.DependsOn,
+                    s.Reason,
+                    s.JobId,
                     Job = jobs.TryGetValue(s.JobId, out var job) ? JobView.From(job) : null,
                 }),
                 Timeline = timeline.Select(e => new { e.Seq, e.Type, e.Step, e.JobId, e.OccurredAt, Data = JsonDocument.Parse(e.Data).RootElement }),

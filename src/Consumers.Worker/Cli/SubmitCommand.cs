@@ -1,6 +1,6 @@
 using System.CommandLine;
-using Consumers.Contracts;
 using System.Text.Json;
+using Consumers.Contracts;
 using Consumers.Runtime;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Pipelines;
