@@ -131,6 +131,17 @@ FATAL_JOB=$(submit --stage synthetic --output-key synthetic/corrupt.json --param
 echo "  1 x synthetic failing fatally              $FATAL_JOB"
 BAD_JOB=$(submit --stage manifest --source file-1.bin --output-key ../outside.json)
 echo "  1 x invalid request (output key escapes)   $BAD_JOB"
+# One pipeline: probe first, then thumbnail, waveform and transcode, sized by the probe's duration (docs/pipelines.md).
+PIPELINE_ID=$(cat /proc/sys/kernel/random/uuid)
+cat >"$DEMO_DIR/pipeline.json" <<JSON
+{"pipelineId":"$PIPELINE_ID","source":"intro.mp4","steps":[
+  {"name":"probe","stage":"probe","outputKey":"uploads/intro/probe.json"},
+  {"name":"thumbnail","stage":"thumbnail","outputKey":"uploads/intro/thumb.jpg","dependsOn":["probe"],"parameters":{"width":"320"}},
+  {"name":"waveform","stage":"waveform","outputKey":"uploads/intro/waveform.json","dependsOn":["probe"],"parameters":{"points":"200"}},
+  {"name":"transcode","stage":"transcode","outputKey":"uploads/intro/proxy-144p.mp4","dependsOn":["probe"],"parameters":{"height":"144"}}]}
+JSON
+submit --pipeline "$DEMO_DIR/pipeline.json" >/dev/null
+echo "  1 x pipeline: probe, then thumbnail, waveform and transcode    $PIPELINE_ID"
 DUP_ID=$(cat /proc/sys/kernel/random/uuid)
 body="{\"jobId\":\"$DUP_ID\",\"stage\":\"manifest\",\"source\":\"file-2.bin\",\"outputKey\":\"plain/file-2.json\"}"
 for _ in 1 2; do
@@ -213,6 +224,8 @@ step "consumers show $RETRY_JOB   (failed once, retried after its backoff)"
 "${CONSUMERS[@]}" show "$RETRY_JOB"
 step "consumers show $BAD_JOB   (rejected at once with a code)"
 "${CONSUMERS[@]}" show "$BAD_JOB"
+step "consumers show $PIPELINE_ID   (the pipeline: its steps as a tree, then its own timeline)"
+"${CONSUMERS[@]}" show "$PIPELINE_ID"
 step "consumers check-timeline   (every timeline against the ordering rules)"
 "${CONSUMERS[@]}" check-timeline || true
 step "A few metrics from the surviving worker (series that moved; every series exists from start at 0)"

@@ -63,6 +63,10 @@ public static class RuntimeServiceCollectionExtensions
         services.AddMetrics();
         services.AddSingleton<ConsumersMetrics>();
         services.AddConsumersControlCore(configuration);
+        services.AddSingleton<Pipelines.PipelineStore>();
+        services.AddSingleton<Pipelines.PipelineSubmission>();
+        services.AddSingleton<Pipelines.PipelineCancellation>();
+        services.AddScoped<Pipelines.PipelineQueries>();
 
         services.AddSingleton<IStage, ManifestStage>();
         services.AddSingleton<IStage, SyntheticStage>();

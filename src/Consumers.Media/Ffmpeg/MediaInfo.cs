@@ -6,7 +6,7 @@ using Consumers.Runtime.Failures;
 namespace Consumers.Media.Ffmpeg;
 
 /// <summary>What ffprobe says about a file: container, duration and streams.</summary>
-public sealed record MediaInfo(string Container, double? DurationSeconds, IReadOnlyList<MediaTrack> Streams)
+public sealed record MediaInfo(string Container, double? DurationSeconds, IReadOnlyList<MediaTrack> Streams, long? SizeBytes = null)
 {
     public MediaTrack? Video => Streams.FirstOrDefault(s => s.Type == "video");
 
@@ -34,7 +34,8 @@ public sealed record MediaInfo(string Container, double? DurationSeconds, IReadO
                 throw new JobFailureException(ErrorCodes.CorruptMedia, "ffprobe found no streams in the source");
             }
 
-            return new MediaInfo(format.GetProperty("format_name").GetString() ?? "", Number(format, "duration"), streams);
+            return new MediaInfo(format.GetProperty("format_name").GetString() ?? "", Number(format, "duration"), streams,
+                Number(format, "size") is { } size ? (long)size : null);
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
         {

@@ -22,6 +22,16 @@ public sealed class ProbeStage(FfmpegRunner ffmpeg) : IStage
         return new StageOutput(output);
     }
 
+    /// <summary>The probe's offer to later steps: <c>durationSeconds</c>, <c>container</c>, <c>streams</c> (their types) and <c>sizeBytes</c> of the source.</summary>
+    public async Task<string?> DescribeResultAsync(string path, CancellationToken cancellationToken)
+    {
+        await using var file = File.OpenRead(path);
+        var info = await JsonSerializer.DeserializeAsync<MediaInfo>(file, ContractJson.Options, cancellationToken);
+        return info is null ? null : JsonSerializer.Serialize(new ProbeResult(info.DurationSeconds, info.Container, [.. info.Streams.Select(s => s.Type)], info.SizeBytes), ContractJson.Options);
+    }
+
+    private sealed record ProbeResult(double? DurationSeconds, string Container, IReadOnlyList<string> Streams, long? SizeBytes);
+
     public async Task ValidateAsync(string path, CancellationToken cancellationToken)
     {
         try

@@ -37,7 +37,8 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
 
         var skipped = TimelineEntries.Skipped(existing);
         job.MarkFinishing();
-        return await outcomes.WriteAsync(job, skipped, token => store.SucceedAsync(job.Lease, existing, [skipped], token), AttemptOutcome.Skipped);
+        var result = await stage.DescribeResultAsync(artifacts.PathOf(request.OutputKey), job.Stopping);
+        return await outcomes.WriteAsync(job, skipped, token => store.SucceedAsync(job.Lease, existing, [skipped], token, result), AttemptOutcome.Skipped);
     }
 
     /// <summary>
@@ -61,8 +62,10 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
         }
 
         events.Add(TimelineEntries.Completed(committed, duration));
+        // Read from the committed file: what later steps of a pipeline are offered is what the artifact says.
+        var result = await stage.DescribeResultAsync(artifacts.PathOf(request.OutputKey), job.Stopping);
         job.MarkFinishing();
-        var outcome = await outcomes.WriteAsync(job, events[^1], token => store.SucceedAsync(job.Lease, committed, events, token), AttemptOutcome.Succeeded);
+        var outcome = await outcomes.WriteAsync(job, events[^1], token => store.SucceedAsync(job.Lease, committed, events, token, result), AttemptOutcome.Succeeded);
         if (outcome == AttemptOutcome.Succeeded)
         {
             LogCompleted(committed.Key, committed.Size);

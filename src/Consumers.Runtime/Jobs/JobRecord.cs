@@ -49,4 +49,8 @@ public sealed class JobRecord
     public string? CancelReason { get; set; }
     /// <summary>Who asked for the cancel (an OS user for the CLI, <c>RequestedBy</c> of a <c>CancelJob</c> message).</summary>
     public string? CancelBy { get; set; }
+    /// <summary>The pipeline this job is a step of (null for a job submitted on its own).</summary>
+    public Guid? PipelineId { get; set; }
+    /// <summary>What the stage found, offered to later steps of a pipeline (JSON; the probe: duration, streams, size).</summary>
+    public string? Result { get; set; }
 }

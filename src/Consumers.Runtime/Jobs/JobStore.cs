@@ -177,16 +177,22 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
         FencedAsync(JobSql.Progress, lease, [TimelineEntries.Progress(percent)],
             p => p.Value("percent", NpgsqlDbType.Integer, percent), cancellationToken);
 
-    /// <summary>Finishes the attempt as <c>succeeded</c> with its artifact; <paramref name="events"/> end with <c>completed</c> or <c>skipped</c>.</summary>
-    public Task<bool> SucceedAsync(JobLease lease, ArtifactRecord artifact, IReadOnlyList<TimelineEntry> events, CancellationToken cancellationToken) =>
-        FencedAsync(JobSql.Succeed, lease, events, p => p
+    /// <summary>
+    /// Finishes the attempt as <c>succeeded</c> with its artifact and <paramref name="result"/> (what the stage found, JSON, or
+    /// null); <paramref name="events"/> end with <c>completed</c> or <c>skipped</c>. A pipeline step's dependents are
+    /// dispatched in the same transaction (<see cref="PipelineSql.AdvanceOfJob"/>).
+    /// </summary>
+    public Task<bool> SucceedAsync(JobLease lease, ArtifactRecord artifact, IReadOnlyList<TimelineEntry> events, CancellationToken cancellationToken,
+        string? result = null) =>
+        FinalAsync(JobSql.Succeed, lease, events, p => p
             .Text("artifact_key", artifact.Key)
             .Value("artifact_size", NpgsqlDbType.Bigint, artifact.Size)
-            .Text("artifact_sha256", artifact.Sha256), cancellationToken);
+            .Text("artifact_sha256", artifact.Sha256)
+            .Text("result", result), cancellationToken);
 
-    /// <summary>Ends the job as <c>failed</c> with its code.</summary>
+    /// <summary>Ends the job as <c>failed</c> with its code; a pipeline step's dependents are skipped in the same transaction.</summary>
     public Task<bool> FailAsync(JobLease lease, string code, string message, IReadOnlyList<TimelineEntry> events, CancellationToken cancellationToken) =>
-        FencedAsync(JobSql.Fail, lease, events, p => p.Text("code", code).Text("message", message), cancellationToken);
+        FinalAsync(JobSql.Fail, lease, events, p => p.Text("code", code).Text("message", message), cancellationToken);
 
     /// <summary>
     /// Puts the job back to <c>queued</c> until <paramref name="notBefore"/>; the dispatcher sends it again
@@ -307,9 +313,12 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
     /// </summary>
     public async Task<bool> CancelRunningAsync(JobLease lease, CancellationToken cancellationToken)
     {
-        await using var command = db.Command(CancelSql.CancelRunning);
-        BindCancelRequest(command.Parameters.Lease(lease), null, null);
-        return await AnyRowAsync(command, cancellationToken);
+        await using var batch = db.Batch();
+        var cancel = new NpgsqlBatchCommand(CancelSql.CancelRunning);
+        BindCancelRequest(cancel.Parameters.Lease(lease), null, null);
+        batch.BatchCommands.Add(cancel);
+        AddPipelineAdvance(batch, lease.JobId);
+        return await FirstResultHasRowAsync(batch, cancellationToken);
     }
 
     /// <summary>
@@ -399,6 +408,45 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
         command.Parameters.Lease(lease).Events(events);
         bind(command.Parameters);
         return await AnyRowAsync(command, cancellationToken);
+    }
+
+    /// <summary>
+    /// A final write of an attempt, and in the same implicit transaction the advance of the job's pipeline (nothing for a
+    /// job that is not a step): the pipeline's lock first, so the advance's fresh snapshot sees every other step's outcome.
+    /// </summary>
+    private async Task<bool> FinalAsync(string statement, JobLease lease, IReadOnlyList<TimelineEntry> events,
+        Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken)
+    {
+        await using var batch = db.Batch();
+        var write = new NpgsqlBatchCommand(statement);
+        write.Parameters.Lease(lease).Events(events);
+        bind(write.Parameters);
+        batch.BatchCommands.Add(write);
+        AddPipelineAdvance(batch, lease.JobId);
+        return await FirstResultHasRowAsync(batch, cancellationToken);
+    }
+
+    private void AddPipelineAdvance(NpgsqlBatch batch, Guid jobId)
+    {
+        var lockPipeline = new NpgsqlBatchCommand(PipelineSql.LockOfJob);
+        lockPipeline.Parameters.Id(jobId);
+        batch.BatchCommands.Add(lockPipeline);
+        var advance = new NpgsqlBatchCommand(PipelineSql.AdvanceOfJob);
+        advance.Parameters.Id(jobId).TraceParent();
+        BindJobQueue(advance.Parameters);
+        batch.BatchCommands.Add(advance);
+    }
+
+    private static async Task<bool> FirstResultHasRowAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
+    {
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        var any = await reader.ReadAsync(cancellationToken);
+        // The remaining results are read so the whole batch's errors surface here.
+        while (await reader.NextResultAsync(cancellationToken))
+        {
+        }
+
+        return any;
     }
 
     private static async Task<bool> AnyRowAsync(NpgsqlCommand command, CancellationToken cancellationToken)

@@ -27,6 +27,7 @@ public static class MessagingServiceCollectionExtensions
                 x.AddConsumer<JobRequestedConsumer>();
                 x.AddConsumer<Control.CancelJobConsumer>();
                 x.AddConsumer<Control.ParkedJobConsumer>();
+                x.AddConsumer<Pipelines.PipelineRequestedConsumer>();
             }
 
             x.UsingRabbitMq((context, cfg) =>
@@ -73,6 +74,26 @@ public static class MessagingServiceCollectionExtensions
                 }
 
                 Control.ControlServiceCollectionExtensions.ConfigureControlEndpoints(cfg, context, rabbit);
+                cfg.ReceiveEndpoint(ContractNames.PipelineQueue, e =>
+                {
+                    // Registering a pipeline is one short transaction: a few at a time keep it off the jobs' slots.
+                    e.PrefetchCount = 8;
+                    e.ConcurrentMessageLimit = 4;
+                    if (rabbit.UsesQuorumQueues)
+                    {
+                        e.SetQuorumQueue();
+                    }
+
+                    e.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+                    e.UseMessageRetry(r =>
+                    {
+                        r.Intervals(200, 1000, 3000, 5000, 10000);
+                        r.Handle<NpgsqlException>(ex => ex.IsTransient);
+                        r.Handle<SocketException>();
+                        r.Handle<TimeoutException>();
+                    });
+                    e.ConfigureConsumer<Pipelines.PipelineRequestedConsumer>(context);
+                });
                 var intake = context.GetRequiredService<Flow.JobIntake>();
                 var link = context.GetRequiredService<BrokerLink>();
                 var lanes = context.GetRequiredService<Flow.Lanes.JobLanes>();

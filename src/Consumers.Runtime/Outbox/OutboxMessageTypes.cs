@@ -9,6 +9,7 @@ public static class OutboxMessageTypes
     {
         [nameof(JobTimelineEvent)] = typeof(JobTimelineEvent),
         [nameof(JobRequested)] = typeof(JobRequested),
+        [nameof(PipelineTimelineEvent)] = typeof(PipelineTimelineEvent),
     };
 
     public static bool TryResolve(string name, out Type type) => Types.TryGetValue(name, out type!);

@@ -19,6 +19,9 @@ public sealed class ConsumersDbContext(DbContextOptions<ConsumersDbContext> opti
     public DbSet<Control.StagePauseRecord> StagePauses => Set<Control.StagePauseRecord>();
     public DbSet<Control.OperatorActionRecord> OperatorActions => Set<Control.OperatorActionRecord>();
     public DbSet<Checkpoints.JobCheckpointRecord> JobCheckpoints => Set<Checkpoints.JobCheckpointRecord>();
+    public DbSet<Pipelines.PipelineRecord> Pipelines => Set<Pipelines.PipelineRecord>();
+    public DbSet<Pipelines.PipelineStepRecord> PipelineSteps => Set<Pipelines.PipelineStepRecord>();
+    public DbSet<Pipelines.PipelineEventRecord> PipelineEvents => Set<Pipelines.PipelineEventRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {

@@ -9,12 +9,13 @@ namespace Consumers.Runtime.Recovery;
 /// <summary>
 /// The recovery sweep, run by Quartz on a clustered store so that one process in the whole system
 /// sweeps at a time. Each run recovers dead or hung attempts and dispatches queued jobs that are due, batch
-/// after batch until nothing is left.
+/// after batch until nothing is left, then advances pipelines whose steps ended on a path that does not advance them.
 /// </summary>
 [DisallowConcurrentExecution]
 public sealed partial class RecoverySweepJob(
     RecoveryStore store,
     Jobs.JobStore jobs,
+    Pipelines.PipelineStore pipelines,
     ConsumersMetrics metrics,
     IOptions<RecoveryOptions> options,
     IOptions<LeaseOptions> leaseOptions,
@@ -87,6 +88,19 @@ public sealed partial class RecoverySweepJob(
             }
         }
 
+        if (!dryRun)
+        {
+            // Steps that ended here (stale leases, abandoned cancels) or by an operator's cancel: record them, skip or
+            // dispatch what follows, finish pipelines. One batch a sweep; the next sweep takes the rest.
+            foreach (var pipelineId in await pipelines.StalledAsync(settings.BatchSize, cancellationToken))
+            {
+                if (await pipelines.AdvanceAsync(pipelineId, cancellationToken) > 0)
+                {
+                    LogPipelineAdvanced(pipelineId);
+                }
+            }
+        }
+
         foreach (var job in all)
         {
             if (dryRun)
@@ -115,6 +129,9 @@ public sealed partial class RecoverySweepJob(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cancelled job {JobId} on its pending request ({Where}): no worker was left to stop it")]
     private partial void LogCancelled(Guid jobId, string where);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Pipeline {PipelineId}: the sweep dispatched steps that were ready")]
+    private partial void LogPipelineAdvanced(Guid pipelineId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Dry run: would recover job {JobId}: {Outcome}")]
     private partial void LogWouldRecover(Guid jobId, string outcome);

@@ -20,4 +20,10 @@ public interface IStage
     /// <see cref="Failures.JobFailureException"/> with <c>ARTIFACT_INVALID</c> when it is not usable.
     /// </summary>
     Task ValidateAsync(string path, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// What a valid output says that later steps of a pipeline can use, as a JSON object (for example the probe's
+    /// <c>durationSeconds</c>, which sizes the steps after it), or null. Stored with the job when it succeeds.
+    /// </summary>
+    Task<string?> DescribeResultAsync(string path, CancellationToken cancellationToken) => Task.FromResult<string?>(null);
 }

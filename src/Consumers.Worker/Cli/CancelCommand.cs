@@ -2,6 +2,7 @@ using System.CommandLine;
 using Consumers.Contracts;
 using Consumers.Runtime.Control;
 using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Pipelines;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Consumers.Worker.Cli;
@@ -10,7 +11,7 @@ public static class CancelCommand
 {
     public static Command Create()
     {
-        var jobId = new Argument<Guid>("job-id") { Description = "The job to cancel" };
+        var jobId = new Argument<Guid>("job-id") { Description = "The job to cancel, or a pipeline (cancelled as a whole)" };
         var reason = new Option<string?>("--reason") { Description = "Why; recorded in the job's cancelled event" };
         var by = new Option<string?>("--by") { Description = "Who asks (default: your OS user name)" };
         var wait = new Option<int>("--wait") { Description = "Seconds to wait for a running job to stop (0: do not wait)", DefaultValueFactory = _ => 10 };
@@ -28,8 +29,7 @@ public static class CancelCommand
             switch (outcome.Kind)
             {
                 case CancelOutcomeKind.Missing:
-                    await Console.Error.WriteLineAsync($"error: no job {id}");
-                    return ExitCodes.NotFound;
+                    return await CancelPipelineAsync(services, id, parse.GetValue(reason), who, cancellationToken);
                 case CancelOutcomeKind.Finished:
                     await Console.Error.WriteLineAsync($"error: job {id} already finished as {outcome.Status}; nothing to cancel");
                     return outcome.Status == JobStatuses.Cancelled ? ExitCodes.Ok : ExitCodes.Failed;
@@ -50,6 +50,23 @@ public static class CancelCommand
             return status is null or JobStatuses.Cancelled ? ExitCodes.Ok : ExitCodes.Failed;
         }));
         return command;
+    }
+
+    /// <summary>Not a job: a pipeline is cancelled as a whole (its waiting steps at once, its running ones by their workers).</summary>
+    private static async Task<int> CancelPipelineAsync(IServiceProvider services, Guid id, string? reason, string by, CancellationToken cancellationToken)
+    {
+        switch (await services.GetRequiredService<PipelineCancellation>().CancelAsync(id, reason, by, cancellationToken))
+        {
+            case PipelineCancelResult.Missing:
+                await Console.Error.WriteLineAsync($"error: no job or pipeline {id}");
+                return ExitCodes.NotFound;
+            case PipelineCancelResult.Finished:
+                await Console.Error.WriteLineAsync($"error: pipeline {id} already finished; nothing to cancel");
+                return ExitCodes.Failed;
+            default:
+                Console.WriteLine($"pipeline {id} cancel requested: waiting steps cancelled, running ones stop within a heartbeat (see: consumers show {id})");
+                return ExitCodes.Ok;
+        }
     }
 
     // A running job may still end otherwise: it finished (or failed) before the request reached its worker.

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Consumers.Runtime;
 using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Pipelines;
 using Consumers.Runtime.Timeline;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -11,7 +12,7 @@ public static class CheckTimelineCommand
 {
     public static Command Create()
     {
-        var jobId = new Option<Guid?>("--job") { Description = "Check only this job" };
+        var jobId = new Option<Guid?>("--job") { Description = "Check only this job, or this pipeline" };
         var since = new Option<DateTimeOffset?>("--since") { Description = "Jobs created at or after this time (default: 24 hours ago)" };
         var until = new Option<DateTimeOffset?>("--until") { Description = "Jobs created before this time (default: now)" };
         var command = new Command("check-timeline", "Check job timelines against the ordering rules; exit 1 when any rule is broken")
@@ -24,17 +25,26 @@ public static class CheckTimelineCommand
             await using var scope = services.CreateAsyncScope();
             var queries = scope.ServiceProvider.GetRequiredService<JobQueries>();
             var violations = new List<TimelineViolation>();
+            var pipelines = scope.ServiceProvider.GetRequiredService<PipelineQueries>();
             var checkedJobs = 0;
+            var checkedPipelines = 0;
             if (parse.GetValue(jobId) is { } id)
             {
-                if (await queries.FindAsync(id, cancellationToken) is null)
+                if (await pipelines.FindAsync(id, cancellationToken) is not null)
                 {
-                    await Console.Error.WriteLineAsync($"error: no job {id}");
+                    violations.AddRange(await CheckPipelineAsync(pipelines, id, cancellationToken));
+                    checkedPipelines = 1;
+                }
+                else if (await queries.FindAsync(id, cancellationToken) is null)
+                {
+                    await Console.Error.WriteLineAsync($"error: no job or pipeline {id}");
                     return ExitCodes.NotFound;
                 }
-
-                violations.AddRange(TimelineChecker.Check(id, await queries.TimelineAsync(id, cancellationToken)));
-                checkedJobs = 1;
+                else
+                {
+                    violations.AddRange(TimelineChecker.Check(id, await queries.TimelineAsync(id, cancellationToken)));
+                    checkedJobs = 1;
+                }
             }
             else
             {
@@ -45,17 +55,28 @@ public static class CheckTimelineCommand
                     violations.AddRange(TimelineChecker.Check(job, events));
                     checkedJobs++;
                 }
+
+                foreach (var pipeline in await pipelines.CreatedBetweenAsync(from, to, cancellationToken))
+                {
+                    violations.AddRange(await CheckPipelineAsync(pipelines, pipeline, cancellationToken));
+                    checkedPipelines++;
+                }
             }
 
             if (parse.GetValue(SharedOptions.Json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new { CheckedJobs = checkedJobs, Violations = violations }, ContractJson.Options));
+                Console.WriteLine(JsonSerializer.Serialize(new { CheckedJobs = checkedJobs, CheckedPipelines = checkedPipelines, Violations = violations }, ContractJson.Options));
             }
             else
             {
                 foreach (var violation in violations)
                 {
                     Console.WriteLine(violation);
+                }
+
+                if (checkedPipelines > 0)
+                {
+                    Console.WriteLine($"checked {checkedPipelines} pipeline(s) by the pipeline rules");
                 }
 
                 Console.WriteLine($"checked {checkedJobs} job(s): {violations.Count} violation(s) in {violations.Select(v => v.JobId).Distinct().Count()} job(s)");
@@ -65,4 +86,7 @@ public static class CheckTimelineCommand
         }));
         return command;
     }
+
+    private static async Task<IReadOnlyList<TimelineViolation>> CheckPipelineAsync(PipelineQueries pipelines, Guid id, CancellationToken cancellationToken) =>
+        PipelineTimelineChecker.Check(id, await pipelines.TimelineAsync(id, cancellationToken), await pipelines.StepsAsync(id, cancellationToken));
 }

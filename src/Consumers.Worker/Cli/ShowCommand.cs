@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Consumers.Runtime;
 using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Pipelines;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Consumers.Worker.Cli;
@@ -12,7 +13,7 @@ public static class ShowCommand
     public static Command Create()
     {
         var jobId = new Argument<string>("job-id") { Description = "The job to show: its id, or a unique start or end of it (such as the short id watch prints)" };
-        var command = new Command("show", "Show one job and its timeline") { jobId, SharedOptions.Json };
+        var command = new Command("show", "Show one job and its timeline, or a pipeline (by its full id): its steps as a tree and its timeline") { jobId, SharedOptions.Json };
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
             await using var services = CliContext.BuildServices(CliContext.BuildConfiguration(parse.GetValue(SharedOptions.Set)!));
@@ -20,9 +21,15 @@ public static class ShowCommand
             var queries = scope.ServiceProvider.GetRequiredService<JobQueries>();
             var id = await ResolveAsync(queries, parse.GetValue(jobId)!, cancellationToken);
             var job = id is { } found ? await queries.FindAsync(found, cancellationToken) : null;
+            if (job is null && id is { } pipelineId
+                && await scope.ServiceProvider.GetRequiredService<PipelineQueries>().FindAsync(pipelineId, cancellationToken) is { } pipeline)
+            {
+                return await PipelineView.ShowAsync(scope.ServiceProvider.GetRequiredService<PipelineQueries>(), pipeline, parse.GetValue(SharedOptions.Json), cancellationToken);
+            }
+
             if (job is null)
             {
-                await Console.Error.WriteLineAsync($"error: no job {parse.GetValue(jobId)}");
+                await Console.Error.WriteLineAsync($"error: no job or pipeline {parse.GetValue(jobId)}");
                 return ExitCodes.NotFound;
             }
 

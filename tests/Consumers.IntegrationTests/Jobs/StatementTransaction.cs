@@ -37,11 +37,13 @@ public sealed class StatementTransaction : IAsyncDisposable
         var target = new SqlTarget(connection);
         Jobs = new JobStore(target, new JobQueueName(new RabbitMqOptions().JobQueue));
         Sweep = new RecoveryStore(target, Options.Create(new RabbitMqOptions()));
+        Pipelines = new Runtime.Pipelines.PipelineStore(target, Options.Create(new RabbitMqOptions()));
     }
 
     public NpgsqlConnection Connection { get; }
     public JobStore Jobs { get; }
     public RecoveryStore Sweep { get; }
+    public Runtime.Pipelines.PipelineStore Pipelines { get; }
 
     public static async Task<StatementTransaction> BeginAsync(TestEnvironment env)
     {

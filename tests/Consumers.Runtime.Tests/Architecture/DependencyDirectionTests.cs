@@ -26,6 +26,7 @@ public sealed class DependencyDirectionTests
         ["Jobs"],
         ["Messaging"],
         ["Outbox", "Control"],
+        ["Pipelines"],
         ["Recovery"],
         ["Composition"],
     ];
@@ -41,7 +42,9 @@ public sealed class DependencyDirectionTests
         [("Persistence", "Control")] = "the EF Core model names each table's record type and the control columns' limits",
         [("Persistence", "Outbox")] = "the EF Core model names each table's record type",
         [("Persistence", "Checkpoints")] = "the EF Core model names each table's record type",
+        [("Persistence", "Pipelines")] = "the EF Core model names each table's record type",
         [("Jobs", "Control")] = "JobStore holds the cancel and retention statements (ControlLimits, RetentionOptions)",
+        [("Messaging", "Pipelines")] = "the bus registers the pipeline consumer",
         [("Messaging", "Control")] = "the bus registers the control consumers; JobRequestedConsumer parks jobs of paused stages",
         [("Stages", "Jobs")] = "the synthetic stage reads Consumers:Worker:AllowCrashParameter (WorkerOptions)",
     };

@@ -83,11 +83,11 @@ internal static class JobSql
     /// <summary>A <c>progress</c> event and the stored percent.</summary>
     public static readonly string Progress = Fenced("progress_percent = @percent");
 
-    /// <summary>The attempt succeeded with its artifact (events end with <c>completed</c> or <c>skipped</c>).</summary>
+    /// <summary>The attempt succeeded with its artifact and the stage's @result (events end with <c>completed</c> or <c>skipped</c>).</summary>
     public static readonly string Succeed = Fenced(
         """
         status = 'succeeded', finished_at = now(), progress_percent = 100, artifact_key = @artifact_key, artifact_size = @artifact_size,
-          artifact_sha256 = @artifact_sha256, last_error_code = NULL, last_error_message = NULL, lease_owner = NULL
+          artifact_sha256 = @artifact_sha256, result = @result::jsonb, last_error_code = NULL, last_error_message = NULL, lease_owner = NULL
         """);
 
     /// <summary>The job failed with its code.</summary>

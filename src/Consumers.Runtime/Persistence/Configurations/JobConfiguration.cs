@@ -27,6 +27,8 @@ internal sealed class JobConfiguration : IEntityTypeConfiguration<JobRecord>
         builder.Property(j => j.ArtifactSha256).HasMaxLength(64);
         builder.Property(j => j.CancelReason).HasMaxLength(Control.ControlLimits.Reason);
         builder.Property(j => j.CancelBy).HasMaxLength(Control.ControlLimits.By);
+        builder.Property(j => j.Result).HasColumnType("jsonb");
+        builder.HasIndex(j => j.PipelineId).HasDatabaseName("ix_jobs_pipeline_id").HasFilter("pipeline_id IS NOT NULL");
         // Counters start at zero, so inserts name only what they know.
         builder.Property(j => j.AttemptCount).HasDefaultValue(0);
         builder.Property(j => j.UnchargedAttempts).HasDefaultValue(0);

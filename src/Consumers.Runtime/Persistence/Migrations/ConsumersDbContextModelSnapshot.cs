@@ -298,6 +298,10 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnType("character varying(1024)")
                         .HasColumnName("output_key");
 
+                    b.Property<Guid?>("PipelineId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("pipeline_id");
+
                     b.Property<int>("Priority")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("integer")
@@ -320,6 +324,10 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .IsRequired()
                         .HasColumnType("jsonb")
                         .HasColumnName("request");
+
+                    b.Property<string>("Result")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("result");
 
                     b.Property<string>("Source")
                         .IsRequired()
@@ -367,6 +375,10 @@ namespace Consumers.Runtime.Persistence.Migrations
                     b.HasIndex("NotBefore")
                         .HasDatabaseName("ix_jobs_undispatched_not_before")
                         .HasFilter("status = 'queued' AND NOT dispatched");
+
+                    b.HasIndex("PipelineId")
+                        .HasDatabaseName("ix_jobs_pipeline_id")
+                        .HasFilter("pipeline_id IS NOT NULL");
 
                     b.HasIndex("Status", "LastHeartbeatAt")
                         .HasDatabaseName("ix_jobs_status_last_heartbeat_at");
@@ -450,6 +462,208 @@ namespace Consumers.Runtime.Persistence.Migrations
                     b.ToTable("outbox_messages", (string)null);
                 });
 
+            modelBuilder.Entity("Consumers.Runtime.Pipelines.PipelineEventRecord", b =>
+                {
+                    b.Property<Guid>("PipelineId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("pipeline_id");
+
+                    b.Property<long>("Seq")
+                        .HasColumnType("bigint")
+                        .HasColumnName("seq");
+
+                    b.Property<string>("Data")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("data");
+
+                    b.Property<Guid?>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<DateTimeOffset>("OccurredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("occurred_at");
+
+                    b.Property<string>("Step")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("step");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("type");
+
+                    b.HasKey("PipelineId", "Seq");
+
+                    b.ToTable("pipeline_events", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_pipeline_events_seq", "seq >= 1");
+                        });
+                });
+
+            modelBuilder.Entity("Consumers.Runtime.Pipelines.PipelineRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("CancelBy")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("cancel_by");
+
+                    b.Property<string>("CancelReason")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("cancel_reason");
+
+                    b.Property<DateTimeOffset?>("CancelRequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("cancel_requested_at");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("ErrorCode")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("error_code");
+
+                    b.Property<string>("ErrorMessage")
+                        .HasColumnType("text")
+                        .HasColumnName("error_message");
+
+                    b.Property<string>("FailedStep")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("failed_step");
+
+                    b.Property<DateTimeOffset?>("FinishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("finished_at");
+
+                    b.Property<long>("LastEventSeq")
+                        .HasColumnType("bigint")
+                        .HasColumnName("last_event_seq");
+
+                    b.Property<string>("Request")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("request");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasMaxLength(4096)
+                        .HasColumnType("character varying(4096)")
+                        .HasColumnName("source");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.Property<int>("StepCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("step_count");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_pipelines_running")
+                        .HasFilter("status = 'running'");
+
+                    b.ToTable("pipelines", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_pipelines_status", "status IN ('running','succeeded','failed','cancelled')");
+                        });
+                });
+
+            modelBuilder.Entity("Consumers.Runtime.Pipelines.PipelineStepRecord", b =>
+                {
+                    b.Property<Guid>("PipelineId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("pipeline_id");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("name");
+
+                    b.PrimitiveCollection<string[]>("Ancestors")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("ancestors");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.PrimitiveCollection<string[]>("DependsOn")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("depends_on");
+
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<int>("MaxAttempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_attempts");
+
+                    b.Property<int>("Ord")
+                        .HasColumnType("integer")
+                        .HasColumnName("ord");
+
+                    b.Property<string>("Reason")
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Request")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("request");
+
+                    b.Property<string>("Stage")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("stage");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("state");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("PipelineId", "Name");
+
+                    b.HasIndex("JobId")
+                        .IsUnique();
+
+                    b.ToTable("pipeline_steps", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_pipeline_steps_state", "state IN ('waiting','dispatched','succeeded','failed','cancelled','skipped')");
+                        });
+                });
+
             modelBuilder.Entity("Consumers.Runtime.Timeline.JobEventRecord", b =>
                 {
                     b.Property<Guid>("JobId")
@@ -495,6 +709,24 @@ namespace Consumers.Runtime.Persistence.Migrations
                     b.HasOne("Consumers.Runtime.Jobs.JobRecord", null)
                         .WithOne()
                         .HasForeignKey("Consumers.Runtime.Checkpoints.JobCheckpointRecord", "JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Consumers.Runtime.Pipelines.PipelineEventRecord", b =>
+                {
+                    b.HasOne("Consumers.Runtime.Pipelines.PipelineRecord", null)
+                        .WithMany()
+                        .HasForeignKey("PipelineId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Consumers.Runtime.Pipelines.PipelineStepRecord", b =>
+                {
+                    b.HasOne("Consumers.Runtime.Pipelines.PipelineRecord", null)
+                        .WithMany()
+                        .HasForeignKey("PipelineId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
