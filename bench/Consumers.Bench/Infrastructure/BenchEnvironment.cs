@@ -42,6 +42,9 @@ public sealed class BenchEnvironment : IAsyncDisposable
     public string Name => sandbox.Name;
     public string VirtualHost => sandbox.VirtualHost;
     public string LogRoot => sandbox.LogRoot;
+
+    /// <summary>Where the run's workers may read sources from (their first media root).</summary>
+    public string MediaRoot => sandbox.MediaRoot;
     public RabbitManagement Rabbit => sandbox.Rabbit;
     public string ConnectionString { get; }
     public string WorkerConnectionString { get; }

@@ -22,15 +22,7 @@ public sealed class TranscodeStage(FfmpegRunner ffmpeg) : IStage
         }
 
         var output = Path.Combine(context.ScratchDirectory, "proxy.mp4");
-        List<string> args =
-        [
-            .. ffmpeg.InputArguments(context.SourcePath),
-            "-map", "0:v:0", "-map", "0:a:0?",
-            "-vf", $"scale=-2:{height.ToString(CultureInfo.InvariantCulture)}",
-            "-c:v", "libx264", "-preset", "veryfast", "-b:v", bitrate, "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "96k",
-            "-movflags", "+faststart", "-y", output,
-        ];
+        var args = EncodeArguments(ffmpeg, context.SourcePath, output, height, bitrate);
         var result = await ffmpeg.EncodeAsync(args, context.Request.ClipDurationSeconds ?? info.DurationSeconds, context.Progress, cancellationToken);
         if (result.ExitCode != 0)
         {
@@ -39,6 +31,20 @@ public sealed class TranscodeStage(FfmpegRunner ffmpeg) : IStage
 
         return new StageOutput(output);
     }
+
+    /// <summary>
+    /// The stage's ffmpeg arguments (before <see cref="FfmpegRunner.EncodeAsync"/> adds its own), public so that the
+    /// media benchmark runs plain ffmpeg with exactly what a job runs.
+    /// </summary>
+    public static List<string> EncodeArguments(FfmpegRunner ffmpeg, string source, string output, int height = 240, string bitrate = "500k") =>
+    [
+        .. ffmpeg.InputArguments(source),
+        "-map", "0:v:0", "-map", "0:a:0?",
+        "-vf", $"scale=-2:{height.ToString(CultureInfo.InvariantCulture)}",
+        "-c:v", "libx264", "-preset", "veryfast", "-b:v", bitrate, "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "96k",
+        "-movflags", "+faststart", "-y", output,
+    ];
 
     public async Task ValidateAsync(string path, CancellationToken cancellationToken)
     {
