@@ -21,6 +21,9 @@ public static class MediaSection
 {
     private const string CacheFolder = "consumers-bench-media";
 
+    /// <summary>Seconds between the warm-up transcode and the measured jobs.</summary>
+    private const int IdleSettleSeconds = 10;
+
     public static async Task<SectionResult> RunAsync(BenchContext context)
     {
         var options = context.Options;
@@ -73,6 +76,14 @@ public static class MediaSection
             throw new SectionFailedException(result, "the warm-up transcode did not finish within 600 s");
         }
 
+        // What the worker burns with nothing to run (monitors, timers), to tell it from what the jobs cost. Right after
+        // the warm-up the runtime is still compiling (about 200 ms of CPU per second for some seconds): let it settle first.
+        await Task.Delay(TimeSpan.FromSeconds(IdleSettleSeconds));
+        var idleBefore = ProcessCpu.Of(worker.Pid) ?? TimeSpan.Zero;
+        var idleClock = Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var idleCpuPerSecond = ((ProcessCpu.Of(worker.Pid) ?? TimeSpan.Zero) - idleBefore).TotalSeconds / idleClock.Elapsed.TotalSeconds;
+
         var heartbeatsBefore = Stats.ParseCounter(await worker.ScrapeAsync(), "heartbeats_total");
         var ownBefore = ProcessCpu.Of(worker.Pid) ?? TimeSpan.Zero;
         var childrenBefore = ProcessCpu.WaitedChildrenOf(worker.Pid) ?? TimeSpan.Zero;
@@ -97,6 +108,8 @@ public static class MediaSection
             $"{succeeded} succeeded, {failed} failed{(finished ? "" : "; NOT all finished")}; {ids.Count} jobs through one warmed-up worker");
         Targets.AddAtLeast(result, "media efficiency (plain wall / runtime wall)", plain.WallSeconds, finished ? timeline.WindowSeconds : null, Targets.MediaEfficiency);
         result.Add("worker process CPU for the jobs", workerCpu.TotalSeconds, "s", "/proc utime+stime of the worker alone, ffmpeg and ffprobe not counted");
+        result.Add("  of which an idle worker burns in the same time", idleCpuPerSecond * timeline.WindowSeconds, "s",
+            string.Create(CultureInfo.InvariantCulture, $"{idleCpuPerSecond * 1000:F0} ms CPU per second, measured over 5 s without jobs, {IdleSettleSeconds} s after the warm-up"));
         result.Add("ffmpeg + ffprobe CPU under the worker", workerChildrenCpu.TotalSeconds, "s",
             string.Create(CultureInfo.InvariantCulture, $"the worker's waited children; plain ffmpeg used {plain.ChildCpu.TotalSeconds:F1} s for the same encodes"));
 
@@ -113,6 +126,8 @@ public static class MediaSection
         result.Add("  output hash + fsync (SHA-256)", hash * 1000, "ms", "as the artifact commit does, alone, median");
         result.Add("  rest: acquire, scratch, move, commit and finalize transactions, progress, beats", jobWall - encode - probe - validate - hash is { } rest ? rest * 1000 : null, "ms",
             "job wall minus the parts above; negative when the encode ran faster under the worker");
+        result.Add("  start spread of the first jobs", timeline.FirstWaveSpreadSeconds is { } spread ? spread * 1000 : null, "ms",
+            $"first started → started of job {Math.Min(slots, timeline.JobWallSeconds.Count)} (plain ffmpeg starts them at once)");
         result.Add("  slot hand-off (completed → next started)", Stats.Median(timeline.HandOffSeconds) is { } handOff ? handOff * 1000 : null, "ms",
             $"median over {timeline.HandOffSeconds.Count} hand-offs");
         result.Add("  heartbeats per job", heartbeats / clips.Count, "beats", "heartbeats_total delta of the worker / jobs");

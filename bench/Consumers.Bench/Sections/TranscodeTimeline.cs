@@ -4,9 +4,11 @@ namespace Consumers.Bench.Sections;
 /// What the timeline of a batch of jobs says about where their time went: the batch window (first <c>started</c> to
 /// last <c>completed</c>), each job's own wall (its <c>started</c> to its <c>completed</c>), and the slot hand-offs
 /// (a job's <c>started</c> after the completion that freed its slot, for every job past the first
-/// <paramref name="slots"/>).
+/// <paramref name="slots"/>), and how far apart the first wave of jobs (one per slot) started.
 /// </summary>
-public sealed record TranscodeTimeline(DateTime? FirstStarted, DateTime? LastCompleted, IReadOnlyList<double> JobWallSeconds, IReadOnlyList<double> HandOffSeconds, int ProgressEvents, int Completed)
+public sealed record TranscodeTimeline(
+    DateTime? FirstStarted, DateTime? LastCompleted, IReadOnlyList<double> JobWallSeconds, IReadOnlyList<double> HandOffSeconds, int ProgressEvents, int Completed,
+    double? FirstWaveSpreadSeconds)
 {
     public double? WindowSeconds => FirstStarted is { } from && LastCompleted is { } to && to > from ? (to - from).TotalSeconds : null;
 
@@ -35,6 +37,8 @@ public sealed record TranscodeTimeline(DateTime? FirstStarted, DateTime? LastCom
             walls,
             handOffs,
             list.Count(e => e.Type == "progress"),
-            completed.Count);
+            completed.Count,
+            // How long after the first job the last of the first wave (one per slot) started.
+            starts.Count > 0 ? (starts[Math.Min(slots, starts.Count) - 1] - starts[0]).TotalSeconds : null);
     }
 }
