@@ -29,7 +29,9 @@ public sealed class TranscodeStage(FfmpegRunner ffmpeg) : IStage
             throw FfmpegFailures.Classify("ffmpeg", result);
         }
 
-        return new StageOutput(output);
+        // The command maps exactly one video stream through libx264 into a fast-start MP4, and ffmpeg said it wrote it:
+        // reading the box structure back is the validation (no second ffprobe). Anything unexpected is left to ValidateAsync.
+        return new StageOutput(output) { Validated = Mp4Layout.IsWholeFastStartH264(output) };
     }
 
     /// <summary>
