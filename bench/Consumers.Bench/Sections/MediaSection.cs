@@ -118,12 +118,15 @@ public static class MediaSection
         result.Add("runtime wall (first started → last completed)", timeline.WindowSeconds, "s",
             $"{succeeded} succeeded, {failed} failed{(finished ? "" : "; NOT all finished")}; {ids.Count} jobs through one warmed-up worker");
         Targets.AddAtLeast(result, "media efficiency (plain wall / runtime wall)", plainWall, finished ? timeline.WindowSeconds : null, Targets.MediaEfficiency);
+        var plainCpu = (plain.ChildCpu + plainAfter.ChildCpu).TotalSeconds / 2;
+        result.Add("CPU efficiency (plain ffmpeg CPU / all CPU of the jobs)", Targets.Ratio(plainCpu, (workerChildrenCpu + workerCpu).TotalSeconds), "x",
+            "the jobs' CPU: ffmpeg and ffprobe under the worker plus the worker's own; less moved by a busy machine than the wall ratio");
         result.Add("worker process CPU for the jobs", workerCpu.TotalSeconds, "s", "/proc utime+stime of the worker alone, ffmpeg and ffprobe not counted");
         result.Add("  of which an idle worker burns in the same time", idleCpuPerSecond * timeline.WindowSeconds, "s",
             string.Create(CultureInfo.InvariantCulture, $"{idleCpuPerSecond * 1000:F0} ms CPU per second, measured over 5 s without jobs, {IdleSettleSeconds} s after the warm-up"));
         result.Add("ffmpeg + ffprobe CPU under the worker", workerChildrenCpu.TotalSeconds, "s",
             string.Create(CultureInfo.InvariantCulture,
-                $"the worker's waited children (ffmpeg and 2 ffprobe per job); plain ffmpeg used {(plain.ChildCpu + plainAfter.ChildCpu).TotalSeconds / 2:F1} s for the same encodes"));
+                $"the worker's waited children (ffmpeg and ffprobe); plain ffmpeg used {plainCpu:F1} s for the same encodes"));
 
         // Where one job's time goes (medians over the clips).
         var jobWall = Stats.Median(timeline.JobWallSeconds);
