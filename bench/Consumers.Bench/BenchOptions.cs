@@ -5,7 +5,7 @@ namespace Consumers.Bench;
 /// <summary>Sizes and settings of one run; the defaults finish in well under ten minutes on two cores.</summary>
 public sealed record BenchOptions
 {
-    public static readonly IReadOnlyList<string> AllSections = ["baseline", "throughput", "latency", "recovery", "adaptive", "cost", "retention", "faults", "long-jobs"];
+    public static readonly IReadOnlyList<string> AllSections = ["baseline", "throughput", "latency", "media", "recovery", "adaptive", "cost", "retention", "faults", "long-jobs"];
 
     /// <summary>What runs without <c>--only</c>: all but <c>long-jobs</c>, which encodes a 5-minute source three times (several minutes).</summary>
     public static IReadOnlyList<string> DefaultSections => [.. AllSections.Where(s => s != "long-jobs")];
@@ -41,6 +41,14 @@ public sealed record BenchOptions
     public double? LatencyRate { get; init; }
 
     public int LatencySeconds { get; init; } = 20;
+
+    /// <summary>Clips the media section transcodes (plain and as jobs), and their length; 720p with audio.</summary>
+    public int MediaClips { get; init; } = 6;
+
+    public int MediaClipSeconds { get; init; } = 30;
+
+    /// <summary>No-op jobs of each Hangfire peer run in the throughput section (0: no peer run).</summary>
+    public int HangfireJobs { get; init; } = 2000;
 
     public int RecoveryKills { get; init; } = 5;
 

@@ -19,6 +19,9 @@ var commitConnections = new Option<int?>("--commit-connections") { Description =
 var commitSeconds = new Option<int>("--commit-seconds") { Description = "Duration of the raw commit baseline", DefaultValueFactory = _ => 10 };
 var latencyRate = new Option<double?>("--latency-rate") { Description = "Offered jobs/s of the latency section (default: half the measured 1-worker saturation)" };
 var latencySeconds = new Option<int>("--latency-seconds") { Description = "How long the latency section offers load", DefaultValueFactory = _ => 20 };
+var mediaClips = new Option<int>("--media-clips") { Description = "720p clips with audio the media section transcodes to 240p, plain and as jobs", DefaultValueFactory = _ => 6 };
+var mediaSeconds = new Option<int>("--media-seconds") { Description = "Length of each media clip in seconds", DefaultValueFactory = _ => 30 };
+var hangfireJobs = new Option<int>("--hangfire-jobs") { Description = "No-op jobs of each Hangfire peer run in the throughput section (0: skip the peer)", DefaultValueFactory = _ => 2000 };
 var recoveryKills = new Option<int>("--recovery-kills") { Description = "SIGKILLs of the recovery section", DefaultValueFactory = _ => 5 };
 var faultRuns = new Option<int>("--fault-runs") { Description = "Times the faults section injects each fault", DefaultValueFactory = _ => 5 };
 var faults = new Option<string?>("--faults") { Description = "Fault kinds of the faults section, comma-separated: " + string.Join(",", BenchOptions.AllFaults) + " (default: all)" };
@@ -40,7 +43,7 @@ var output = new Option<string?>("--output") { Description = "Folder of the JSON
 var root = new RootCommand("consumers-bench: measures the whole job path against its limits on the local stack")
 {
     only, jobs, baselineMessages, baselineRuns, throughputRuns, workers, concurrency, commitConnections, commitSeconds,
-    latencyRate, latencySeconds, recoveryKills, faultRuns, faults, faultLong, recoveryJobMs, recoveryBound, backlogJobs, backlogSeconds, retentionJobs, maxAutoPrepare, workerSet, output,
+    latencyRate, latencySeconds, mediaClips, mediaSeconds, hangfireJobs, recoveryKills, faultRuns, faults, faultLong, recoveryJobMs, recoveryBound, backlogJobs, backlogSeconds, retentionJobs, maxAutoPrepare, workerSet, output,
 };
 
 root.SetAction(async (parse, cancellationToken) =>
@@ -84,6 +87,9 @@ root.SetAction(async (parse, cancellationToken) =>
             CommitSeconds = Positive(parse.GetValue(commitSeconds), "--commit-seconds"),
             LatencyRate = parse.GetValue(latencyRate) is { } r ? (r > 0 ? r : throw new ArgumentException("--latency-rate must be positive")) : null,
             LatencySeconds = Positive(parse.GetValue(latencySeconds), "--latency-seconds"),
+            MediaClips = Positive(parse.GetValue(mediaClips), "--media-clips"),
+            MediaClipSeconds = Positive(parse.GetValue(mediaSeconds), "--media-seconds"),
+            HangfireJobs = parse.GetValue(hangfireJobs) is var peerJobs and >= 0 ? peerJobs : throw new ArgumentException("--hangfire-jobs must be 0 or more"),
             RecoveryKills = Positive(parse.GetValue(recoveryKills), "--recovery-kills"),
             FaultRuns = Positive(parse.GetValue(faultRuns), "--fault-runs"),
             Faults = faultKinds,
@@ -176,6 +182,8 @@ namespace Consumers.Bench
                     ("baseline", BaselineSection.RunAsync),
                     ("throughput", ThroughputSection.RunAsync),
                     ("latency", LatencySection.RunAsync),
+                    // Before recovery, adaptive and cost, whose leftovers (killed jobs, a backlog) would share the worker.
+                    ("media", MediaSection.RunAsync),
                     ("recovery", RecoverySection.RunAsync),
                     // Before cost, which leaves a backlog of long jobs behind in the run's queue.
                     ("adaptive", AdaptiveSection.RunAsync),

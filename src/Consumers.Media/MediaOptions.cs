@@ -28,6 +28,12 @@ public sealed class MediaOptions : Runtime.Settings.IValidatedSettings
     public double SegmentSeconds { get; set; } = 10;
 
     /// <summary>
+    /// Sources shorter than this many seconds are encoded in one pass even with <see cref="SegmentSeconds"/> set: a
+    /// crash costs them little, and one pass is cheaper than cutting, checkpointing and joining. 0 segments every source.
+    /// </summary>
+    public double SegmentFromSeconds { get; set; } = 60;
+
+    /// <summary>
     /// Test aid: when set, the transcode appends a line to <c>&lt;folder&gt;/&lt;jobId&gt;.segments</c> when it starts
     /// and when it records each segment, so tests count what was encoded again after a crash. Off (empty) in production.
     /// </summary>
@@ -39,5 +45,6 @@ public sealed class MediaOptions : Runtime.Settings.IValidatedSettings
         .Require(!string.IsNullOrWhiteSpace(FfprobePath), nameof(FfprobePath), "must name an executable")
         .Require(SegmentSeconds == 0 || (SegmentSeconds >= 1 && SegmentSeconds <= MaxSegmentSeconds), nameof(SegmentSeconds),
             $"must be 0 (off) or from 1 to {MaxSegmentSeconds} (is {SegmentSeconds})")
+        .Require(SegmentFromSeconds >= 0 && double.IsFinite(SegmentFromSeconds), nameof(SegmentFromSeconds), $"must be 0 or more (is {SegmentFromSeconds})")
         .Problems;
 }

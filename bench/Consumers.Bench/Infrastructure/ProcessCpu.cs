@@ -19,6 +19,18 @@ public static class ProcessCpu
             : TimeSpan.FromSeconds((long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond);
     }
 
+    /// <summary>
+    /// CPU of the children a process has waited for (cutime + cstime): ffmpeg and ffprobe runs that ended, which
+    /// <see cref="Of"/> leaves out.
+    /// </summary>
+    public static TimeSpan? WaitedChildrenOf(int pid)
+    {
+        var fields = Fields(pid);
+        return fields is null
+            ? null
+            : TimeSpan.FromSeconds((long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture)) / TicksPerSecond);
+    }
+
     public static int? ParentOf(int pid) => Fields(pid) is { } fields ? int.Parse(fields[1], CultureInfo.InvariantCulture) : null;
 
     /// <summary>A process and its direct children (PostgreSQL's postmaster and its backends), summed.</summary>
@@ -36,7 +48,7 @@ public static class ProcessCpu
         return total;
     }
 
-    /// <summary>The fields after the command name: [0] state, [1] ppid, ... [11] utime, [12] stime.</summary>
+    /// <summary>The fields after the command name: [0] state, [1] ppid, ... [11] utime, [12] stime, [13] cutime, [14] cstime.</summary>
     private static string[]? Fields(int pid)
     {
         try

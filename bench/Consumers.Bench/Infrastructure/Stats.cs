@@ -54,6 +54,28 @@ public static class Stats
         return buckets;
     }
 
+    /// <summary>A Prometheus counter (<paramref name="name"/>, e.g. <c>heartbeats_total</c>) summed over its label sets; 0 when absent.</summary>
+    public static double ParseCounter(string prometheusText, string name)
+    {
+        var total = 0.0;
+        foreach (var line in prometheusText.Split('\n'))
+        {
+            if (!line.StartsWith(name, StringComparison.Ordinal) || line.Length <= name.Length || line[name.Length] is not ('{' or ' '))
+            {
+                continue;
+            }
+
+            var rest = line[name.Length] == '{' ? line[(line.LastIndexOf('}') + 1)..] : line[name.Length..];
+            var value = rest.Trim().Split(' ')[0];
+            if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+            {
+                total += number;
+            }
+        }
+
+        return total;
+    }
+
     /// <summary>Bucket counts of <paramref name="after"/> minus those of <paramref name="before"/> (two scrapes of one process).</summary>
     public static SortedDictionary<double, double> Subtract(SortedDictionary<double, double> after, SortedDictionary<double, double> before)
     {

@@ -93,6 +93,7 @@ public static class LongJobsSection
     private static Dictionary<string, string?> Settings(int segmentSeconds, string traces) => new()
     {
         ["Consumers:Media:SegmentSeconds"] = segmentSeconds.ToString(CultureInfo.InvariantCulture),
+        ["Consumers:Media:SegmentFromSeconds"] = "0",
         ["Consumers:Media:SegmentTraceDirectory"] = traces,
     };
 

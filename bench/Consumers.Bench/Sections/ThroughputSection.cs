@@ -26,6 +26,7 @@ public static class ThroughputSection
         result.Settings["commitsPerJob(design)"] = CommitsPerJob.ToString(CultureInfo.InvariantCulture);
 
         var first = true;
+        double? best = null;
         foreach (var workers in options.WorkerCounts)
         {
             var rates = new List<double>();
@@ -56,7 +57,19 @@ public static class ThroughputSection
             if (cpu is not null)
             {
                 result.Add($"CPU per job, {label}", cpu.Total.TotalMilliseconds, "ms", cpu.Describe());
+                Targets.AddAtMost(result, $"  worker + PostgreSQL + RabbitMQ, {label}", cpu.WithoutBench.TotalMilliseconds, "ms", Targets.CpuMillisecondsPerJob,
+                    "the benchmark's own polling left out");
             }
+
+            if (median is { } rateOfThese && rateOfThese > (best ?? 0))
+            {
+                best = rateOfThese;
+            }
+        }
+
+        if (options.HangfireJobs > 0)
+        {
+            await AddPeerAsync(context, result, best);
         }
 
         result.Notes.Add("Each job: submit (1 transaction, before the timed window), relay publish of JobRequested with confirm, delivery, acquire " +
@@ -68,6 +81,26 @@ public static class ThroughputSection
         }
 
         return result;
+    }
+
+    /// <summary>Hangfire on the same PostgreSQL at its defaults and with a 50 ms poll; our best rate of this section against its best.</summary>
+    private static async Task AddPeerAsync(BenchContext context, SectionResult result, double? ours)
+    {
+        var jobs = context.Options.HangfireJobs;
+        result.Settings["hangfireJobs"] = jobs.ToString(CultureInfo.InvariantCulture);
+        var runs = new[]
+        {
+            await HangfirePeer.RunAsync(context.Environment, "defaults", "hangfire_defaults", jobs, pollMilliseconds: 0),
+            await HangfirePeer.RunAsync(context.Environment, "50 ms poll", "hangfire_poll50", jobs, pollMilliseconds: 50),
+        };
+        foreach (var run in runs)
+        {
+            result.Add($"Hangfire 1.8.25 + PostgreSql 1.21.1 no-op jobs/s, {run.Label}", run.JobsPerSecond, "jobs/s", run.Describe());
+        }
+
+        var peerBest = runs.Select(r => r.JobsPerSecond).Max();
+        Targets.AddAtLeast(result, "ours / Hangfire (best of each)", ours, peerBest, Targets.PeerRatio,
+            string.Create(CultureInfo.InvariantCulture, $"ours {ours:F0} jobs/s (best worker count above), Hangfire {peerBest:F0} jobs/s; both first start → last finish"));
     }
 
     private static void AddRatios(SectionResult result, BenchContext context, string label, double? rate)
@@ -179,6 +212,9 @@ public static class ThroughputSection
 
         public CpuSnapshot Minus(CpuSnapshot before) =>
             new(Workers - before.Workers, Postgres - before.Postgres, Broker - before.Broker, Bench - before.Bench);
+
+        /// <summary>What the job path costs: the worker, PostgreSQL and RabbitMQ, without the benchmark's own polling.</summary>
+        public TimeSpan WithoutBench => Workers + Postgres + Broker;
 
         public CpuSnapshot PerJob(int jobs) => new(Workers / jobs, Postgres / jobs, Broker / jobs, Bench / jobs);
 

@@ -29,9 +29,11 @@ public sealed class FfmpegRunner(IOptions<MediaOptions> options)
 
     /// <summary>Runs ffmpeg; reports progress against <paramref name="durationSeconds"/> when known.</summary>
     public Task<FfmpegResult> EncodeAsync(IEnumerable<string> arguments, double? durationSeconds, IProgress<double>? progress, CancellationToken cancellationToken) =>
-        RunAsync(options.Value.FfmpegPath,
-            ["-nostdin", "-hide_banner", "-loglevel", "error", "-progress", "pipe:1", "-stats_period", "0.5", .. arguments],
-            durationSeconds, progress, captureOutput: false, cancellationToken);
+        RunAsync(options.Value.FfmpegPath, EncodeCommandLine(arguments), durationSeconds, progress, captureOutput: false, cancellationToken);
+
+    /// <summary>Everything <see cref="EncodeAsync"/> passes to ffmpeg: its own options (progress on stdout) and then the stage's.</summary>
+    public static IReadOnlyList<string> EncodeCommandLine(IEnumerable<string> arguments) =>
+        ["-nostdin", "-hide_banner", "-loglevel", "error", "-progress", "pipe:1", "-stats_period", "0.5", .. arguments];
 
     private static async Task<FfmpegResult> RunAsync(
         string tool, IEnumerable<string> arguments, double? durationSeconds, IProgress<double>? progress, bool captureOutput, CancellationToken cancellationToken)

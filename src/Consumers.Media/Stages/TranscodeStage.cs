@@ -8,8 +8,9 @@ namespace Consumers.Media.Stages;
 
 /// <summary>
 /// <c>transcode</c>: an H.264/AAC MP4 proxy at <c>height</c> (240) and <c>videoBitrate</c> (500k), with progress.
-/// With <see cref="MediaOptions.SegmentSeconds"/> set (the default) the video is encoded in checkpointed segments
-/// (<see cref="SegmentedTranscode"/>); otherwise, or when the source states no usable frame rate, in one pass.
+/// With <see cref="MediaOptions.SegmentSeconds"/> set (the default) a source of at least
+/// <see cref="MediaOptions.SegmentFromSeconds"/> is encoded in checkpointed segments (<see cref="SegmentedTranscode"/>);
+/// otherwise, or when the source states no usable frame rate, in one pass.
 /// </summary>
 public sealed class TranscodeStage(FfmpegRunner ffmpeg) : IStage
 {
@@ -25,30 +26,38 @@ public sealed class TranscodeStage(FfmpegRunner ffmpeg) : IStage
             throw new JobFailureException(ErrorCodes.UnsupportedMedia, "the source has no video stream to transcode");
         }
 
-        var encoding = new ProxyEncoding(height, bitrate);
-        if (ffmpeg.Options.SegmentSeconds > 0
+        if (ffmpeg.Options.SegmentSeconds > 0 && !(info.DurationSeconds < ffmpeg.Options.SegmentFromSeconds)
             && await VideoTiming.ProbeAsync(ffmpeg, context.SourcePath, cancellationToken) is { } timing)
         {
+            var encoding = new ProxyEncoding(height, bitrate);
             var plan = SegmentPlan.Create(timing, ffmpeg.Options.SegmentSeconds, info.Audio is not null, encoding.Identity, new FileInfo(context.SourcePath));
             return await new SegmentedTranscode(ffmpeg, context, encoding, plan).RunAsync(cancellationToken);
         }
 
         var output = Path.Combine(context.ScratchDirectory, "proxy.mp4");
-        List<string> args =
-        [
-            .. ffmpeg.InputArguments(context.SourcePath),
-            "-map", "0:v:0", "-map", "0:a:0?",
-            .. encoding.VideoArguments, .. ProxyEncoding.AudioArguments,
-            "-movflags", "+faststart", "-y", output,
-        ];
+        var args = EncodeArguments(ffmpeg, context.SourcePath, output, height, bitrate);
         var result = await ffmpeg.EncodeAsync(args, context.Request.ClipDurationSeconds ?? info.DurationSeconds, context.Progress, cancellationToken);
         if (result.ExitCode != 0)
         {
             throw FfmpegFailures.Classify("ffmpeg", result);
         }
 
-        return new StageOutput(output);
+        // The command maps exactly one video stream through libx264 into a fast-start MP4, and ffmpeg said it wrote it:
+        // reading the box structure back is the validation (no second ffprobe). Anything unexpected is left to ValidateAsync.
+        return new StageOutput(output) { Validated = Mp4Layout.IsWholeFastStartH264(output) };
     }
+
+    /// <summary>
+    /// The stage's ffmpeg arguments (before <see cref="FfmpegRunner.EncodeAsync"/> adds its own), public so that the
+    /// media benchmark runs plain ffmpeg with exactly what a job runs.
+    /// </summary>
+    public static List<string> EncodeArguments(FfmpegRunner ffmpeg, string source, string output, int height = 240, string bitrate = "500k") =>
+    [
+        .. ffmpeg.InputArguments(source),
+        "-map", "0:v:0", "-map", "0:a:0?",
+        .. new ProxyEncoding(height, bitrate).VideoArguments, .. ProxyEncoding.AudioArguments,
+        "-movflags", "+faststart", "-y", output,
+    ];
 
     public async Task ValidateAsync(string path, CancellationToken cancellationToken)
     {

@@ -83,7 +83,11 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
             throw new JobFailureException(ErrorCodes.ArtifactInvalid, "the stage produced an empty or missing output file");
         }
 
-        await stage.ValidateAsync(output.FilePath, job.Stopping);
+        if (!output.Validated)
+        {
+            await stage.ValidateAsync(output.FilePath, job.Stopping);
+        }
+
         // A cancel (or a lost lease) that came while the stage was finishing keeps the artifact out.
         job.Stopping.ThrowIfCancellationRequested();
         if (!await store.IsLeaseHeldAsync(job.Lease, job.Stopping))

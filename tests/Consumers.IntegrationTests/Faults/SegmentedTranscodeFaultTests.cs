@@ -150,6 +150,7 @@ public sealed class SegmentedTranscodeFaultTests : IAsyncLifetime
     private Dictionary<string, string?> Settings() => new()
     {
         ["Consumers:Media:SegmentSeconds"] = "2",
+        ["Consumers:Media:SegmentFromSeconds"] = "0",
         ["Consumers:Media:SegmentTraceDirectory"] = traces,
     };
 

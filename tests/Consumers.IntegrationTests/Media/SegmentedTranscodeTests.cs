@@ -36,6 +36,7 @@ public sealed class SegmentedTranscodeTests : IAsyncLifetime
         var worker = await env.StartWorkerAsync(overrides: new Dictionary<string, string?>
         {
             ["Consumers:Media:SegmentSeconds"] = "2",
+            ["Consumers:Media:SegmentFromSeconds"] = "0",
             ["Consumers:Media:SegmentTraceDirectory"] = traces,
         });
         var job = new JobRequested { JobId = Guid.NewGuid(), Stage = "transcode", Source = "seven.mp4", OutputKey = "proxies/seven.mp4", Parameters = new Dictionary<string, string> { ["height"] = "120" } };
