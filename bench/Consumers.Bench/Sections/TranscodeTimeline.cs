@@ -4,7 +4,7 @@ namespace Consumers.Bench.Sections;
 /// What the timeline of a batch of jobs says about where their time went: the batch window (first <c>started</c> to
 /// last <c>completed</c>), each job's own wall (its <c>started</c> to its <c>completed</c>), and the slot hand-offs
 /// (a job's <c>started</c> after the completion that freed its slot, for every job past the first
-/// <paramref name="slots"/>), and how far apart the first wave of jobs (one per slot) started.
+/// slots), and how far apart the first wave of jobs (one per slot) started.
 /// </summary>
 public sealed record TranscodeTimeline(
     DateTime? FirstStarted, DateTime? LastCompleted, IReadOnlyList<double> JobWallSeconds, IReadOnlyList<double> HandOffSeconds, int ProgressEvents, int Completed,

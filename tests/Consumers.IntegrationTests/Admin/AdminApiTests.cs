@@ -4,7 +4,6 @@ using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
 using Consumers.Runtime;
-using Consumers.Testing.Stack;
 using RabbitMQ.Client;
 using static Consumers.IntegrationTests.Admin.AdminClient;
 

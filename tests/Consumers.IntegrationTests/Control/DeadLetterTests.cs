@@ -1,9 +1,7 @@
-using System.Text;
 using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
 using Consumers.Runtime;
-using Consumers.Testing.Stack;
 using RabbitMQ.Client;
 
 namespace Consumers.IntegrationTests.Control;

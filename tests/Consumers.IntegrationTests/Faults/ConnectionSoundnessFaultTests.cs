@@ -1,10 +1,8 @@
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
 using Consumers.Runtime.Jobs;
-using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Persistence;
 using Consumers.Testing.Faults;
-using Microsoft.Extensions.Options;
 using Npgsql;
 using Xunit.Abstractions;
 

@@ -3,7 +3,6 @@ using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
 using Consumers.Runtime.Cluster;
-using Consumers.Runtime.Leases;
 using Consumers.Runtime.Outbox;
 using Consumers.Runtime.Recovery;
 using Consumers.Testing.Faults;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using Consumers.Contracts;
 using Consumers.Runtime.Jobs;
-using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Persistence;
 using Consumers.Runtime.Timeline;
 using Microsoft.EntityFrameworkCore;

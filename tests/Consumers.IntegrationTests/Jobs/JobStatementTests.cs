@@ -4,7 +4,6 @@ using Consumers.Contracts;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Recovery;
-using Consumers.Runtime.Timeline;
 
 namespace Consumers.IntegrationTests.Jobs;
 

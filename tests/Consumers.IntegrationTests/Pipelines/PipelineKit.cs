@@ -1,7 +1,6 @@
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
 using Consumers.Runtime.Pipelines;
-using Consumers.Runtime.Timeline;
 using Microsoft.EntityFrameworkCore;
 
 namespace Consumers.IntegrationTests.Pipelines;

@@ -1,6 +1,5 @@
 using System.Reflection;
 using System.Reflection.Emit;
-using Consumers.Runtime;
 
 namespace Consumers.Runtime.Tests.Architecture;
 

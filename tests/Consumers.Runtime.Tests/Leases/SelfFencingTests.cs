@@ -1,7 +1,6 @@
 using Consumers.Runtime.Flow;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
-using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;

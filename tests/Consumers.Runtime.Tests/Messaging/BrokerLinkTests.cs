@@ -1,5 +1,4 @@
 using Consumers.Runtime.Messaging;
-using MassTransit;
 using MassTransit.Events;
 using MassTransit.Transports;
 using Microsoft.Extensions.Logging.Abstractions;

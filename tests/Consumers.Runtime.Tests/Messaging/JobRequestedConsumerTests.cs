@@ -2,7 +2,6 @@ using Consumers.Contracts;
 using Consumers.Runtime.Control;
 using Consumers.Runtime.Flow;
 using Consumers.Runtime.Flow.Lanes;
-using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Messaging;
 using MassTransit;

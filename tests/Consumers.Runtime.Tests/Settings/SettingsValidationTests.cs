@@ -1,4 +1,3 @@
-using Consumers.Runtime;
 using Consumers.Runtime.Failures;
 using Consumers.Runtime.Flow;
 using Consumers.Runtime.Jobs;

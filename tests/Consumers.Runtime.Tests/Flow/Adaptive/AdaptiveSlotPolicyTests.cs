@@ -1,4 +1,3 @@
-using Consumers.Runtime.Flow;
 using Consumers.Runtime.Flow.Adaptive;
 
 namespace Consumers.Runtime.Tests.Flow.Adaptive;

@@ -1,4 +1,3 @@
-using Consumers.Runtime.Flow;
 using Consumers.Runtime.Flow.Backpressure;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,4 +1,3 @@
-using Consumers.Runtime.Flow;
 using Consumers.Runtime.Flow.Lanes;
 
 namespace Consumers.Runtime.Tests.Flow.Lanes;
