@@ -60,7 +60,13 @@ public sealed class SegmentedTranscodeFaultTests : IAsyncLifetime
         Assert.Contains(later, l => l.Step == "start");
         var encodedAgain = later.Where(l => l.Step == "encode").Select(l => l.Index).ToHashSet();
         Assert.Empty(encodedAgain.Intersect(recordedBefore));
-        Assert.Equal(AllPieces.Except(recordedBefore).Order(), encodedAgain.Order());
+        // Everything not recorded is encoded again, except at most the piece whose checkpoint committed just before the
+        // kill, when the kill came before its trace line was written (the trace is written after the save): that piece
+        // is in the checkpoint, so it is not encoded again either.
+        var notRecorded = AllPieces.Except(recordedBefore).ToHashSet();
+        Assert.Subset(notRecorded, encodedAgain);
+        Assert.True(notRecorded.Except(encodedAgain).Count() <= 1,
+            $"pieces neither recorded before the kill nor encoded again: {string.Join(", ", notRecorded.Except(encodedAgain))}");
         switch (phase)
         {
             case "first segment":
