@@ -1,8 +1,7 @@
 using System.Text.Json;
 using Consumers.Contracts;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Jobs.Sql;
-using Consumers.Runtime.Messaging;
-using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -16,17 +15,17 @@ namespace Consumers.Runtime.Pipelines;
 public sealed class PipelineStore
 {
     private readonly SqlTarget db;
-    private readonly IOptions<RabbitMqOptions> rabbitOptions;
+    private readonly JobQueueName jobQueue;
 
-    public PipelineStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptions> rabbitOptions)
-        : this(new SqlTarget(dataSource), rabbitOptions)
+    public PipelineStore(NpgsqlDataSource dataSource, JobQueueName jobQueue)
+        : this(new SqlTarget(dataSource), jobQueue)
     {
     }
 
-    internal PipelineStore(SqlTarget target, IOptions<RabbitMqOptions> rabbitOptions)
+    internal PipelineStore(SqlTarget target, JobQueueName jobQueue)
     {
         db = target;
-        this.rabbitOptions = rabbitOptions;
+        this.jobQueue = jobQueue;
     }
 
     /// <summary>
@@ -117,7 +116,7 @@ public sealed class PipelineStore
         batch.BatchCommands.Add(lockPipeline);
         var advance = new NpgsqlBatchCommand(PipelineSql.Advance);
         advance.Parameters.Value("pipeline_id", NpgsqlDbType.Uuid, pipelineId).TraceParent()
-            .Text("job_queue", rabbitOptions.Value.JobQueue);
+            .Text("job_queue", jobQueue.Value);
         batch.BatchCommands.Add(advance);
     }
 

@@ -1,7 +1,6 @@
 using Consumers.Contracts;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Jobs.Sql;
-using Consumers.Runtime.Messaging;
-using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -15,18 +14,18 @@ namespace Consumers.Runtime.Recovery;
 public sealed class RecoveryStore
 {
     private readonly SqlTarget db;
-    private readonly IOptions<RabbitMqOptions> rabbitOptions;
+    private readonly JobQueueName jobQueue;
 
-    public RecoveryStore(NpgsqlDataSource dataSource, IOptions<RabbitMqOptions> rabbitOptions)
-        : this(new SqlTarget(dataSource), rabbitOptions)
+    public RecoveryStore(NpgsqlDataSource dataSource, JobQueueName jobQueue)
+        : this(new SqlTarget(dataSource), jobQueue)
     {
     }
 
     /// <summary>Runs every statement on <paramref name="target"/> (for example one connection inside a test's transaction).</summary>
-    internal RecoveryStore(SqlTarget target, IOptions<RabbitMqOptions> rabbitOptions)
+    internal RecoveryStore(SqlTarget target, JobQueueName jobQueue)
     {
         db = target;
-        this.rabbitOptions = rabbitOptions;
+        this.jobQueue = jobQueue;
     }
 
     /// <summary>Requeues (or fails, or quarantines) one batch of processing jobs whose attempt is dead or hung.</summary>
@@ -44,7 +43,7 @@ public sealed class RecoveryStore
                 .Text("exhausted_code", ErrorCodes.RetriesExhausted)
                 .Text("quarantined_code", ErrorCodes.Quarantined)
                 .Text("lease_lost_code", ErrorCodes.LeaseLost)
-                .Text("job_queue", rabbitOptions.Value.JobQueue)
+                .Text("job_queue", jobQueue.Value)
                 .TraceParent();
         }
 
@@ -71,7 +70,7 @@ public sealed class RecoveryStore
             .Value("batch", NpgsqlDbType.Integer, options.BatchSize);
         if (!dryRun)
         {
-            command.Parameters.Text("job_queue", rabbitOptions.Value.JobQueue).TraceParent();
+            command.Parameters.Text("job_queue", jobQueue.Value).TraceParent();
         }
 
         var dispatched = new List<RecoveredJob>();
@@ -96,7 +95,7 @@ public sealed class RecoveryStore
     {
         await using var command = db.Command(SweepSql.RequeueByOperator);
         command.Parameters.Id(jobId).Text("note", note).Text("by", Control.ControlLimits.Clip(by, Control.ControlLimits.By))
-            .Text("job_queue", rabbitOptions.Value.JobQueue).TraceParent();
+            .Text("job_queue", jobQueue.Value).TraceParent();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return reader.Column<long>("requeued") == 1 ? null : reader.Column<string>("status") ?? "missing";

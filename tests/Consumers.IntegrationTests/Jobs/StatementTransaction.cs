@@ -6,7 +6,6 @@ using Consumers.Runtime.Jobs.Sql;
 using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Recovery;
 using Consumers.Runtime.Timeline;
-using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Consumers.IntegrationTests.Jobs;
@@ -36,8 +35,8 @@ public sealed class StatementTransaction : IAsyncDisposable
         this.transaction = transaction;
         var target = new SqlTarget(connection);
         Jobs = new JobStore(target, new JobQueueName(new RabbitMqOptions().JobQueue));
-        Sweep = new RecoveryStore(target, Options.Create(new RabbitMqOptions()));
-        Pipelines = new Runtime.Pipelines.PipelineStore(target, Options.Create(new RabbitMqOptions()));
+        Sweep = new RecoveryStore(target, new JobQueueName(new RabbitMqOptions().JobQueue));
+        Pipelines = new Runtime.Pipelines.PipelineStore(target, new JobQueueName(new RabbitMqOptions().JobQueue));
     }
 
     public NpgsqlConnection Connection { get; }

@@ -1,11 +1,11 @@
 using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
+using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Messaging;
 using Consumers.Runtime.Recovery;
-using Microsoft.Extensions.Options;
 
 namespace Consumers.IntegrationTests.Recovery;
 
@@ -19,7 +19,7 @@ public sealed class RecoveryStoreTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         env = await TestEnvironment.CreateAsync();
-        store = new RecoveryStore(env.DataSource, Options.Create(new RabbitMqOptions()));
+        store = new RecoveryStore(env.DataSource, new JobQueueName(new RabbitMqOptions().JobQueue));
     }
 
     public async Task DisposeAsync() => await env.DisposeAsync();
