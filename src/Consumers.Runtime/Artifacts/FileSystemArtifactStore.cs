@@ -58,12 +58,7 @@ public sealed class FileSystemArtifactStore(IOptions<ArtifactOptions> options) :
             var (size, sha256) = await HashAsync(staged, cancellationToken, flushToDisk: true);
             var directory = Path.GetDirectoryName(target)!;
             Directory.CreateDirectory(directory);
-            try
-            {
-                // overwrite: false is link(2) + unlink(2) on Linux: atomic, and refuses an existing target.
-                File.Move(staged, target, overwrite: false);
-            }
-            catch (IOException) when (File.Exists(target))
+            if (!NoReplaceRename.TryMove(staged, target))
             {
                 return null;
             }
