@@ -193,6 +193,42 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
             .Text("artifact_sha256", artifact.Sha256)
             .Text("result", result), cancellationToken);
 
+    /// <summary>
+    /// Finishes several attempts as <c>succeeded</c> in one statement (<see cref="JobSql.SucceedMany"/>), each fenced by its
+    /// own lease token: returns the jobs written; one missing from it lost its lease and nothing of it was written. Only
+    /// for jobs that are not pipeline steps (a step's success advances its pipeline: <see cref="SucceedAsync"/>), and
+    /// each job at most once.
+    /// </summary>
+    public async Task<IReadOnlySet<Guid>> SucceedManyAsync(IReadOnlyList<Completion> completions, CancellationToken cancellationToken)
+    {
+        var events = completions.SelectMany(c => c.Events.Select((e, i) => (c.Lease.JobId, Entry: e, Ord: i + 1L))).ToList();
+        await using var command = db.Command(JobSql.SucceedMany);
+        command.Parameters
+            .Value("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid, completions.Select(c => c.Lease.JobId).ToArray())
+            .Value("tokens", NpgsqlDbType.Array | NpgsqlDbType.Bigint, completions.Select(c => c.Lease.Token).ToArray())
+            .Value("artifact_keys", NpgsqlDbType.Array | NpgsqlDbType.Text, completions.Select(c => c.Artifact.Key).ToArray())
+            .Value("artifact_sizes", NpgsqlDbType.Array | NpgsqlDbType.Bigint, completions.Select(c => c.Artifact.Size).ToArray())
+            .Value("artifact_sha256s", NpgsqlDbType.Array | NpgsqlDbType.Text, completions.Select(c => c.Artifact.Sha256).ToArray())
+            .Value("results", NpgsqlDbType.Array | NpgsqlDbType.Text, completions.Select(c => c.Result).ToArray())
+            .Value("trace_parents", NpgsqlDbType.Array | NpgsqlDbType.Text, completions.Select(c => c.TraceParent).ToArray())
+            .Value("event_counts", NpgsqlDbType.Array | NpgsqlDbType.Integer, completions.Select(c => c.Events.Count).ToArray())
+            .Value("event_job_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid, events.Select(e => e.JobId).ToArray())
+            .Value("event_types", NpgsqlDbType.Array | NpgsqlDbType.Text, events.Select(e => e.Entry.Type).ToArray())
+            .Value("event_data", NpgsqlDbType.Array | NpgsqlDbType.Text,
+                events.Select(e => JsonSerializer.Serialize(e.Entry.Data, ContractJson.Options)).ToArray())
+            .Value("event_attempts", NpgsqlDbType.Array | NpgsqlDbType.Integer, events.Select(e => e.Entry.Attempt).ToArray())
+            .Value("event_ords", NpgsqlDbType.Array | NpgsqlDbType.Bigint, events.Select(e => e.Ord).ToArray());
+
+        var written = new HashSet<Guid>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            written.Add(reader.Column<Guid>("id"));
+        }
+
+        return written;
+    }
+
     /// <summary>Ends the job as <c>failed</c> with its code; a pipeline step's dependents are skipped in the same transaction.</summary>
     public Task<bool> FailAsync(JobLease lease, string code, string message, IReadOnlyList<TimelineEntry> events, CancellationToken cancellationToken) =>
         FinalAsync(JobSql.Fail, lease, events, p => p.Text("code", code).Text("message", message), cancellationToken);

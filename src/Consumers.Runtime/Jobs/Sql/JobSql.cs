@@ -111,6 +111,31 @@ internal static class JobSql
           artifact_sha256 = @artifact_sha256, result = @result::jsonb, last_error_code = NULL, last_error_message = NULL, lease_owner = NULL
         """);
 
+    /// <summary>
+    /// Several attempts succeed in one statement, each row fenced by its own token (a row whose lease is gone is left
+    /// alone and the others still land). Per job, in the same order: @ids, @tokens, @artifact_keys, @artifact_sizes,
+    /// @artifact_sha256s, @results (JSON text or null), @trace_parents and @event_counts; the events of all of them
+    /// flattened in order as @event_job_ids, @event_types, @event_data (JSON text), @event_attempts (null: the row's
+    /// attempt) and @event_ords (1, 2, ... within each job). Returns the ids written.
+    /// </summary>
+    public static readonly string SucceedMany = TransitionSql.Build(
+        """
+        UPDATE jobs SET status = 'succeeded', finished_at = now(), progress_percent = 100, artifact_key = s.artifact_key,
+          artifact_size = s.artifact_size, artifact_sha256 = s.artifact_sha256, result = s.result::jsonb, last_error_code = NULL,
+          last_error_message = NULL, lease_owner = NULL, last_event_seq = jobs.last_event_seq + s.event_count, updated_at = now()
+        FROM unnest(@ids::uuid[], @tokens::bigint[], @artifact_keys::text[], @artifact_sizes::bigint[], @artifact_sha256s::text[],
+            @results::text[], @trace_parents::text[], @event_counts::int[])
+          AS s(id, token, artifact_key, artifact_size, artifact_sha256, result, trace_parent, event_count)
+        WHERE jobs.id = s.id AND jobs.lease_token = s.token AND jobs.status = 'processing'
+        RETURNING jobs.id, jobs.stage, jobs.attempt_count, jobs.last_event_seq, jobs.request, s.event_count, s.trace_parent
+        """,
+        new TransitionSql.Events(
+            " CROSS JOIN LATERAL (SELECT u.type, u.data, u.attempt, u.ord FROM unnest(@event_job_ids::uuid[], @event_types::text[],"
+            + " @event_data::text[], @event_attempts::int[], @event_ords::bigint[]) AS u(job_id, type, data, attempt, ord) WHERE u.job_id = t.id) AS v",
+            "t.event_count"),
+        "SELECT t.id FROM t",
+        traceParent: "t.trace_parent");
+
     /// <summary>The job failed with its code.</summary>
     public static readonly string Fail = Fenced(
         "status = 'failed', finished_at = now(), last_error_code = @code, last_error_message = @message, lease_owner = NULL");
