@@ -127,6 +127,7 @@ public static class RuntimeServiceCollectionExtensions
     {
         services.AddSingleton<ActiveJobRegistry>();
         services.AddSingleton<OutcomeWriter>();
+        services.AddSingleton<CompletionBatcher>();
         services.AddSingleton<ArtifactCommitter>();
         services.AddSingleton<AttemptFailures>();
         services.AddSingleton<StageExecution>();

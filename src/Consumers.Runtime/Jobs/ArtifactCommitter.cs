@@ -11,9 +11,11 @@ namespace Consumers.Runtime.Jobs;
 /// <summary>
 /// An attempt's artifact: an existing valid artifact finishes the job without running it (an invalid one is moved
 /// aside), and a stage's output is validated, checked against the lease and moved into place without replacing
-/// anything, then recorded with the job in the attempt's fenced success write.
+/// anything, then recorded with the job in the attempt's fenced success write (batched with other jobs' successes by
+/// <see cref="CompletionBatcher"/>).
 /// </summary>
-public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore store, OutcomeWriter outcomes, ILogger<ArtifactCommitter> logger)
+public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore store, CompletionBatcher completions, OutcomeWriter outcomes,
+    ILogger<ArtifactCommitter> logger)
 {
     /// <summary>
     /// When a valid artifact already exists, finishes the job as succeeded with a <c>skipped</c> event and returns how
@@ -38,7 +40,7 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
         var skipped = TimelineEntries.Skipped(existing);
         job.MarkFinishing();
         var result = await stage.DescribeResultAsync(artifacts.PathOf(request.OutputKey), job.Stopping);
-        return await outcomes.WriteAsync(job, skipped, token => store.SucceedAsync(job.Lease, existing, [skipped], token, result), AttemptOutcome.Skipped);
+        return await outcomes.WriteAsync(job, skipped, token => completions.SucceedAsync(Completion.Of(job.Lease, existing, [skipped], result), token), AttemptOutcome.Skipped);
     }
 
     /// <summary>
@@ -65,7 +67,7 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
         // Read from the committed file: what later steps of a pipeline are offered is what the artifact says.
         var result = await stage.DescribeResultAsync(artifacts.PathOf(request.OutputKey), job.Stopping);
         job.MarkFinishing();
-        var outcome = await outcomes.WriteAsync(job, events[^1], token => store.SucceedAsync(job.Lease, committed, events, token, result), AttemptOutcome.Succeeded);
+        var outcome = await outcomes.WriteAsync(job, events[^1], token => completions.SucceedAsync(Completion.Of(job.Lease, committed, events, result), token), AttemptOutcome.Succeeded);
         if (outcome == AttemptOutcome.Succeeded)
         {
             LogCompleted(committed.Key, committed.Size);

@@ -59,59 +59,62 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
     /// <summary>
     /// Takes the lease of a delivered job: creates the row already in <c>processing</c> when the id is new,
     /// otherwise moves a due <c>queued</c> row to <c>processing</c> (a suspect one only when the caller runs it
-    /// alone, <see cref="AcquireSettings.RunsAlone"/>). The statements run in one implicit
-    /// transaction; at most one of them wins, and only one attempt across all workers can.
+    /// alone, <see cref="AcquireSettings.RunsAlone"/>). One statement in the common case (<see cref="JobSql.Acquire"/>);
+    /// at most one attempt across all workers wins. A delivery that won nothing and found a pending cancel on a queued
+    /// row, or found no row it could see, takes a second round trip (<see cref="ReadStateAsync"/>).
     /// </summary>
     public async Task<AcquireOutcome> AcquireAsync(JobRequested request, AcquireSettings settings, CancellationToken cancellationToken)
     {
+        await using (var command = db.Command(JobSql.Acquire))
+        {
+            BindRequest(command.Parameters, request, request.MaxAttempts ?? settings.DefaultMaxAttempts);
+            BindAcquire(command.Parameters, settings);
+            command.Parameters.Value("runs_alone", NpgsqlDbType.Boolean, settings.RunsAlone)
+                .Events([TimelineEntries.Requested(request), TimelineEntries.Started(settings.Owner, attempt: null)]);
+
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                if (reader.Column<bool>("won"))
+                {
+                    return AcquireOutcome.Won(ReadLease(reader));
+                }
+
+                if (!reader.Column<bool>("cancel_pending"))
+                {
+                    return NotAcquired(reader, settings);
+                }
+            }
+        }
+
+        return await ReadStateAsync(request.JobId, settings, cancellationToken);
+    }
+
+    /// <summary>
+    /// The acquire's rare path: a queued job whose cancel raced its way back to the queue (a retry or requeue written as
+    /// the cancel came) ends here instead of running, since a cancelled job never runs again, whatever is delivered; then
+    /// the row is read again with a fresh snapshot (it may have been created after the acquire's snapshot).
+    /// </summary>
+    private async Task<AcquireOutcome> ReadStateAsync(Guid jobId, AcquireSettings settings, CancellationToken cancellationToken)
+    {
         await using var batch = db.Batch();
-
-        var insert = new NpgsqlBatchCommand(JobSql.AcquireNew);
-        BindRequest(insert.Parameters, request, request.MaxAttempts ?? settings.DefaultMaxAttempts);
-        BindAcquire(insert.Parameters, settings);
-        insert.Parameters.Events([TimelineEntries.Requested(request), TimelineEntries.Started(settings.Owner, attempt: 1)]);
-        batch.BatchCommands.Add(insert);
-
-        // A queued job whose cancel raced its way back to the queue (a retry or requeue written as the cancel came) ends
-        // here instead of running: a cancelled job never runs again, whatever is delivered.
         var pendingCancel = new NpgsqlBatchCommand(CancelSql.CancelPendingQueued);
-        BindCancelRequest(pendingCancel.Parameters.Id(request.JobId), null, null);
+        BindCancelRequest(pendingCancel.Parameters.Id(jobId), null, null);
         batch.BatchCommands.Add(pendingCancel);
-
-        var update = new NpgsqlBatchCommand(JobSql.AcquireQueued);
-        update.Parameters.Id(request.JobId).Value("runs_alone", NpgsqlDbType.Boolean, settings.RunsAlone);
-        BindAcquire(update.Parameters, settings);
-        update.Parameters.Events([TimelineEntries.Started(settings.Owner, attempt: null)]);
-        batch.BatchCommands.Add(update);
-
         var state = new NpgsqlBatchCommand(JobSql.AcquireState);
-        state.Parameters.Id(request.JobId);
+        state.Parameters.Id(jobId);
         batch.BatchCommands.Add(state);
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        JobLease? lease = null;
-        for (var result = 0; result < 3; result++)
-        {
-            // Result 1 is the pending cancel: the state read below reports it.
-            if (result != 1 && await reader.ReadAsync(cancellationToken))
-            {
-                lease = ReadLease(reader);
-            }
+        await reader.NextResultAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? NotAcquired(reader, settings)
+            // Cannot happen: the acquire either created the row or found it. Be explicit all the same.
+            : new AcquireOutcome(AcquireOutcomeKind.HeldElsewhere, null, null);
+    }
 
-            await reader.NextResultAsync(cancellationToken);
-        }
-
-        if (lease is not null)
-        {
-            return AcquireOutcome.Won(lease);
-        }
-
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            // Cannot happen inside one transaction (the insert either created the row or found it), but be explicit.
-            return new AcquireOutcome(AcquireOutcomeKind.HeldElsewhere, null, null);
-        }
-
+    private static AcquireOutcome NotAcquired(NpgsqlDataReader reader, AcquireSettings settings)
+    {
         var currentStatus = reader.Column<string>("status")!;
         var kind = currentStatus switch
         {
@@ -189,6 +192,42 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
             .Value("artifact_size", NpgsqlDbType.Bigint, artifact.Size)
             .Text("artifact_sha256", artifact.Sha256)
             .Text("result", result), cancellationToken);
+
+    /// <summary>
+    /// Finishes several attempts as <c>succeeded</c> in one statement (<see cref="JobSql.SucceedMany"/>), each fenced by its
+    /// own lease token: returns the jobs written; one missing from it lost its lease and nothing of it was written. Only
+    /// for jobs that are not pipeline steps (a step's success advances its pipeline: <see cref="SucceedAsync"/>), and
+    /// each job at most once.
+    /// </summary>
+    public async Task<IReadOnlySet<Guid>> SucceedManyAsync(IReadOnlyList<Completion> completions, CancellationToken cancellationToken)
+    {
+        var events = completions.SelectMany(c => c.Events.Select((e, i) => (c.Lease.JobId, Entry: e, Ord: i + 1L))).ToList();
+        await using var command = db.Command(JobSql.SucceedMany);
+        command.Parameters
+            .Value("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid, completions.Select(c => c.Lease.JobId).ToArray())
+            .Value("tokens", NpgsqlDbType.Array | NpgsqlDbType.Bigint, completions.Select(c => c.Lease.Token).ToArray())
+            .Value("artifact_keys", NpgsqlDbType.Array | NpgsqlDbType.Text, completions.Select(c => c.Artifact.Key).ToArray())
+            .Value("artifact_sizes", NpgsqlDbType.Array | NpgsqlDbType.Bigint, completions.Select(c => c.Artifact.Size).ToArray())
+            .Value("artifact_sha256s", NpgsqlDbType.Array | NpgsqlDbType.Text, completions.Select(c => c.Artifact.Sha256).ToArray())
+            .Value("results", NpgsqlDbType.Array | NpgsqlDbType.Text, completions.Select(c => c.Result).ToArray())
+            .Value("trace_parents", NpgsqlDbType.Array | NpgsqlDbType.Text, completions.Select(c => c.TraceParent).ToArray())
+            .Value("event_counts", NpgsqlDbType.Array | NpgsqlDbType.Integer, completions.Select(c => c.Events.Count).ToArray())
+            .Value("event_job_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid, events.Select(e => e.JobId).ToArray())
+            .Value("event_types", NpgsqlDbType.Array | NpgsqlDbType.Text, events.Select(e => e.Entry.Type).ToArray())
+            .Value("event_data", NpgsqlDbType.Array | NpgsqlDbType.Text,
+                events.Select(e => JsonSerializer.Serialize(e.Entry.Data, ContractJson.Options)).ToArray())
+            .Value("event_attempts", NpgsqlDbType.Array | NpgsqlDbType.Integer, events.Select(e => e.Entry.Attempt).ToArray())
+            .Value("event_ords", NpgsqlDbType.Array | NpgsqlDbType.Bigint, events.Select(e => e.Ord).ToArray());
+
+        var written = new HashSet<Guid>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            written.Add(reader.Column<Guid>("id"));
+        }
+
+        return written;
+    }
 
     /// <summary>Ends the job as <c>failed</c> with its code; a pipeline step's dependents are skipped in the same transaction.</summary>
     public Task<bool> FailAsync(JobLease lease, string code, string message, IReadOnlyList<TimelineEntry> events, CancellationToken cancellationToken) =>
@@ -317,7 +356,11 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
         var cancel = new NpgsqlBatchCommand(CancelSql.CancelRunning);
         BindCancelRequest(cancel.Parameters.Lease(lease), null, null);
         batch.BatchCommands.Add(cancel);
-        AddPipelineAdvance(batch, lease.JobId);
+        if (lease.PipelineId is not null)
+        {
+            AddPipelineAdvance(batch, lease.JobId);
+        }
+
         return await FirstResultHasRowAsync(batch, cancellationToken);
     }
 
@@ -411,12 +454,18 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
     }
 
     /// <summary>
-    /// A final write of an attempt, and in the same implicit transaction the advance of the job's pipeline (nothing for a
-    /// job that is not a step): the pipeline's lock first, so the advance's fresh snapshot sees every other step's outcome.
+    /// A final write of an attempt and, for a pipeline step (<see cref="JobLease.PipelineId"/>), in the same implicit
+    /// transaction the advance of its pipeline: the pipeline's lock first, so the advance's fresh snapshot sees every other
+    /// step's outcome. A job that is not a step is the write alone.
     /// </summary>
     private async Task<bool> FinalAsync(string statement, JobLease lease, IReadOnlyList<TimelineEntry> events,
         Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken)
     {
+        if (lease.PipelineId is null)
+        {
+            return await FencedAsync(statement, lease, events, bind, cancellationToken);
+        }
+
         await using var batch = db.Batch();
         var write = new NpgsqlBatchCommand(statement);
         write.Parameters.Lease(lease).Events(events);
@@ -457,7 +506,8 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
 
     private static JobLease ReadLease(NpgsqlDataReader reader) =>
         new(reader.Column<Guid>("id"), reader.Column<string>("stage")!, reader.Column<int>("attempt_count"), reader.Column<long>("lease_token"),
-            reader.Column<int>("max_attempts"), reader.Column<int>("lease_timeout_seconds"), reader.Column<int>("uncharged_attempts"));
+            reader.Column<int>("max_attempts"), reader.Column<int>("lease_timeout_seconds"), reader.Column<int>("uncharged_attempts"),
+            reader.Column<Guid?>("pipeline_id"));
 
     private static void BindRequest(NpgsqlParameterCollection parameters, JobRequested request, int maxAttempts) => parameters
         .Id(request.JobId)

@@ -67,7 +67,9 @@ public sealed class CancelTests : IAsyncLifetime
         var row = await env.WaitForTerminalAsync(job.JobId, TimeSpan.FromSeconds(30));
         Assert.Equal(JobStatuses.Cancelled, row.Status);
         AssertCancelled((await env.TimelineAsync(job.JobId))[^1], "customer withdrew", "billing-service", "running");
-        Assert.False(Directory.Exists(scratch), "the cancelled attempt's scratch is still there");
+        // The folder goes right after the cancelled write commits, not with it.
+        await Eventually.WaitAsync(() => Task.FromResult(!Directory.Exists(scratch)), TimeSpan.FromSeconds(10),
+            () => "the cancelled attempt's scratch is still there");
 
         await worker.Get<IBus>().Publish(job);
         await Eventually.WaitAsync(async () => await env.Rabbit.QueueDepthAsync(env.VirtualHost, ContractNames.JobQueue) == 0,

@@ -82,7 +82,7 @@ public sealed class ArtifactCommitterTests(SharedDatabase database) : IClassFixt
     {
         var outcomes = new OutcomeWriter(tx.Jobs, new ConsumersMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
             Options.Create(new WorkerOptions()), new RunningHost(), TimeProvider.System, NullLogger<OutcomeWriter>.Instance);
-        return new ArtifactCommitter(Artifacts(), tx.Jobs, outcomes, NullLogger<ArtifactCommitter>.Instance);
+        return new ArtifactCommitter(Artifacts(), tx.Jobs, new CompletionBatcher(tx.Jobs), outcomes, NullLogger<ArtifactCommitter>.Instance);
     }
 
     public void Dispose() => services.Dispose();

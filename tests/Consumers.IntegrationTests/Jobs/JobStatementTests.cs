@@ -4,6 +4,7 @@ using Consumers.Contracts;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Recovery;
+using Consumers.Runtime.Timeline;
 
 namespace Consumers.IntegrationTests.Jobs;
 
@@ -51,6 +52,84 @@ public sealed class JobStatementTests(SharedDatabase database) : IClassFixture<S
         AssertEnvelope(bodies[0], request.JobId, 1, TimelineEventTypes.Requested, 0);
         AssertEnvelope(bodies[1], request.JobId, 2, TimelineEventTypes.Started, 1);
         await tx.AssertTimelinesValidAsync(request.JobId);
+    }
+
+    [Fact]
+    public async Task Acquiring_a_submitted_job_writes_started_after_requested_and_reports_why_a_queued_row_was_not_won()
+    {
+        await using var tx = await StatementTransaction.BeginAsync(database.Env);
+        var request = NewRequest(maxAttempts: 3);
+        Assert.True(await tx.Jobs.SubmitAsync(request, 3, CancellationToken.None));
+
+        var won = await tx.Jobs.AcquireAsync(request, Settings, CancellationToken.None);
+
+        Assert.Equal(new JobLease(request.JobId, "synthetic", 1, 1, 3, 1, 0), won.Lease);
+        Assert.Equal([TimelineEventTypes.Requested, TimelineEventTypes.Started], (await tx.TimelineAsync(request.JobId)).Select(e => e.Type));
+        var started = (await tx.OutboxAsync(request.JobId)).Where(o => o.Type == "JobTimelineEvent").Last();
+        AssertEnvelope(started.Body, request.JobId, 2, TimelineEventTypes.Started, 1);
+        await tx.AssertTimelinesValidAsync(request.JobId);
+
+        var notDue = NewRequest(maxAttempts: 3);
+        Assert.True(await tx.Jobs.SubmitAsync(notDue, 3, CancellationToken.None));
+        await tx.ExecuteAsync($"UPDATE jobs SET not_before = now() + interval '1 hour' WHERE id = '{notDue.JobId}'");
+        Assert.Equal(AcquireOutcomeKind.NotDue, (await tx.Jobs.AcquireAsync(notDue, Settings, CancellationToken.None)).Kind);
+
+        var suspect = NewRequest(maxAttempts: 3);
+        Assert.True(await tx.Jobs.SubmitAsync(suspect, 3, CancellationToken.None));
+        await tx.ExecuteAsync($"UPDATE jobs SET lease_expiry_count = 1 WHERE id = '{suspect.JobId}'");
+        Assert.Equal(AcquireOutcomeKind.Suspect, (await tx.Jobs.AcquireAsync(suspect, Settings, CancellationToken.None)).Kind);
+        Assert.Equal(AcquireOutcomeKind.Acquired, (await tx.Jobs.AcquireAsync(suspect, Settings with { RunsAlone = true }, CancellationToken.None)).Kind);
+    }
+
+    [Fact]
+    public async Task A_queued_job_with_a_pending_cancel_ends_cancelled_instead_of_being_acquired()
+    {
+        await using var tx = await StatementTransaction.BeginAsync(database.Env);
+        var request = NewRequest(maxAttempts: 3);
+        Assert.True(await tx.Jobs.SubmitAsync(request, 3, CancellationToken.None));
+        await tx.ExecuteAsync($"UPDATE jobs SET cancel_requested_at = now(), cancel_reason = 'crossed a retry' WHERE id = '{request.JobId}'");
+
+        var outcome = await tx.Jobs.AcquireAsync(request, Settings, CancellationToken.None);
+
+        Assert.Equal((AcquireOutcomeKind.AlreadyFinished, "cancelled"), (outcome.Kind, outcome.Status));
+        Assert.Equal([TimelineEventTypes.Requested, TimelineEventTypes.Cancelled], (await tx.TimelineAsync(request.JobId)).Select(e => e.Type));
+        await tx.AssertTimelinesValidAsync(request.JobId);
+    }
+
+    [Fact]
+    public async Task Successes_written_together_are_each_fenced_by_their_own_token_and_a_lost_lease_fails_only_its_job()
+    {
+        await using var tx = await StatementTransaction.BeginAsync(database.Env);
+        var leases = new[] { await AcquireAsync(tx, 3), await AcquireAsync(tx, 3), await AcquireAsync(tx, 3) };
+        // The middle job's lease was taken over: its attempt's token is superseded.
+        await tx.ExecuteAsync($"UPDATE jobs SET lease_token = lease_token + 1 WHERE id = '{leases[1].JobId}'");
+        var traces = new[] { "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", null, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" };
+        var completions = leases.Select((lease, i) =>
+        {
+            var artifact = new Runtime.Artifacts.ArtifactRecord($"out-{i}.json", 10 + i, new string((char)('a' + i), 64));
+            IReadOnlyList<TimelineEntry> events = i == 0
+                ? [TimelineEntries.Progress(100), TimelineEntries.Completed(artifact, TimeSpan.FromSeconds(1))]
+                : [TimelineEntries.Completed(artifact, TimeSpan.FromSeconds(1))];
+            return new Completion(lease, artifact, events, i == 2 ? """{"frames": 3}""" : null, traces[i]);
+        }).ToList();
+
+        var written = await tx.Jobs.SucceedManyAsync(completions, CancellationToken.None);
+
+        Assert.Equal(new[] { leases[0].JobId, leases[2].JobId }.Order(), written.Order());
+        Assert.Equal("processing", await tx.ScalarAsync<string>($"SELECT status FROM jobs WHERE id = '{leases[1].JobId}'"));
+        Assert.Equal(2, await tx.CountAsync($"SELECT count(*) FROM job_events WHERE job_id = '{leases[1].JobId}'"));
+        Assert.Equal("out-2.json|12|3", await tx.ScalarAsync<string>(
+            $"SELECT artifact_key || '|' || artifact_size || '|' || (result ->> 'frames') FROM jobs WHERE id = '{leases[2].JobId}' AND status = 'succeeded'"));
+        Assert.Equal([TimelineEventTypes.Requested, TimelineEventTypes.Started, TimelineEventTypes.Progress, TimelineEventTypes.Completed],
+            (await tx.TimelineAsync(leases[0].JobId)).Select(e => e.Type));
+        foreach (var i in new[] { 0, 2 })
+        {
+            var outbox = (await tx.OutboxAsync(leases[i].JobId)).Where(o => o.Type == "JobTimelineEvent").ToList();
+            var completed = outbox[^1];
+            AssertEnvelope(completed.Body, leases[i].JobId, i == 0 ? 4 : 3, TimelineEventTypes.Completed, 1);
+            Assert.Equal(traces[i], completed.TraceParent);
+            await tx.AssertTimelinesValidAsync(leases[i].JobId);
+        }
     }
 
     [Fact]

@@ -25,6 +25,8 @@ public sealed class PipelineStatementTests(SharedDatabase database) : IClassFixt
         Assert.Contains(await tx.OutboxAsync(first.Job.JobId), o => o.Type == nameof(JobRequested));
 
         var lease = (await tx.Jobs.AcquireAsync(first.Job, Settings, CancellationToken.None)).Lease!;
+        // The lease says the job is a step: its final write adds the pipeline's advance.
+        Assert.Equal(request.PipelineId, lease.PipelineId);
         var artifact = new ArtifactRecord(first.Job.OutputKey, 10, new string('a', 64));
         Assert.True(await tx.Jobs.SucceedAsync(lease, artifact, [Runtime.Timeline.TimelineEntry.Of(TimelineEventTypes.Completed)], CancellationToken.None,
             """{"durationSeconds": 12.5}"""));

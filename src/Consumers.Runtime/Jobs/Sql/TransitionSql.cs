@@ -53,8 +53,12 @@ internal static class TransitionSql
     /// <param name="prelude">Common table expressions that come first (for example candidates locked with SKIP LOCKED), or null.</param>
     /// <param name="dispatchWhen">Also queue each row's stored request, sent straight to the job queue bound as @job_queue:
     /// null for no row, <c>true</c> for every row, or a condition on <c>t</c>.</param>
-    /// <remarks>Outbox rows take @trace_parent (null when there is no trace), which every caller binds.</remarks>
-    public static string Build(string rowSource, Events events, string select, string? prelude = null, string? dispatchWhen = null)
+    /// <param name="traceParent">What outbox rows take as their trace: @trace_parent, or a column of <c>t</c> when the rows
+    /// come from different callers' work (a batch).</param>
+    /// <remarks>Outbox rows take @trace_parent (null when there is no trace), which every caller binds, unless
+    /// <paramref name="traceParent"/> says otherwise.</remarks>
+    public static string Build(string rowSource, Events events, string select, string? prelude = null, string? dispatchWhen = null,
+        string traceParent = "@trace_parent")
     {
         var sql = new StringBuilder(1536);
         sql.Append("WITH ");
@@ -72,7 +76,7 @@ internal static class TransitionSql
                   FROM t{events.From}
                   RETURNING job_id, seq, type, attempt, occurred_at, data)
                 , o AS (INSERT INTO outbox_messages (message_id, job_id, message_type, body, trace_parent)
-                  SELECT gen_random_uuid(), e.job_id, 'JobTimelineEvent', {TimelineEnvelope}, @trace_parent
+                  SELECT gen_random_uuid(), e.job_id, 'JobTimelineEvent', {TimelineEnvelope}, {traceParent}
                   FROM e JOIN t ON t.id = e.job_id ORDER BY e.job_id, e.seq
                   RETURNING 1)
                 """);
@@ -84,7 +88,7 @@ internal static class TransitionSql
             // before any worker has bound it.
             sql.Append($"""
                 , r AS (INSERT INTO outbox_messages (message_id, job_id, message_type, destination, body, trace_parent)
-                  SELECT gen_random_uuid(), t.id, 'JobRequested', @job_queue, t.request, @trace_parent FROM t WHERE {dispatchWhen}
+                  SELECT gen_random_uuid(), t.id, 'JobRequested', @job_queue, t.request, {traceParent} FROM t WHERE {dispatchWhen}
                   RETURNING 1)
                 """);
         }
