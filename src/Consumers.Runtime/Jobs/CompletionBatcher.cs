@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 
 namespace Consumers.Runtime.Jobs;
 
@@ -38,6 +39,9 @@ public sealed class CompletionBatcher(JobStore store)
     /// <summary>Writes batches until the queue is empty; only one drain runs at a time.</summary>
     private async Task DrainAsync()
     {
+        // The drain writes for every waiting job, so its database spans must not join the first caller's trace (each
+        // job's outbox rows carry their own trace parent). Inside an async method this does not reach the caller.
+        Activity.Current = null;
         while (true)
         {
             var batch = Take();
