@@ -36,6 +36,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddValidatedSettings<DatabaseOptions>(configuration, DatabaseOptions.Section);
         services.AddValidatedSettings<WorkerOptions>(configuration, WorkerOptions.Section);
         services.AddValidatedSettings<LeaseOptions>(configuration, LeaseOptions.Section);
+        services.AddSingleton<IValidateOptions<DatabaseOptions>, AcquireTimeoutRule>();
         services.AddValidatedSettings<RetryOptions>(configuration, RetryOptions.Section);
         services.AddValidatedSettings<ArtifactOptions>(configuration, ArtifactOptions.Section);
         services.AddValidatedSettings<ScratchOptions>(configuration, ScratchOptions.Section);
@@ -133,6 +134,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddSingleton<Checkpoints.CheckpointCleanup>();
         services.AddSingleton<AttemptRunner>();
         services.AddSingleton<JobAcquisition>();
+        services.AddSingleton<BoundedAcquire>();
         services.AddSingleton<JobRunner>();
         return services;
     }

@@ -39,6 +39,34 @@ public sealed partial class DatabaseMonitor(
     /// </summary>
     public Task<bool> ConfirmAsync(CancellationToken cancellationToken) => ProbeOnceAsync().WaitAsync(cancellationToken);
 
+    /// <summary>
+    /// A delivery's database call got no answer within its bound (<see cref="DatabaseOptions.AcquireTimeout"/>): the
+    /// path is silent, and confirming it with probes would take two probe timeouts. Closes the intake now and probes at
+    /// once; the first probe that gets an answer opens it again (at once, if PostgreSQL was only slow).
+    /// </summary>
+    public void ReportUnanswered(string what)
+    {
+        var closedNow = false;
+        lock (gate)
+        {
+            if (available)
+            {
+                available = false;
+                closedNow = true;
+            }
+        }
+
+        if (closedNow)
+        {
+            Interlocked.Increment(ref outages);
+            LogUnanswered(what);
+            intake.Close(IntakeReason);
+        }
+
+        _ = ProbeOnceAsync().ContinueWith(t => LogProbeFailed(t.Exception!.GetBaseException().Message),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         metrics.ObserveGauge("database_available", () => available ? 1 : 0,
@@ -151,6 +179,9 @@ public sealed partial class DatabaseMonitor(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL is unavailable ({Reason}): job intake closed; deliveries go back to the queue until it answers")]
     private partial void LogUnavailable(string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL did not answer {What}: job intake closed at once; deliveries go back to the queue until a probe gets an answer")]
+    private partial void LogUnanswered(string what);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Database monitor: {Error}")]
     private partial void LogProbeFailed(string error);
