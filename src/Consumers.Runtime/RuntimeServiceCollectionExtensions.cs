@@ -36,7 +36,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddValidatedSettings<DatabaseOptions>(configuration, DatabaseOptions.Section);
         services.AddValidatedSettings<WorkerOptions>(configuration, WorkerOptions.Section);
         services.AddValidatedSettings<LeaseOptions>(configuration, LeaseOptions.Section);
-        services.AddSingleton<IValidateOptions<DatabaseOptions>, AcquireTimeoutRule>();
+        services.AddSingleton<IValidateOptions<DatabaseOptions>>(new AcquireTimeoutRule(configuration));
         services.AddValidatedSettings<RetryOptions>(configuration, RetryOptions.Section);
         services.AddValidatedSettings<ArtifactOptions>(configuration, ArtifactOptions.Section);
         services.AddValidatedSettings<ScratchOptions>(configuration, ScratchOptions.Section);

@@ -1,5 +1,6 @@
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Persistence;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Consumers.Runtime.Settings;
@@ -9,11 +10,22 @@ namespace Consumers.Runtime.Settings;
 /// <see cref="DatabaseOptions.Problems"/>): a lease counts from the moment its acquire was sent, so an acquire allowed
 /// to answer after the lease's self-fencing point would hand out an attempt that is stopped as soon as it starts.
 /// </summary>
-internal sealed class AcquireTimeoutRule(IOptions<LeaseOptions> leases) : IValidateOptions<DatabaseOptions>
+/// <remarks>
+/// The lease settings are bound here from the configuration, not taken from their options: reading those would fail
+/// this validation with the lease section's own problems, which its validator reports already.
+/// </remarks>
+internal sealed class AcquireTimeoutRule(IConfiguration configuration) : IValidateOptions<DatabaseOptions>
 {
     public ValidateOptionsResult Validate(string? name, DatabaseOptions options)
     {
-        var problem = Problem(options, leases.Value);
+        var leases = new LeaseOptions();
+        configuration.GetSection(LeaseOptions.Section).Bind(leases);
+        if (leases.Problems().Count > 0)
+        {
+            return ValidateOptionsResult.Skip;
+        }
+
+        var problem = Problem(options, leases);
         return problem is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problem);
     }
 
