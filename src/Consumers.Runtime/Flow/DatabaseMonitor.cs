@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Consumers.Runtime.Persistence;
 using Consumers.Runtime.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,8 +30,20 @@ public sealed partial class DatabaseMonitor(
     private volatile bool available = true;
     private long outages;
 
+    // When PostgreSQL last answered again after an outage (Stopwatch ticks); 0 while this worker has seen none.
+    private long answeringSince;
+
     /// <summary>False from the moment a probe confirmed PostgreSQL unavailable until one succeeds again.</summary>
     public bool IsAvailable => available;
+
+    /// <summary>
+    /// How long PostgreSQL has answered this worker since its last outage: zero while it does not, the largest value
+    /// when this worker has seen no outage since it started.
+    /// </summary>
+    public TimeSpan AnsweringFor =>
+        !available ? TimeSpan.Zero
+        : Interlocked.Read(ref answeringSince) is var since and > 0 ? Stopwatch.GetElapsedTime(since)
+        : TimeSpan.MaxValue;
 
     /// <summary>
     /// A delivery's database call failed as if PostgreSQL were unavailable: checks now (joining a probe already
@@ -110,6 +123,7 @@ public sealed partial class DatabaseMonitor(
         {
             if (!available)
             {
+                Interlocked.Exchange(ref answeringSince, Stopwatch.GetTimestamp());
                 available = true;
                 LogAvailable();
                 try

@@ -28,10 +28,10 @@ public sealed partial class BoundedAcquire(
     public async Task<Acquired> AcquireAsync(JobRequested request, AcquireSettings settings, string stageLabel, CancellationToken cancellationToken)
     {
         var bound = options.Value.AcquireTimeout;
-        // Cancelled once abandoned, so Npgsql breaks the silent connection (and frees its pool slot) as soon as it can.
-        var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var call = acquisition.AcquireAsync(request, settings, abandon.Token);
-        _ = call.ContinueWith(_ => abandon.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        // The call itself is never cancelled (the wait for it is): Npgsql sends its cancel request synchronously, on the
+        // cancelling thread, and through a silent path that blocks the thread (a consumer's, or MassTransit's stopping an
+        // endpoint) for as long as the connect timeout. Npgsql's own timeouts end an abandoned call.
+        var call = acquisition.AcquireAsync(request, settings, CancellationToken.None);
         try
         {
             return await call.WaitAsync(bound, time, cancellationToken);
@@ -40,20 +40,7 @@ public sealed partial class BoundedAcquire(
         {
             metrics.AcquireTimeouts.Add(1, new KeyValuePair<string, object?>("stage", stageLabel));
             _ = WatchAbandonedAsync(call, request.JobId, bound);
-            CancelQuietly(abandon);
             throw new AcquireTimedOutException(request.JobId, bound);
-        }
-    }
-
-    private static void CancelQuietly(CancellationTokenSource abandon)
-    {
-        try
-        {
-            abandon.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The call ended in between: nothing left to cancel.
         }
     }
 
