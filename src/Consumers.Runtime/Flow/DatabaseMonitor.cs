@@ -59,19 +59,8 @@ public sealed partial class DatabaseMonitor(
     /// </summary>
     public void ReportUnanswered(string what)
     {
-        var closedNow = false;
-        lock (gate)
+        if (MarkUnavailable())
         {
-            if (available)
-            {
-                available = false;
-                closedNow = true;
-            }
-        }
-
-        if (closedNow)
-        {
-            Interlocked.Increment(ref outages);
             LogUnanswered(what);
             intake.Close(IntakeReason);
         }
@@ -153,13 +142,32 @@ public sealed partial class DatabaseMonitor(
                 return true;
             }
 
-            available = false;
-            Interlocked.Increment(ref outages);
-            LogUnavailable(again);
-            intake.Close(IntakeReason);
+            // A silent acquire may have closed it while this probe waited: one outage, one line.
+            if (MarkUnavailable())
+            {
+                LogUnavailable(again);
+                intake.Close(IntakeReason);
+            }
         }
 
         return false;
+    }
+
+    /// <returns>True for the caller that turned the verdict from available to unavailable (it counts the outage).</returns>
+    private bool MarkUnavailable()
+    {
+        lock (gate)
+        {
+            if (!available)
+            {
+                return false;
+            }
+
+            available = false;
+        }
+
+        Interlocked.Increment(ref outages);
+        return true;
     }
 
     /// <returns>Null when PostgreSQL answered in time, else why not.</returns>
