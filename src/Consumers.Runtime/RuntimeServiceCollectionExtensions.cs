@@ -36,6 +36,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddValidatedSettings<DatabaseOptions>(configuration, DatabaseOptions.Section);
         services.AddValidatedSettings<WorkerOptions>(configuration, WorkerOptions.Section);
         services.AddValidatedSettings<LeaseOptions>(configuration, LeaseOptions.Section);
+        services.AddSingleton<IValidateOptions<DatabaseOptions>>(new AcquireTimeoutRule(configuration));
         services.AddValidatedSettings<RetryOptions>(configuration, RetryOptions.Section);
         services.AddValidatedSettings<ArtifactOptions>(configuration, ArtifactOptions.Section);
         services.AddValidatedSettings<ScratchOptions>(configuration, ScratchOptions.Section);
@@ -134,6 +135,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddSingleton<Checkpoints.CheckpointCleanup>();
         services.AddSingleton<AttemptRunner>();
         services.AddSingleton<JobAcquisition>();
+        services.AddSingleton<BoundedAcquire>();
         services.AddSingleton<JobRunner>();
         return services;
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Consumers.Runtime.Persistence;
 using Consumers.Runtime.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,8 +30,20 @@ public sealed partial class DatabaseMonitor(
     private volatile bool available = true;
     private long outages;
 
+    // When PostgreSQL last answered again after an outage (Stopwatch ticks); 0 while this worker has seen none.
+    private long answeringSince;
+
     /// <summary>False from the moment a probe confirmed PostgreSQL unavailable until one succeeds again.</summary>
     public bool IsAvailable => available;
+
+    /// <summary>
+    /// How long PostgreSQL has answered this worker since its last outage: zero while it does not, the largest value
+    /// when this worker has seen no outage since it started.
+    /// </summary>
+    public TimeSpan AnsweringFor =>
+        !available ? TimeSpan.Zero
+        : Interlocked.Read(ref answeringSince) is var since and > 0 ? Stopwatch.GetElapsedTime(since)
+        : TimeSpan.MaxValue;
 
     /// <summary>
     /// A delivery's database call failed as if PostgreSQL were unavailable: checks now (joining a probe already
@@ -38,6 +51,23 @@ public sealed partial class DatabaseMonitor(
     /// PostgreSQL closes its intake before handing the delivery back, instead of bouncing it around the queue.
     /// </summary>
     public Task<bool> ConfirmAsync(CancellationToken cancellationToken) => ProbeOnceAsync().WaitAsync(cancellationToken);
+
+    /// <summary>
+    /// A delivery's database call got no answer within its bound (<see cref="DatabaseOptions.AcquireTimeout"/>): the
+    /// path is silent, and confirming it with probes would take two probe timeouts. Closes the intake now and probes at
+    /// once; the first probe that gets an answer opens it again (at once, if PostgreSQL was only slow).
+    /// </summary>
+    public void ReportUnanswered(string what)
+    {
+        if (MarkUnavailable())
+        {
+            LogUnanswered(what);
+            intake.Close(IntakeReason);
+        }
+
+        _ = ProbeOnceAsync().ContinueWith(t => LogProbeFailed(t.Exception!.GetBaseException().Message),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -82,6 +112,7 @@ public sealed partial class DatabaseMonitor(
         {
             if (!available)
             {
+                Interlocked.Exchange(ref answeringSince, Stopwatch.GetTimestamp());
                 available = true;
                 LogAvailable();
                 try
@@ -111,13 +142,32 @@ public sealed partial class DatabaseMonitor(
                 return true;
             }
 
-            available = false;
-            Interlocked.Increment(ref outages);
-            LogUnavailable(again);
-            intake.Close(IntakeReason);
+            // A silent acquire may have closed it while this probe waited: one outage, one line.
+            if (MarkUnavailable())
+            {
+                LogUnavailable(again);
+                intake.Close(IntakeReason);
+            }
         }
 
         return false;
+    }
+
+    /// <returns>True for the caller that turned the verdict from available to unavailable (it counts the outage).</returns>
+    private bool MarkUnavailable()
+    {
+        lock (gate)
+        {
+            if (!available)
+            {
+                return false;
+            }
+
+            available = false;
+        }
+
+        Interlocked.Increment(ref outages);
+        return true;
     }
 
     /// <returns>Null when PostgreSQL answered in time, else why not.</returns>
@@ -151,6 +201,9 @@ public sealed partial class DatabaseMonitor(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL is unavailable ({Reason}): job intake closed; deliveries go back to the queue until it answers")]
     private partial void LogUnavailable(string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL did not answer {What}: job intake closed at once; deliveries go back to the queue until a probe gets an answer")]
+    private partial void LogUnanswered(string what);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Database monitor: {Error}")]
     private partial void LogProbeFailed(string error);

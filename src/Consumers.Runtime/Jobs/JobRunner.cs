@@ -15,6 +15,7 @@ namespace Consumers.Runtime.Jobs;
 /// </summary>
 public sealed class JobRunner(
     JobAcquisition acquisition,
+    BoundedAcquire bounded,
     AttemptRunner attempts,
     ActiveJobRegistry activeJobs,
     ConsumersMetrics metrics,
@@ -24,6 +25,7 @@ public sealed class JobRunner(
     /// <summary>
     /// Handles one delivery; returns once the outcome is committed (or known to be someone else's). A
     /// <paramref name="requestProblem"/> (a body that did not fit the contract) fails the acquired job at once with it.
+    /// An acquire that PostgreSQL does not answer in time throws <see cref="AcquireTimedOutException"/> (no attempt started).
     /// </summary>
     public async Task<AcquireOutcomeKind> RunAsync(JobRequested request, CancellationToken cancellationToken, JobFailureException? requestProblem = null)
     {
@@ -34,7 +36,7 @@ public sealed class JobRunner(
         }
 
         var settings = acquisition.SettingsFor(request, stageLabel);
-        var acquired = await acquisition.AcquireAsync(request, settings, cancellationToken);
+        var acquired = await bounded.AcquireAsync(request, settings, stageLabel, cancellationToken);
         if (acquired.Outcome.Kind != AcquireOutcomeKind.Suspect)
         {
             return await RunAcquiredAsync(request, acquired, stageLabel, requestProblem);
@@ -48,7 +50,7 @@ public sealed class JobRunner(
 
         try
         {
-            acquired = await acquisition.AcquireAsync(request, settings with { RunsAlone = true }, cancellationToken);
+            acquired = await bounded.AcquireAsync(request, settings with { RunsAlone = true }, stageLabel, cancellationToken);
             return await RunAcquiredAsync(request, acquired, stageLabel, requestProblem);
         }
         finally

@@ -14,11 +14,12 @@ namespace Consumers.Runtime.Messaging;
 /// worker that dies mid-job leaves the message to be delivered again. A job that arrived on a queue other than
 /// its lane's is sent on to that lane first; a job runs only once it holds a slot of its lane and of the worker.
 /// A delivery that cannot be acquired because PostgreSQL is unavailable is handed back to its lane's queue (same
-/// MessageId) and acknowledged: an outage never moves a valid request to the error queue.
+/// MessageId) and acknowledged: an outage never moves a valid request to the error queue. So is one whose acquire
+/// PostgreSQL did not answer within <see cref="DatabaseOptions.AcquireTimeout"/> (a silent path), at once.
 /// </summary>
 public sealed partial class JobRequestedConsumer(
     JobRunner runner, JobLanes lanes, JobIntake intake, DatabaseMonitor database, Control.StagePauses pauses, Control.ParkingLot parking,
-    IOptions<RabbitMqOptions> rabbitOptions, ILogger<JobRequestedConsumer> logger)
+    IOptions<RabbitMqOptions> rabbitOptions, IOptions<DatabaseOptions> databaseOptions, ILogger<JobRequestedConsumer> logger)
     : IConsumer<JobRequested>
 {
     public async Task Consume(ConsumeContext<JobRequested> context)
@@ -32,6 +33,14 @@ public sealed partial class JobRequestedConsumer(
         var lane = lanes.For(request.Stage);
         if (JobRequestedJsonConverter.ProblemOf(request) is { } malformed)
         {
+            if (!database.IsAvailable)
+            {
+                // Failing it is a database write too: it waits for PostgreSQL on its queue like any other job.
+                LogHandedBack(request.JobId, "PostgreSQL is unavailable");
+                await SendToLaneAsync(context, lane);
+                return;
+            }
+
             // Read from a body with a field of the wrong type: fail it here, a lane would only get the part that fitted.
             await RunOrHandBackAsync(context, lane, malformed);
             return;
@@ -82,11 +91,24 @@ public sealed partial class JobRequestedConsumer(
         {
             await runner.RunAsync(context.Message, context.CancellationToken, requestProblem);
         }
+        catch (AcquireTimedOutException ex) when (!context.CancellationToken.IsCancellationRequested)
+        {
+            // A silent path: close the intake now rather than after two probe timeouts, and give the delivery back at
+            // once, for a worker that can reach PostgreSQL. Nothing was charged: no attempt started here.
+            database.ReportUnanswered("an acquire within " + databaseOptions.Value.AcquireTimeout.TotalSeconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture) + "s");
+            LogHandedBack(context.Message.JobId, ex.Message);
+            await SendToLaneAsync(context, lane);
+        }
         catch (Exception ex) when (DatabaseFailures.IsUnavailable(ex) && !context.CancellationToken.IsCancellationRequested)
         {
             // Only acquiring can fail this way (an acquired attempt settles its own writes). Wait for the verdict
-            // first, so a worker cut off from PostgreSQL has closed its intake before the delivery goes back.
-            await database.ConfirmAsync(context.CancellationToken);
+            // first, so a worker cut off from PostgreSQL has closed its intake before the delivery goes back; when the
+            // monitor has given it already, there is nothing to wait for.
+            if (database.IsAvailable)
+            {
+                await database.ConfirmAsync(context.CancellationToken);
+            }
+
             LogHandedBack(context.Message.JobId, ex.Message);
             await SendToLaneAsync(context, lane);
         }

@@ -22,6 +22,14 @@ public sealed class DatabaseOptions : Settings.IValidatedSettings
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// How long a delivery's acquire may wait for PostgreSQL. Past it the worker stops waiting (on a path that accepts
+    /// the connection but never answers, Npgsql would wait out its own timeouts, about 19 s), hands the delivery back to
+    /// its queue uncharged and closes its job intake until the database probe gets an answer again. Must be below the
+    /// shortest lease's self-fencing point (<c>Consumers:Leases:LeaseTimeout</c> x <c>SelfFenceFraction</c>).
+    /// </summary>
+    public TimeSpan AcquireTimeout { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
     /// How long <c>consumers run</c> waits at start-up for the schema (every migration of this version applied, see
     /// <c>consumers migrate</c>) before it exits with code 4. Nothing starts, and no job is taken, while it waits.
     /// Zero: exit at once.
@@ -39,6 +47,7 @@ public sealed class DatabaseOptions : Settings.IValidatedSettings
             .Within(CommandTimeoutSeconds, 1, 3600, nameof(CommandTimeoutSeconds))
             .Positive(ProbeInterval, nameof(ProbeInterval))
             .Positive(ProbeTimeout, nameof(ProbeTimeout))
+            .Positive(AcquireTimeout, nameof(AcquireTimeout))
             .Require(SchemaWaitTimeout >= TimeSpan.Zero, nameof(SchemaWaitTimeout), "must not be negative (zero: exit at once)")
             .Positive(SchemaPollInterval, nameof(SchemaPollInterval));
         try

@@ -19,6 +19,7 @@ public sealed partial class RecoverySweepJob(
     ConsumersMetrics metrics,
     IOptions<RecoveryOptions> options,
     IOptions<LeaseOptions> leaseOptions,
+    Flow.DatabaseMonitor database,
     ILogger<RecoverySweepJob> logger) : IJob
 {
     public static readonly JobKey Key = new("recovery-sweep", "consumers");
@@ -52,7 +53,18 @@ public sealed partial class RecoverySweepJob(
         var dryRun = settings.DryRun;
         var minLease = MinLeaseSeconds(leaseOptions.Value);
         var all = new List<RecoveredJob>();
-        while (true)
+        // Right after an outage every lease looks expired, also those of live workers whose self-fenced attempts are
+        // giving their jobs back uncharged as this worker reconnects; swept first, those would come back as suspects
+        // and run alone. A sweeper that could not reach PostgreSQL either cannot tell them from dead workers: it waits
+        // one lease for them to renew or give back before it judges leases again (dispatching goes on meanwhile).
+        var answering = database.AnsweringFor;
+        var judgeLeases = answering >= TimeSpan.FromSeconds(minLease);
+        if (!judgeLeases)
+        {
+            LogLeasesNotJudged(answering.TotalSeconds, minLease);
+        }
+
+        while (judgeLeases)
         {
             var batch = await store.RecoverStaleAsync(settings, minLease, dryRun, cancellationToken);
             all.AddRange(batch);
@@ -121,6 +133,9 @@ public sealed partial class RecoverySweepJob(
     }
 
     // The smallest lease any stage has: rows fresher than this cannot be stale, which lets the index bound the scan.
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recovery sweep: PostgreSQL has answered this worker for {AnsweringSeconds:F1}s only, since an outage; no lease is judged stale until it has for {LeaseSeconds:F0}s, so live workers can give their stopped attempts back first")]
+    private partial void LogLeasesNotJudged(double answeringSeconds, double leaseSeconds);
+
     private static double MinLeaseSeconds(LeaseOptions leases) =>
         leases.StageLeaseTimeouts.Values.Append(leases.LeaseTimeout).Min().TotalSeconds;
 

@@ -31,6 +31,8 @@ public sealed class ConsumersMetrics : IDisposable
         RetryAttempts = meter.CreateCounter<long>("retry_attempts", description: "Retries scheduled, by error code.");
         DuplicateSkips = meter.CreateCounter<long>("duplicate_skips", description: "Deliveries for jobs that had already finished.");
         AcquireConflicts = meter.CreateCounter<long>("acquire_conflicts", description: "Deliveries for jobs another attempt held or that were not due.");
+        AcquireTimeouts = meter.CreateCounter<long>("acquire_timeouts",
+            description: "Acquires that got no answer from PostgreSQL within Consumers:Database:AcquireTimeout: the delivery went back to its queue and the intake closed.");
         JobOutcomes = meter.CreateCounter<long>("jobs_finished", description: "Attempts that ended, by stage and outcome.");
         JobFailures = meter.CreateCounter<long>("job_failures", description: "Failed attempts by stage, code and class.");
         SuspectJobs = meter.CreateCounter<long>("suspect_jobs", description: "Deliveries of suspect jobs (an earlier attempt died with its worker), by whether they ran alone here or were handed back.");
@@ -59,6 +61,7 @@ public sealed class ConsumersMetrics : IDisposable
         HeartbeatFailures.Add(0);
         LeasesLost.Add(0);
         SelfFencedJobs.Add(0);
+        AcquireTimeouts.Add(0);
         foreach (var outcome in new[] { "written", "fenced", "given_up" })
         {
             CommitRetries.Add(0, new KeyValuePair<string, object?>("outcome", outcome));
@@ -114,6 +117,7 @@ public sealed class ConsumersMetrics : IDisposable
     public Counter<long> RetryAttempts { get; }
     public Counter<long> DuplicateSkips { get; }
     public Counter<long> AcquireConflicts { get; }
+    public Counter<long> AcquireTimeouts { get; }
     public Counter<long> JobOutcomes { get; }
     public Counter<long> JobFailures { get; }
     public Counter<long> SuspectJobs { get; }

@@ -41,6 +41,8 @@ public sealed class SettingsValidationTests
     [InlineData("Consumers:Flow:ConcurrentJobs", "0", "Consumers:Flow:ConcurrentJobs must be at least 1")]
     [InlineData("Consumers:RabbitMq:ConcurrentJobs", "0", "Consumers:Flow:ConcurrentJobs must be at least 1")]
     [InlineData("Consumers:Database:CommandTimeoutSeconds", "0", "Consumers:Database:CommandTimeoutSeconds must be from 1 to 3600")]
+    [InlineData("Consumers:Database:AcquireTimeout", "00:00:00", "Consumers:Database:AcquireTimeout must be positive")]
+    [InlineData("Consumers:Database:AcquireTimeout", "00:00:08", "Consumers:Database:AcquireTimeout must be below the self-fencing point of the shortest lease")]
     public void A_setting_that_cannot_work_stops_start_up_naming_its_key_and_rule(string key, string value, string expected)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
@@ -50,6 +52,22 @@ public sealed class SettingsValidationTests
         var failure = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
 
         Assert.Contains(failure.Failures, f => f.StartsWith(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_acquire_bound_stays_below_the_fencing_point_of_every_stage_lease()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Consumers:Database:AcquireTimeout"] = "00:00:03.500",
+            ["Consumers:Leases:StageLeaseTimeouts:probe"] = "00:00:04",
+        }).Build();
+        using var services = new ServiceCollection().AddLogging().AddConsumersCore(configuration)
+            .AddValidatedFlow(configuration).BuildServiceProvider();
+
+        var failure = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+
+        Assert.Contains(failure.Failures, f => f.StartsWith("Consumers:Database:AcquireTimeout must be below the self-fencing point of the shortest lease (00:00:04", StringComparison.Ordinal));
     }
 
     [Theory]
