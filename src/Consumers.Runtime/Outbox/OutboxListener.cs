@@ -69,13 +69,15 @@ internal sealed class OutboxListener(NpgsqlDataSource sessionDataSource, TimeSpa
             return;
         }
 
-        if (!await EndWaitAsync() || Volatile.Read(ref notified) == 0)
+        if (waiting is null)
         {
-            if (IsListening)
-            {
-                waiting = connection.WaitAsync(closing.Token);
-            }
+            waiting = connection.WaitAsync(closing.Token);
+            return;
+        }
 
+        // A wait without a timeout ends only with a notification (or a broken connection): a commit came.
+        if (!await EndWaitAsync())
+        {
             return;
         }
 

@@ -64,6 +64,12 @@ public sealed partial class OutboxRelay(
         "UPDATE outbox_messages SET attempts = attempts + 1, last_error = @error, next_attempt_at = now() + make_interval(secs => @delay) " +
         "WHERE id = @id AND EXISTS (" + ClusterLeaseStore.HeldByGeneration + ")";
 
+    /// <summary>
+    /// Empty rounds in a row (one <see cref="OutboxOptions.DrainInterval"/> apart) after which a draining relay that
+    /// stopped listening listens again. Each costs a read; going idle and back costs a LISTEN, a read and an UNLISTEN.
+    /// </summary>
+    private const int DryRoundsBeforeListening = 3;
+
     private readonly string holder = $"{workerOptions.Value.WorkerId}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
     private volatile HeldLease? lease;
     private volatile OutboxListener? listener;
@@ -165,8 +171,9 @@ public sealed partial class OutboxRelay(
     /// Leads until the lease is lost or uncertain; returns why it stopped. Idle, the relay LISTENs and waits for a
     /// notification (or <see cref="OutboxOptions.PollInterval"/>). A round that finds rows starts a drain: the relay
     /// stops listening at the next notification, reads a round at most every <see cref="OutboxOptions.DrainInterval"/>
-    /// (at once while rounds come back full), and listens again once a round finds nothing; then it reads once more,
-    /// so that a row committed before the LISTEN took effect is not left waiting for the poll.
+    /// (at once while rounds come back full), and listens again once <see cref="DryRoundsBeforeListening"/> rounds in a
+    /// row found nothing; then it reads once more, so that a row committed before the LISTEN took effect is not left
+    /// waiting for the poll. A drain during which no commit was notified ends with its first empty round.
     /// </summary>
     private async Task<string> LeadAsync(HeldLease held, CancellationToken stoppingToken)
     {
@@ -177,6 +184,7 @@ public sealed partial class OutboxRelay(
         listener = listening;
         var marks = new OutboxMarks();
         var draining = false;
+        var dryRounds = 0;
         try
         {
             while (true)
@@ -220,14 +228,11 @@ public sealed partial class OutboxRelay(
                 {
                     await PublishAllAsync(rows, held, marks, stoppingToken);
                     draining = true;
+                    dryRounds = 0;
                     if (rows.Count < settings.BatchSize)
                     {
                         // Let rows gather: fewer, larger rounds. A full round means a backlog: read on at once.
-                        var rest = settings.DrainInterval - time.GetElapsedTime(roundStarted);
-                        if (rest > TimeSpan.Zero)
-                        {
-                            await Task.Delay(rest, stoppingToken);
-                        }
+                        await DelayRestOfDrainIntervalAsync(roundStarted, stoppingToken);
                     }
 
                     continue;
@@ -235,12 +240,21 @@ public sealed partial class OutboxRelay(
 
                 if (draining)
                 {
+                    if (!listening.IsListening && ++dryRounds < DryRoundsBeforeListening)
+                    {
+                        // Commits may still come (nothing tells us while we do not listen): a short lull is not the end.
+                        await DelayRestOfDrainIntervalAsync(roundStarted, stoppingToken);
+                        continue;
+                    }
+
                     draining = false;
                     if (!listening.IsListening)
                     {
                         // Listen again (top of the loop), then read once more before waiting.
                         continue;
                     }
+
+                    // Still listening: no commit notified since the drain began, there is nothing more to read.
                 }
 
                 // Notifications that arrived during the round are flagged and end this wait at once.
@@ -254,6 +268,15 @@ public sealed partial class OutboxRelay(
             await FlushMarksAsync(held, marks);
             listener = null;
             await listening.DisposeAsync();
+        }
+    }
+
+    private async Task DelayRestOfDrainIntervalAsync(long roundStarted, CancellationToken stoppingToken)
+    {
+        var rest = options.Value.DrainInterval - time.GetElapsedTime(roundStarted);
+        if (rest > TimeSpan.Zero)
+        {
+            await Task.Delay(rest, stoppingToken);
         }
     }
 
