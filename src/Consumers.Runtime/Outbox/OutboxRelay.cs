@@ -218,7 +218,10 @@ public sealed partial class OutboxRelay(
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
-                    // The database failed this round; the lease (checked above) decides whether we still lead.
+                    // The database failed this round; the lease (checked above) decides whether we still lead. The
+                    // marks may or may not have committed: forget them. Rows still there are read and published again
+                    // (same MessageId); applied twice, a delete finding nothing would look like a lost fence.
+                    marks.Clear();
                     LogRoundFailed(ex.Message);
                     await Task.Delay(settings.PollInterval, stoppingToken);
                     continue;
