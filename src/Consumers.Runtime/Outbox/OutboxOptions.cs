@@ -14,11 +14,24 @@ public sealed class OutboxOptions : Settings.IValidatedSettings
     /// <summary>Publishes in flight at once (messages of one job are always published one after another).</summary>
     public int MaxParallelPublishes { get; set; } = 32;
 
-    /// <summary>The relay wakes on NOTIFY; this is only the fallback poll for a notification it missed.</summary>
+    /// <summary>
+    /// The idle relay wakes on NOTIFY; this is the fallback poll for rows no notification announces (a failed publish
+    /// whose retry came due, rows deferred by a previous leader) and for a notification it missed.
+    /// </summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long one publish may wait for the broker's confirm before it counts as failed.</summary>
-    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// While the relay drains a backlog it does not listen for notifications and reads a round at most this often
+    /// (at once after a full round): rows gather between rounds, so each round's one transaction carries more of them.
+    /// It is also the most a message waits in the outbox for the next round while the relay is busy.
+    /// </summary>
+    public TimeSpan DrainInterval { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
+    /// How long one publish may wait for the broker's confirm before it counts as failed. Never longer than what is
+    /// left of the relay's lease: a publish still waiting when the lease may have passed to another relay is given up.
+    /// </summary>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(4);
 
     /// <summary>First retry delay of a failed publish; doubles per failure up to <see cref="MaxRetryDelay"/>.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);
@@ -51,7 +64,9 @@ public sealed class OutboxOptions : Settings.IValidatedSettings
         .Require(BatchSize > 0, nameof(BatchSize), "must be positive")
         .Require(MaxParallelPublishes > 0, nameof(MaxParallelPublishes), "must be positive")
         .Positive(PollInterval, nameof(PollInterval))
-        .Positive(PublishTimeout, nameof(PublishTimeout))
+        .Require(DrainInterval >= TimeSpan.Zero && DrainInterval < PollInterval, nameof(DrainInterval), "must be zero or positive and shorter than PollInterval")
+        .Require(PublishTimeout > TimeSpan.Zero && PublishTimeout <= LeaseDuration - LeaseRenewInterval, nameof(PublishTimeout),
+            "must be positive and at most LeaseDuration minus LeaseRenewInterval (a publish must not outlive the relay's lease)")
         .Require(RetryDelay > TimeSpan.Zero && MaxRetryDelay >= RetryDelay, nameof(RetryDelay), "must be positive and MaxRetryDelay at least RetryDelay")
         .Require(LeaseDuration >= TimeSpan.FromSeconds(1), nameof(LeaseDuration), "must be at least 1 second")
         .Require(LeaseRenewInterval > TimeSpan.Zero && LeaseRenewInterval * 2 <= LeaseDuration, nameof(LeaseRenewInterval),

@@ -21,10 +21,13 @@ namespace Consumers.Runtime.Outbox;
 /// a frozen or cut-off leader stops renewing and a standby takes over once the lease has expired. The leader checks
 /// its lease by its own monotonic clock before every round and every publish, and steps down as soon as it cannot be
 /// sure; the rows it deletes or defers are fenced by the lease generation, so a leader that wakes after a takeover
-/// changes nothing (at worst it publishes a message again, with the same MessageId). It wakes on
-/// <c>NOTIFY consumers_outbox</c>, reads due rows in id order, publishes each job's messages one after another
-/// (different jobs in parallel) with their stored MessageId, deletes what the broker confirmed and backs off what
-/// failed. A failed message holds back only the later messages of its own job, never the rest.
+/// changes nothing (at worst it publishes a message again, with the same MessageId). Idle, it LISTENs on
+/// <c>consumers_outbox</c>; while it drains a backlog it stops listening (PostgreSQL spends a transaction on a listening
+/// session for every notifying commit) and reads in rounds at most every <see cref="OutboxOptions.DrainInterval"/>.
+/// Each round is one transaction: it deletes what the previous round published (the broker confirmed it), defers what
+/// failed, and reads the next due rows in id order. It publishes each job's messages one after another (different jobs
+/// together, their confirms awaited together) with their stored MessageId. A failed message holds back only the later
+/// messages of its own job, never the rest; no publish outlives the lease.
 /// </summary>
 public sealed partial class OutboxRelay(
     NpgsqlDataSource dataSource,
@@ -61,12 +64,25 @@ public sealed partial class OutboxRelay(
         "UPDATE outbox_messages SET attempts = attempts + 1, last_error = @error, next_attempt_at = now() + make_interval(secs => @delay) " +
         "WHERE id = @id AND EXISTS (" + ClusterLeaseStore.HeldByGeneration + ")";
 
+    /// <summary>
+    /// Empty rounds in a row (one <see cref="OutboxOptions.DrainInterval"/> apart) after which a draining relay that
+    /// stopped listening listens again. Each costs a read; going idle and back costs a LISTEN, a read and an UNLISTEN.
+    /// </summary>
+    private const int DryRoundsBeforeListening = 3;
+
     private readonly string holder = $"{workerOptions.Value.WorkerId}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
     private volatile HeldLease? lease;
+    private volatile OutboxListener? listener;
     private long lastGeneration;
 
     /// <summary>True while this relay leads: it holds the lease by its own clock (the <c>outbox_relay_leader</c> gauge).</summary>
     public bool IsLeader => lease?.IsHeld ?? false;
+
+    /// <summary>
+    /// True while this relay leads and LISTENs for notifications: it is idle or about to be. False while it drains a
+    /// backlog (notifying commits then cost the database no transaction on the relay's session) and while it does not lead.
+    /// </summary>
+    public bool IsListening => listener?.IsListening ?? false;
 
     /// <summary>The generation of the lease this relay holds or last held (0: never led).</summary>
     public long Generation => Interlocked.Read(ref lastGeneration);
@@ -151,14 +167,24 @@ public sealed partial class OutboxRelay(
         }
     }
 
-    /// <summary>Leads until the lease is lost or uncertain; returns why it stopped.</summary>
+    /// <summary>
+    /// Leads until the lease is lost or uncertain; returns why it stopped. Idle, the relay LISTENs and waits for a
+    /// notification (or <see cref="OutboxOptions.PollInterval"/>). A round that finds rows starts a drain: the relay
+    /// stops listening at the next notification, reads a round at most every <see cref="OutboxOptions.DrainInterval"/>
+    /// (at once while rounds come back full), and listens again once <see cref="DryRoundsBeforeListening"/> rounds in a
+    /// row found nothing; then it reads once more, so that a row committed before the LISTEN took effect is not left
+    /// waiting for the poll. A drain during which no commit was notified ends with its first empty round.
+    /// </summary>
     private async Task<string> LeadAsync(HeldLease held, CancellationToken stoppingToken)
     {
         var settings = options.Value;
         using var leading = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var renewing = RenewAsync(held, settings, leading.Token);
-        NpgsqlConnection? listener = null;
-        var notified = 0;
+        var listening = new OutboxListener(sessionDataSource, settings.LeaseDuration);
+        listener = listening;
+        var marks = new OutboxMarks();
+        var draining = false;
+        var dryRounds = 0;
         try
         {
             while (true)
@@ -169,38 +195,91 @@ public sealed partial class OutboxRelay(
                     return renewing.IsCompleted ? "the lease was taken over or expired (renew refused)" : "its lease ran out before a renew succeeded";
                 }
 
-                listener ??= await ListenAsync(() => Interlocked.Exchange(ref notified, 1), stoppingToken);
-                Interlocked.Exchange(ref notified, 0);
-                int published;
+                if (draining)
+                {
+                    await listening.StopIfNotifiedAsync(stoppingToken);
+                }
+                else
+                {
+                    await listening.ListenAsync(stoppingToken);
+                }
+
+                if (listening.TakeFailure() is { } failure)
+                {
+                    LogListenFailed(failure);
+                }
+
+                var roundStarted = time.GetTimestamp();
+                listening.TakeNotified();
+                IReadOnlyList<OutboxRow> rows;
                 try
                 {
-                    published = await PublishRoundAsync(held, stoppingToken);
+                    rows = await RoundAsync(held, marks, stoppingToken);
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
-                    // The database failed this round; the lease (checked above) decides whether we still lead.
+                    // The database failed this round; the lease (checked above) decides whether we still lead. The
+                    // marks may or may not have committed: forget them. Rows still there are read and published again
+                    // (same MessageId); applied twice, a delete finding nothing would look like a lost fence.
+                    marks.Clear();
                     LogRoundFailed(ex.Message);
                     await Task.Delay(settings.PollInterval, stoppingToken);
                     continue;
                 }
 
-                if (published == settings.BatchSize || Volatile.Read(ref notified) == 1)
+                if (rows.Count > 0)
                 {
+                    await PublishAllAsync(rows, held, marks, stoppingToken);
+                    draining = true;
+                    dryRounds = 0;
+                    if (rows.Count < settings.BatchSize)
+                    {
+                        // Let rows gather: fewer, larger rounds. A full round means a backlog: read on at once.
+                        await DelayRestOfDrainIntervalAsync(roundStarted, stoppingToken);
+                    }
+
                     continue;
                 }
 
-                // Notifications that arrived while we published were flagged above; otherwise sleep until one comes.
-                listener = await WaitForNotificationAsync(listener, settings.PollInterval, stoppingToken);
+                if (draining)
+                {
+                    if (!listening.IsListening && ++dryRounds < DryRoundsBeforeListening)
+                    {
+                        // Commits may still come (nothing tells us while we do not listen): a short lull is not the end.
+                        await DelayRestOfDrainIntervalAsync(roundStarted, stoppingToken);
+                        continue;
+                    }
+
+                    draining = false;
+                    if (!listening.IsListening)
+                    {
+                        // Listen again (top of the loop), then read once more before waiting.
+                        continue;
+                    }
+
+                    // Still listening: no commit notified since the drain began, there is nothing more to read.
+                }
+
+                // Notifications that arrived during the round are flagged and end this wait at once.
+                await listening.WaitAsync(settings.PollInterval, stoppingToken);
             }
         }
         finally
         {
             await leading.CancelAsync();
             await renewing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (listener is not null)
-            {
-                await listener.DisposeAsync();
-            }
+            await FlushMarksAsync(held, marks);
+            listener = null;
+            await listening.DisposeAsync();
+        }
+    }
+
+    private async Task DelayRestOfDrainIntervalAsync(long roundStarted, CancellationToken stoppingToken)
+    {
+        var rest = options.Value.DrainInterval - time.GetElapsedTime(roundStarted);
+        if (rest > TimeSpan.Zero)
+        {
+            await Task.Delay(rest, stoppingToken);
         }
     }
 
@@ -251,64 +330,23 @@ public sealed partial class OutboxRelay(
     }
 
     /// <summary>
-    /// A session connection listening on the outbox channel, or null when it cannot be opened now (the relay then
-    /// polls every <see cref="OutboxOptions.PollInterval"/> and tries again next round).
+    /// One round, one transaction: marks what the previous round published (deleted) or failed to publish (deferred),
+    /// both fenced by the lease generation, then reads up to a batch of due rows. Returns the rows to publish (none
+    /// when the fence shows that another relay has taken over).
     /// </summary>
-    private async Task<NpgsqlConnection?> ListenAsync(Action onNotification, CancellationToken stoppingToken)
+    private async Task<IReadOnlyList<OutboxRow>> RoundAsync(HeldLease held, OutboxMarks marks, CancellationToken stoppingToken)
     {
-        NpgsqlConnection? connection = null;
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            timeout.CancelAfter(options.Value.LeaseDuration);
-            connection = await sessionDataSource.OpenConnectionAsync(timeout.Token);
-            connection.Notification += (_, _) => onNotification();
-            await using var listen = new NpgsqlCommand("LISTEN " + Channel, connection);
-            await listen.ExecuteNonQueryAsync(timeout.Token);
-            return connection;
-        }
-        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-        {
-            LogListenFailed(ex.Message);
-            if (connection is not null)
-            {
-                await connection.DisposeAsync();
-            }
+        await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
+        await using var batch = new NpgsqlBatch(connection);
+        var delete = AddMarks(batch, held, marks);
+        var select = new NpgsqlBatchCommand(SelectDue);
+        select.Parameters.AddWithValue("limit", options.Value.BatchSize);
+        batch.BatchCommands.Add(select);
 
-            return null;
-        }
-    }
-
-    /// <summary>Waits for a notification or the poll interval; returns the listener, or null when it broke.</summary>
-    private async Task<NpgsqlConnection?> WaitForNotificationAsync(NpgsqlConnection? listener, TimeSpan pollInterval, CancellationToken stoppingToken)
-    {
-        if (listener is null)
-        {
-            await Task.Delay(pollInterval, stoppingToken);
-            return null;
-        }
-
-        try
-        {
-            await listener.WaitAsync(pollInterval, stoppingToken);
-            return listener;
-        }
-        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-        {
-            LogListenFailed(ex.Message);
-            await listener.DisposeAsync();
-            return null;
-        }
-    }
-
-    /// <summary>One round: publish up to a batch of due rows. Returns how many rows were read.</summary>
-    private async Task<int> PublishRoundAsync(HeldLease held, CancellationToken stoppingToken)
-    {
+        // A cancelled round rolls back whole; its marks stay pending for the next round or the final flush.
         var rows = new List<OutboxRow>();
-        await using (var select = dataSource.CreateCommand(SelectDue))
+        await using (var reader = await batch.ExecuteReaderAsync(stoppingToken))
         {
-            select.Parameters.AddWithValue("limit", options.Value.BatchSize);
-            await using var reader = await select.ExecuteReaderAsync(stoppingToken);
             while (await reader.ReadAsync(stoppingToken))
             {
                 rows.Add(new OutboxRow(reader.GetInt64(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3),
@@ -317,13 +355,86 @@ public sealed partial class OutboxRelay(
             }
         }
 
-        if (rows.Count == 0)
+        return MarksApplied(held, marks, delete) ? rows : [];
+    }
+
+    /// <summary>Marks what is pending when leading ends, so the next leader does not publish it again.</summary>
+    private async Task FlushMarksAsync(HeldLease held, OutboxMarks marks)
+    {
+        if (marks.IsEmpty)
         {
-            return 0;
+            return;
         }
 
-        var sent = new List<long>(rows.Count);
-        var failed = new List<(OutboxRow Row, string Error)>();
+        try
+        {
+            using var timeout = new CancellationTokenSource(options.Value.LeaseStatementTimeout);
+            await using var connection = await dataSource.OpenConnectionAsync(timeout.Token);
+            await using var batch = new NpgsqlBatch(connection);
+            var delete = AddMarks(batch, held, marks);
+            await batch.ExecuteNonQueryAsync(timeout.Token);
+            MarksApplied(held, marks, delete);
+        }
+        catch (Exception ex)
+        {
+            // Published rows left unmarked are published again by the next leader, with the same MessageId.
+            LogRoundFailed(ex.Message);
+        }
+    }
+
+    private NpgsqlBatchCommand? AddMarks(NpgsqlBatch batch, HeldLease held, OutboxMarks marks)
+    {
+        NpgsqlBatchCommand? delete = null;
+        if (marks.Sent.Count > 0)
+        {
+            delete = new NpgsqlBatchCommand(DeleteSent);
+            delete.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = marks.Sent.ToArray() });
+            AddFence(delete, held);
+            batch.BatchCommands.Add(delete);
+        }
+
+        foreach (var (row, error) in marks.Failed)
+        {
+            var delay = TimeSpan.FromTicks(Math.Min(options.Value.RetryDelay.Ticks * (1L << Math.Min(row.Attempts, 16)), options.Value.MaxRetryDelay.Ticks));
+            var retry = new NpgsqlBatchCommand(DeferFailed);
+            retry.Parameters.AddWithValue("error", error.Length > 1000 ? error[..1000] : error);
+            retry.Parameters.AddWithValue("delay", delay.TotalSeconds);
+            retry.Parameters.AddWithValue("id", row.Id);
+            AddFence(retry, held);
+            batch.BatchCommands.Add(retry);
+        }
+
+        return delete;
+    }
+
+    /// <summary>After the marks' transaction committed: false when the fence showed that another relay leads now.</summary>
+    private bool MarksApplied(HeldLease held, OutboxMarks marks, NpgsqlBatchCommand? delete)
+    {
+        var sent = marks.Sent.Count;
+        if (marks.Failed.Count > 0)
+        {
+            LogPublishFailed(marks.Failed.Count, marks.Failed[0].Error);
+        }
+
+        marks.Clear();
+        if (delete is not null && delete.RecordsAffected == 0)
+        {
+            // Taken over meanwhile: the new leader owns these rows now (it publishes them again, same MessageId).
+            held.MarkLost();
+            LogFencedOff(held.Generation, sent);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Publishes a round's rows: different jobs' messages in flight together (up to
+    /// <see cref="OutboxOptions.MaxParallelPublishes"/>), each job's one after another, each confirmed by the broker.
+    /// What was confirmed or failed is noted in <paramref name="marks"/> for the next round's transaction.
+    /// </summary>
+    private async Task PublishAllAsync(IReadOnlyList<OutboxRow> rows, HeldLease held, OutboxMarks marks, CancellationToken stoppingToken)
+    {
         using var throttle = new SemaphoreSlim(options.Value.MaxParallelPublishes);
         var groups = rows.GroupBy(r => r.JobId).Select(async group =>
         {
@@ -339,20 +450,25 @@ public sealed partial class OutboxRelay(
                         break;
                     }
 
-                    var error = await PublishAsync(row, stoppingToken);
-                    lock (sent)
+                    var outcome = await PublishAsync(row, held, stoppingToken);
+                    if (outcome.Abandoned)
                     {
-                        if (error is null)
+                        break;
+                    }
+
+                    lock (marks)
+                    {
+                        if (outcome.Error is null)
                         {
-                            sent.Add(row.Id);
+                            marks.Sent.Add(row.Id);
                         }
                         else
                         {
-                            failed.Add((row, error));
+                            marks.Failed.Add((row, outcome.Error));
                         }
                     }
 
-                    if (error is not null)
+                    if (outcome.Error is not null)
                     {
                         // Later messages of this job wait behind the failed one: order per job is kept.
                         break;
@@ -365,47 +481,6 @@ public sealed partial class OutboxRelay(
             }
         });
         await Task.WhenAll(groups);
-        if (sent.Count == 0 && failed.Count == 0)
-        {
-            return rows.Count;
-        }
-
-        await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
-        await using var batch = new NpgsqlBatch(connection);
-        if (sent.Count > 0)
-        {
-            var delete = new NpgsqlBatchCommand(DeleteSent);
-            delete.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = sent.ToArray() });
-            AddFence(delete, held);
-            batch.BatchCommands.Add(delete);
-        }
-
-        foreach (var (row, error) in failed)
-        {
-            var delay = TimeSpan.FromTicks(Math.Min(options.Value.RetryDelay.Ticks * (1L << Math.Min(row.Attempts, 16)), options.Value.MaxRetryDelay.Ticks));
-            var retry = new NpgsqlBatchCommand(DeferFailed);
-            retry.Parameters.AddWithValue("error", error.Length > 1000 ? error[..1000] : error);
-            retry.Parameters.AddWithValue("delay", delay.TotalSeconds);
-            retry.Parameters.AddWithValue("id", row.Id);
-            AddFence(retry, held);
-            batch.BatchCommands.Add(retry);
-        }
-
-        // Marking must not be cancelled half-way: an unmarked, published row would only be published again.
-        await batch.ExecuteNonQueryAsync(CancellationToken.None);
-        if (sent.Count > 0 && batch.BatchCommands[0].RecordsAffected == 0)
-        {
-            // Taken over meanwhile: the new leader owns these rows now (it publishes them again, same MessageId).
-            held.MarkLost();
-            LogFencedOff(held.Generation, sent.Count);
-        }
-
-        if (failed.Count > 0)
-        {
-            LogPublishFailed(failed.Count, failed[0].Error);
-        }
-
-        return rows.Count;
     }
 
     private static void AddFence(NpgsqlBatchCommand command, HeldLease held)
@@ -414,11 +489,11 @@ public sealed partial class OutboxRelay(
         command.Parameters.AddWithValue("generation", held.Generation);
     }
 
-    private async Task<string?> PublishAsync(OutboxRow row, CancellationToken stoppingToken)
+    private async Task<PublishOutcome> PublishAsync(OutboxRow row, HeldLease held, CancellationToken stoppingToken)
     {
         if (!OutboxMessageTypes.TryResolve(row.MessageType, out var type))
         {
-            return $"unknown message type '{row.MessageType}'";
+            return new PublishOutcome($"unknown message type '{row.MessageType}'", false);
         }
 
         // Continue the trace of the transaction that wrote the row; MassTransit carries it on to subscribers.
@@ -429,8 +504,10 @@ public sealed partial class OutboxRelay(
         {
             var message = JsonSerializer.Deserialize(row.Body, type, Runtime.ContractJson.Options)
                           ?? throw new JsonException("empty body");
+            // A publish never outlives the lease: once a new leader may publish this job's rows, this one gives up.
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            timeout.CancelAfter(options.Value.PublishTimeout);
+            var remaining = held.Remaining;
+            timeout.CancelAfter(remaining < options.Value.PublishTimeout ? remaining : options.Value.PublishTimeout);
             if (row.Destination is null)
             {
                 await bus.Publish(message, type, context => context.MessageId = row.MessageId, timeout.Token);
@@ -443,13 +520,38 @@ public sealed partial class OutboxRelay(
             metrics.OutboxPublished.Add(1, new KeyValuePair<string, object?>("type", row.MessageType));
             metrics.OutboxPublishLatency.Record(Math.Max(0, (DateTimeOffset.UtcNow - row.CreatedAt).TotalSeconds),
                 new KeyValuePair<string, object?>("type", row.MessageType));
-            return null;
+            return new PublishOutcome(null, false);
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
-            metrics.OutboxPublishFailures.Add(1, new KeyValuePair<string, object?>("type", row.MessageType));
             span?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            return ex.GetType().Name + ": " + ex.Message;
+            if (!held.IsHeld)
+            {
+                // Not a failure to retry: the lease ran out (or was lost) under it and the row is the next leader's.
+                return new PublishOutcome(null, true);
+            }
+
+            metrics.OutboxPublishFailures.Add(1, new KeyValuePair<string, object?>("type", row.MessageType));
+            return new PublishOutcome(ex.GetType().Name + ": " + ex.Message, false);
+        }
+    }
+
+    /// <summary>A publish's result: confirmed (no error), failed (retry later), or abandoned because the lease ended.</summary>
+    private readonly record struct PublishOutcome(string? Error, bool Abandoned);
+
+    /// <summary>What the last round published or failed to publish, marked by the next round's transaction.</summary>
+    private sealed class OutboxMarks
+    {
+        public List<long> Sent { get; } = [];
+
+        public List<(OutboxRow Row, string Error)> Failed { get; } = [];
+
+        public bool IsEmpty => Sent.Count == 0 && Failed.Count == 0;
+
+        public void Clear()
+        {
+            Sent.Clear();
+            Failed.Clear();
         }
     }
 

@@ -34,4 +34,20 @@ public sealed class OutboxOptionsTests
         var options = new OutboxOptions { StallThreshold = TimeSpan.FromSeconds(2), BacklogCheckInterval = TimeSpan.FromSeconds(5) };
         Assert.Contains(options.Problems(), p => p.StartsWith("Consumers:Outbox:StallThreshold", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void A_publish_timeout_that_could_outlive_the_lease_is_refused()
+    {
+        var options = new OutboxOptions { PublishTimeout = TimeSpan.FromSeconds(10) };
+        Assert.Contains(options.Problems(), p => p.StartsWith("Consumers:Outbox:PublishTimeout", StringComparison.Ordinal));
+        Assert.True(new OutboxOptions().PublishTimeout < new OutboxOptions().LeaseDuration);
+    }
+
+    [Fact]
+    public void A_drain_interval_not_shorter_than_the_poll_is_refused()
+    {
+        var options = new OutboxOptions { DrainInterval = TimeSpan.FromSeconds(1), PollInterval = TimeSpan.FromSeconds(1) };
+        Assert.Contains(options.Problems(), p => p.StartsWith("Consumers:Outbox:DrainInterval", StringComparison.Ordinal));
+        Assert.Empty(new OutboxOptions { DrainInterval = TimeSpan.Zero }.Problems());
+    }
 }
