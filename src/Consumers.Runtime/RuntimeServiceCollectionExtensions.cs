@@ -57,7 +57,8 @@ public static class RuntimeServiceCollectionExtensions
         services.AddSingleton<IProgressStore>(sp => sp.GetRequiredService<JobStore>());
         services.AddSingleton<Scratch.IAttemptStates>(sp => sp.GetRequiredService<JobStore>());
         services.AddSingleton<ClusterLeaseStore>();
-        services.AddValidatedSettings<RecoveryOptions>(configuration, RecoveryOptions.Section);
+        // Bound once: AddRecoverySweep reads this same instance for the schedule it registers.
+        services.AddSettingsBoundNow<RecoveryOptions>(configuration, RecoveryOptions.Section);
         services.AddSingleton<RecoveryStore>();
         services.AddScoped<JobQueries>();
         services.AddMetrics();

@@ -1,11 +1,16 @@
 using Consumers.Contracts;
+using Consumers.Runtime.Pipelines;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
 namespace Consumers.Runtime.Control;
 
-/// <summary>Carries out a <see cref="CancelJob"/> message: the same request as <c>consumers cancel</c>, by the sender it names.</summary>
-public sealed partial class CancelJobConsumer(JobCancellation cancellation, ILogger<CancelJobConsumer> logger) : IConsumer<CancelJob>
+/// <summary>
+/// Carries out a <see cref="CancelJob"/> message: the same request as <c>consumers cancel</c>, by the sender it names.
+/// Like the CLI and the admin API, an id that is no job but a pipeline cancels the pipeline as a whole.
+/// </summary>
+public sealed partial class CancelJobConsumer(JobCancellation cancellation, PipelineCancellation pipelines, ILogger<CancelJobConsumer> logger)
+    : IConsumer<CancelJob>
 {
     /// <summary>Who a message that names no sender is recorded as.</summary>
     public const string AnonymousSender = "message";
@@ -22,7 +27,14 @@ public sealed partial class CancelJobConsumer(JobCancellation cancellation, ILog
 
         var by = string.IsNullOrWhiteSpace(message.RequestedBy) ? AnonymousSender : message.RequestedBy;
         var outcome = await cancellation.CancelAsync(message.JobId, message.Reason, by, context.CancellationToken);
-        LogCancel(message.JobId, by, outcome.Kind, outcome.Status);
+        if (outcome.Kind != Jobs.CancelOutcomeKind.Missing)
+        {
+            LogCancel(message.JobId, by, outcome.Kind, outcome.Status);
+            return;
+        }
+
+        var pipeline = await pipelines.CancelAsync(message.JobId, message.Reason, by, context.CancellationToken);
+        LogPipelineCancel(message.JobId, by, pipeline);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "CancelJob {MessageId} names no job id; ignored")]
@@ -30,4 +42,7 @@ public sealed partial class CancelJobConsumer(JobCancellation cancellation, ILog
 
     [LoggerMessage(Level = LogLevel.Information, Message = "CancelJob for {JobId} by {By}: {Outcome} (status {Status})")]
     private partial void LogCancel(Guid jobId, string by, Jobs.CancelOutcomeKind outcome, string? status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "CancelJob for {Id} (no such job) by {By}: pipeline {Outcome}")]
+    private partial void LogPipelineCancel(Guid id, string by, PipelineCancelResult outcome);
 }
