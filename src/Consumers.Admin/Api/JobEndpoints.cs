@@ -86,7 +86,7 @@ public static class JobEndpoints
         }
 
         var limit = queuedMinutes is { } given ? TimeSpan.FromMinutes(given) : AdminQueries.QueuedTooLong;
-        return TypedResults.Ok((await queries.StuckAsync(limit, cancellationToken)).Select(s => new AdminStuckJob(AdminJob.From(s.Job), s.Why)).ToList());
+        return TypedResults.Ok((await queries.StuckAsync(limit, cancellationToken)).Select(s => new AdminStuckJob(JobView.From(s.Job), s.Why)).ToList());
     }
 
     private static async Task<Results<Ok<ActionResult>, Accepted<ActionResult>, ValidationProblem, ProblemHttpResult>> CancelAsync(

@@ -35,8 +35,9 @@ public sealed class RetentionStore(JobStore jobs, NpgsqlDataSource dataSource)
     /// <summary>One batch of each kind: at most <see cref="RetentionOptions.BatchSize"/> rows of jobs, of pipelines and of actions.</summary>
     public async Task<PruneCounts> PruneBatchAsync(RetentionOptions retention, CancellationToken cancellationToken)
     {
-        var prunedJobs = await jobs.PruneFinishedAsync(retention, cancellationToken);
+        // Pipelines first: their step jobs are kept while the pipeline row is, so they can go in the same batch.
         var pipelines = await CountsAsync(RetentionSql.PrunePipelines, retention, batch: true, cancellationToken);
+        var prunedJobs = await jobs.PruneFinishedAsync(retention, cancellationToken);
         var actions = await CountAsync(RetentionSql.PruneOperatorActions, retention, batch: true, cancellationToken);
         return new PruneCounts(prunedJobs, pipelines, actions);
     }

@@ -10,37 +10,43 @@ internal static class RetentionSql
 {
     private const string Keep = "CASE status WHEN 'succeeded' THEN @keep_succeeded WHEN 'failed' THEN @keep_failed ELSE @keep_cancelled END";
 
-    private const string Prunable =
+    // No index on a pipeline's finished_at: without ORDER BY the scan stops at the first @batch matches, which sit at the
+    // table's start (the oldest rows), instead of sorting every finished pipeline. A pipeline with a job still waiting
+    // or running is never expired, whatever its row says.
+    private const string ExpiredPipeline =
         $"""
-        SELECT id, status FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled')
-          AND finished_at < now() - {Keep}
+        status IN ('succeeded', 'failed', 'cancelled') AND finished_at < now() - {Keep}
+          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.pipeline_id = pipelines.id AND j.status IN ('queued', 'processing'))
+        """;
+
+    private const string ExpiredJob =
+        $"""
+        status IN ('succeeded', 'failed', 'cancelled') AND finished_at < now() - {Keep}
           AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.job_id = jobs.id)
-          AND (pipeline_id IS NULL OR NOT EXISTS (SELECT 1 FROM pipelines p WHERE p.id = jobs.pipeline_id))
         """;
 
     /// <summary>
     /// Deletes up to @batch of them with their events and checkpoints (the foreign keys cascade), skipping rows another
-    /// transaction holds.
+    /// transaction holds. A step job goes only once its pipeline's row is gone (<see cref="PrunePipelines"/> runs first).
     /// </summary>
     public const string PruneFinished =
         $"""
-        WITH doomed AS ({Prunable} ORDER BY finished_at LIMIT @batch FOR UPDATE SKIP LOCKED),
+        WITH doomed AS (SELECT id, status FROM jobs WHERE {ExpiredJob}
+            AND (pipeline_id IS NULL OR NOT EXISTS (SELECT 1 FROM pipelines p WHERE p.id = jobs.pipeline_id))
+            ORDER BY finished_at LIMIT @batch FOR UPDATE SKIP LOCKED),
           d AS (DELETE FROM jobs j USING doomed WHERE j.id = doomed.id RETURNING j.status)
         SELECT status, count(*)::int AS count FROM d GROUP BY status
         """;
 
-    /// <summary>What <see cref="PruneFinished"/> would delete now, counted by status.</summary>
-    public const string CountPrunable = $"SELECT status, count(*)::int AS count FROM ({Prunable}) p GROUP BY status";
-
-    // No index on a pipeline's finished_at: without ORDER BY the scan stops at the first @batch matches, which sit at the
-    // table's start (the oldest rows), instead of sorting every finished pipeline. A pipeline with a job still waiting
-    // or running is never expired, whatever its row says.
-    private const string PrunablePipelines =
+    /// <summary>What <see cref="PruneFinished"/> would delete now, counted by status, with the step jobs of the pipelines that go too.</summary>
+    public const string CountPrunable =
         $"""
-        SELECT id, status FROM pipelines WHERE status IN ('succeeded', 'failed', 'cancelled')
-          AND finished_at < now() - {Keep}
-          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.pipeline_id = pipelines.id AND j.status IN ('queued', 'processing'))
+        SELECT status, count(*)::int AS count FROM jobs WHERE {ExpiredJob}
+          AND (pipeline_id IS NULL OR NOT EXISTS (SELECT 1 FROM pipelines WHERE pipelines.id = jobs.pipeline_id AND NOT ({ExpiredPipeline})))
+        GROUP BY status
         """;
+
+    private const string PrunablePipelines = $"SELECT id, status FROM pipelines WHERE {ExpiredPipeline}";
 
     /// <summary>
     /// Deletes up to @batch expired pipelines with their steps and timeline (the foreign keys cascade), skipping any a
