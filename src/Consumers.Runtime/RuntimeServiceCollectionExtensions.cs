@@ -67,6 +67,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddSingleton<Pipelines.PipelineStore>();
         services.AddSingleton<Pipelines.PipelineSubmission>();
         services.AddSingleton<Pipelines.PipelineCancellation>();
+        services.AddSingleton<Control.ICancelOtherwise>(sp => sp.GetRequiredService<Pipelines.PipelineCancellation>());
         services.AddScoped<Pipelines.PipelineQueries>();
 
         services.AddSingleton<IStage, ManifestStage>();

@@ -1,5 +1,4 @@
 using Consumers.Contracts;
-using Consumers.Runtime.Pipelines;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
@@ -7,9 +6,10 @@ namespace Consumers.Runtime.Control;
 
 /// <summary>
 /// Carries out a <see cref="CancelJob"/> message: the same request as <c>consumers cancel</c>, by the sender it names.
-/// Like the CLI and the admin API, an id that is no job but a pipeline cancels the pipeline as a whole.
+/// Like the CLI and the admin API, an id that is no job but a pipeline cancels the pipeline as a whole (through
+/// <see cref="ICancelOtherwise"/>, which the pipelines register).
 /// </summary>
-public sealed partial class CancelJobConsumer(JobCancellation cancellation, PipelineCancellation pipelines, ILogger<CancelJobConsumer> logger)
+public sealed partial class CancelJobConsumer(JobCancellation cancellation, IEnumerable<ICancelOtherwise> others, ILogger<CancelJobConsumer> logger)
     : IConsumer<CancelJob>
 {
     /// <summary>Who a message that names no sender is recorded as.</summary>
@@ -33,8 +33,16 @@ public sealed partial class CancelJobConsumer(JobCancellation cancellation, Pipe
             return;
         }
 
-        var pipeline = await pipelines.CancelAsync(message.JobId, message.Reason, by, context.CancellationToken);
-        LogPipelineCancel(message.JobId, by, pipeline);
+        foreach (var other in others)
+        {
+            if (await other.CancelAsync(message.JobId, message.Reason, by, context.CancellationToken) is { } otherOutcome)
+            {
+                LogOtherCancel(message.JobId, by, otherOutcome);
+                return;
+            }
+        }
+
+        LogCancel(message.JobId, by, outcome.Kind, outcome.Status);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "CancelJob {MessageId} names no job id; ignored")]
@@ -43,6 +51,6 @@ public sealed partial class CancelJobConsumer(JobCancellation cancellation, Pipe
     [LoggerMessage(Level = LogLevel.Information, Message = "CancelJob for {JobId} by {By}: {Outcome} (status {Status})")]
     private partial void LogCancel(Guid jobId, string by, Jobs.CancelOutcomeKind outcome, string? status);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "CancelJob for {Id} (no such job) by {By}: pipeline {Outcome}")]
-    private partial void LogPipelineCancel(Guid id, string by, PipelineCancelResult outcome);
+    [LoggerMessage(Level = LogLevel.Information, Message = "CancelJob for {Id} (no such job) by {By}: {Outcome}")]
+    private partial void LogOtherCancel(Guid id, string by, string outcome);
 }

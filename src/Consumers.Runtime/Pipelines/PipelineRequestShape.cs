@@ -42,18 +42,21 @@ public static class PipelineRequestShape
         }
 
         var hasId = JobRequestShape.TryGet(root, "pipelineId", out var idValue);
-        if (!hasId || idValue.ValueKind != JsonValueKind.String || !Guid.TryParse(idValue.GetString(), out var id) || id == Guid.Empty)
+        if (hasId && idValue.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
         {
-            // Only a type problem is this class's business; a missing or empty id is the validator's (and the consumer's).
-            return hasId && idValue.ValueKind is not (JsonValueKind.String or JsonValueKind.Null)
-                ? new PipelineShapeProblem(null, "pipelineId", $"pipelineId must be a UUID string, not JSON {JobRequestShape.Describe(idValue.ValueKind)}")
-                : null;
+            return new PipelineShapeProblem(null, "pipelineId", $"pipelineId must be a UUID string, not JSON {JobRequestShape.Describe(idValue.ValueKind)}");
         }
 
         var problem = FirstProblem(root);
         if (problem is null)
         {
+            // A missing or empty id with fields that fit is the validator's business (and the consumer's).
             return null;
+        }
+
+        if (!hasId || idValue.ValueKind != JsonValueKind.String || !Guid.TryParse(idValue.GetString(), out var id) || id == Guid.Empty)
+        {
+            return new PipelineShapeProblem(null, problem.Value.Field, $"{problem.Value.Problem}, and pipelineId is missing or not a UUID");
         }
 
         var partial = new PipelineRequested

@@ -155,6 +155,7 @@ public sealed class PipelineTests : IAsyncLifetime
     [Theory]
     [InlineData("""{"pipelineId":42,"steps":[]}""", "pipelineId must be a UUID string, not JSON number")]
     [InlineData("""{"pipelineId":true,"steps":"probe"}""", "pipelineId must be a UUID string, not JSON boolean")]
+    [InlineData("""{"steps":"probe"}""", "steps must be an array of step objects, not JSON string, and pipelineId is missing")]
     public async Task A_mistyped_pipeline_without_a_readable_id_goes_to_the_error_queue_with_its_reason(string body, string reason)
     {
         await env.StartWorkerAsync();
