@@ -2,12 +2,16 @@
 # The Consumers demo: starts the local stack, builds the worker, runs two worker processes, submits a
 # batch of real jobs (including bad ones), shows them run with progress bars, kills a worker mid-job to
 # show recovery, cancels a running job, pauses and resumes a stage, and prints the outcome table, one
-# job's timeline and where to look next. The admin dashboard (consumers serve) runs from the start and stays
-# up afterwards; its address and key are printed.
+# job's timeline and where to look next. The admin dashboard (consumers serve) runs from the start; its
+# address and key are printed. Whatever the demo started is stopped when it exits (a trap, also on failure or
+# Ctrl-C), except the dashboard after a complete run, which stays for you to look around (DEMO_KEEP_DASHBOARD=0
+# stops it too); the closing lines say how to stop it and how to drop the demo's database and virtual host.
 #
 # usage: scripts/demo.sh            (everything; two to three minutes on a 2-core machine)
 # Environment: DEMO_JOBS (default 12) manifest jobs in the batch; DEMO_DIR (default /tmp/consumers-demo);
-# DEMO_ADMIN_PORT (default 9470) port of the dashboard.
+# DEMO_DB (default consumers_demo) and DEMO_VHOST (default demo): the database and RabbitMQ virtual host it
+# recreates; DEMO_ADMIN_PORT (default 9470) port of the dashboard; DEMO_METRICS_PORTS (default "9464 9465") the
+# two workers' metrics ports; DEMO_KEEP_DASHBOARD (default 1).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -16,13 +20,49 @@ cd "$REPO_ROOT"
 
 DEMO_DIR="${DEMO_DIR:-/tmp/consumers-demo}"
 DEMO_JOBS="${DEMO_JOBS:-12}"
-DEMO_DB="consumers_demo"
-DEMO_VHOST="demo"
+DEMO_DB="${DEMO_DB:-consumers_demo}"
+DEMO_VHOST="${DEMO_VHOST:-demo}"
 ADMIN_PORT="${DEMO_ADMIN_PORT:-9470}"
+read -r METRICS_PORT_A METRICS_PORT_B <<<"${DEMO_METRICS_PORTS:-9464 9465}"
+KEEP_DASHBOARD="${DEMO_KEEP_DASHBOARD:-1}"
 ADMIN_PID_FILE="$DEMO_DIR.admin.pid"
+[[ "$DEMO_DB" =~ ^[a-z_][a-z0-9_]*$ ]] || die "DEMO_DB must be a plain lower-case name, not '$DEMO_DB'"
+[[ "$DEMO_VHOST" =~ ^[A-Za-z0-9_-]+$ ]] || die "DEMO_VHOST must be letters, digits, '-' or '_', not '$DEMO_VHOST'"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 step() { printf '\n%s==> %s%s\n' "$_c_ok" "$*" "$_c_off"; }
+
+# ---- cleanup: everything this run started, by the pids it recorded (never by a name pattern) ----------------------
+STARTED_PIDS=()   # workers and helpers of this run
+ADMIN_PID=""      # the dashboard, once this run started it
+DEMO_COMPLETE=0
+stop_pids() {  # pids: SIGTERM to all, up to 15 s to drain, then SIGKILL to what is left
+  local pid deadline=$(( SECONDS + 15 )) alive
+  for pid in "$@"; do pid_alive "$pid" && kill -TERM "$pid" 2>/dev/null; done
+  while (( SECONDS < deadline )); do
+    alive=0
+    for pid in "$@"; do pid_alive "$pid" && alive=1; done
+    (( alive )) || return 0
+    sleep 0.2
+  done
+  for pid in "$@"; do pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null; done
+  return 0
+}
+cleanup() {
+  local code=$? stop=("${STARTED_PIDS[@]}")
+  trap - EXIT INT TERM
+  if [[ -n "$ADMIN_PID" ]] && { (( DEMO_COMPLETE == 0 )) || [[ "$KEEP_DASHBOARD" != 1 ]]; }; then
+    stop+=("$ADMIN_PID")
+    rm -f "$ADMIN_PID_FILE"
+    (( DEMO_COMPLETE == 1 )) && echo "  dashboard stopped (DEMO_KEEP_DASHBOARD=$KEEP_DASHBOARD)"
+  fi
+  (( ${#stop[@]} == 0 )) || stop_pids "${stop[@]}"
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # ---- 1. stack and build ---------------------------------------------------------------------------
 step "Starting the local stack (PostgreSQL 15 + RabbitMQ 3.10 with management) on 127.0.0.1"
@@ -36,12 +76,17 @@ CONSUMERS=(dotnet "$REPO_ROOT/src/Consumers.Worker/bin/Release/net10.0/consumers
 
 # ---- 2. a clean corner of the stack ------------------------------------------------------------
 step "Preparing a fresh database ($DEMO_DB), virtual host ($DEMO_VHOST) and folders ($DEMO_DIR)"
-pkill -f "consumers.dll run --worker-id demo-" 2>/dev/null || true
-# The previous demo's dashboard, by the pid it left.
-if [[ -f "$ADMIN_PID_FILE" ]] && pid_alive "$(cat "$ADMIN_PID_FILE")"; then
-  kill -TERM "$(cat "$ADMIN_PID_FILE")" 2>/dev/null || true
-fi
+# A previous demo's processes, by the pids it recorded (a run that was itself cleaned up leaves none), and only if
+# that pid is still a consumers process: a recycled pid is someone else's.
+for f in "$DEMO_DIR"/logs/*.pid "$ADMIN_PID_FILE"; do
+  [[ -f "$f" ]] || continue
+  pid=$(cat "$f")
+  if pid_alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'consumers.dll'; then stop_pids "$pid"; fi
+done
 rm -f "$ADMIN_PID_FILE"
+for port in "$METRICS_PORT_A" "$METRICS_PORT_B" "$ADMIN_PORT"; do
+  port_free "$port" || die "port $port on 127.0.0.1 is taken by another program; choose others with DEMO_METRICS_PORTS / DEMO_ADMIN_PORT"
+done
 rm -rf "$DEMO_DIR" && mkdir -p "$DEMO_DIR"/{media,artifacts,scratch,logs}
 PGPASSWORD="$CONSUMERS_DB_PASSWORD" "$PG_BIN/psql" -q -h "$CONSUMERS_PG_HOST" -p "$CONSUMERS_PG_PORT" -U "$CONSUMERS_DB_USER" -d postgres \
   -c "DROP DATABASE IF EXISTS $DEMO_DB WITH (FORCE)" -c "CREATE DATABASE $DEMO_DB" >/dev/null
@@ -83,6 +128,7 @@ start_worker() {
   local id="$1" port="$2"
   "${CONSUMERS[@]}" run --worker-id "$id" --metrics-port "$port" >"$DEMO_DIR/logs/$id.log" 2>&1 &
   echo $! >"$DEMO_DIR/logs/$id.pid"
+  STARTED_PIDS+=("$!")
   disown $! 2>/dev/null || true
   local deadline=$(( SECONDS + 60 ))
   until curl -fsS -o /dev/null "http://127.0.0.1:$port/health/ready" 2>/dev/null; do
@@ -92,13 +138,14 @@ start_worker() {
   echo "  $id ready: pid $(cat "$DEMO_DIR/logs/$id.pid"), metrics http://127.0.0.1:$port/metrics, log $DEMO_DIR/logs/$id.log"
 }
 step "Starting two worker processes (3 slots each)"
-start_worker demo-a 9464
-start_worker demo-b 9465
+start_worker demo-a "$METRICS_PORT_A"
+start_worker demo-b "$METRICS_PORT_B"
 
 step "Starting the admin API and dashboard (consumers serve)"
 ADMIN_KEY="$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 Consumers__Admin__Operators__demo="$ADMIN_KEY" "${CONSUMERS[@]}" serve --port "$ADMIN_PORT" >"$DEMO_DIR/logs/admin.log" 2>&1 &
 echo $! >"$ADMIN_PID_FILE"
+ADMIN_PID=$!
 disown $! 2>/dev/null || true
 deadline=$(( SECONDS + 60 ))
 until curl -fsS -o /dev/null -H "X-Api-Key: $ADMIN_KEY" "http://127.0.0.1:$ADMIN_PORT/api/me" 2>/dev/null; do
@@ -165,6 +212,7 @@ step "Watching; demo-a will be killed with SIGKILL while it runs a job"
   done
 ) &
 KILLER=$!
+STARTED_PIDS+=("$KILLER")
 "${CONSUMERS[@]}" watch --until-idle --timeout 240 || warn "some jobs did not finish in time"
 wait "$KILLER" 2>/dev/null || true
 [[ -f "$DEMO_DIR/logs/killed" ]] && cat "$DEMO_DIR/logs/killed"
@@ -229,7 +277,7 @@ step "consumers show $PIPELINE_ID   (the pipeline: its steps as a tree, then its
 step "consumers check-timeline   (every timeline against the ordering rules)"
 "${CONSUMERS[@]}" check-timeline || true
 step "A few metrics from the surviving worker (series that moved; every series exists from start at 0)"
-for port in 9464 9465; do
+for port in "$METRICS_PORT_A" "$METRICS_PORT_B"; do
   if metrics=$(curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null); then
     grep -E '^(jobs_finished_total|duplicate_skips_total|acquire_conflicts_total|retry_attempts_total|recovered_jobs_total|heartbeats_total|outbox_published_total|worker_job_slots|cancellations_total|operator_actions_total)' <<<"$metrics" \
       | grep -v ' 0$' | sed 's/otel_scope_name="Consumers",//' | head -30 || true  # head may close the pipe early
@@ -245,6 +293,12 @@ done
 for f in "$DEMO_DIR"/logs/*.pid; do
   pid=$(cat "$f"); while pid_alive "$pid"; do sleep 0.2; done
 done
+DEMO_COMPLETE=1
+if [[ "$KEEP_DASHBOARD" == 1 ]]; then
+  DASHBOARD_LINE="http://127.0.0.1:$ADMIN_PORT/   (operator key $ADMIN_KEY; still running, stop it with: kill $ADMIN_PID)"
+else
+  DASHBOARD_LINE="stopped on exit (DEMO_KEEP_DASHBOARD=0)"
+fi
 
 cat <<EOT
 
@@ -253,7 +307,10 @@ ${_c_ok}Done.${_c_off}
                           queues consumers.jobs and consumers.jobs.transcode, exchange consumers.timeline)
   Artifacts               $DEMO_DIR/artifacts
   Worker logs             $DEMO_DIR/logs
-  Dashboard               http://127.0.0.1:$ADMIN_PORT/   (operator key $ADMIN_KEY; still running: kill $(cat "$ADMIN_PID_FILE"))
+  Dashboard               $DASHBOARD_LINE
   Look again              ${CONSUMERS[*]} list      (with the Consumers__ variables above, or --set)
+  Left in place           database '$DEMO_DB' and virtual host '$DEMO_VHOST' (the next run recreates them); to drop them:
+                          PGPASSWORD=... $PG_BIN/psql -h $CONSUMERS_PG_HOST -p $CONSUMERS_PG_PORT -U $CONSUMERS_DB_USER -d postgres -c 'DROP DATABASE $DEMO_DB WITH (FORCE)'
+                          curl -u $CONSUMERS_RABBIT_USER:... -X DELETE $CONSUMERS_RABBIT_MGMT/api/vhosts/$DEMO_VHOST
   The stack keeps running; stop it with: scripts/stack.sh down
 EOT

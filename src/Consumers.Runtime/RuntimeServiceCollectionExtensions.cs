@@ -58,7 +58,8 @@ public static class RuntimeServiceCollectionExtensions
         services.AddSingleton<IProgressStore>(sp => sp.GetRequiredService<JobStore>());
         services.AddSingleton<Scratch.IAttemptStates>(sp => sp.GetRequiredService<JobStore>());
         services.AddSingleton<ClusterLeaseStore>();
-        services.AddValidatedSettings<RecoveryOptions>(configuration, RecoveryOptions.Section);
+        // Bound once: AddRecoverySweep reads this same instance for the schedule it registers.
+        services.AddSettingsBoundNow<RecoveryOptions>(configuration, RecoveryOptions.Section);
         services.AddSingleton<RecoveryStore>();
         services.AddScoped<JobQueries>();
         services.AddMetrics();
@@ -67,6 +68,7 @@ public static class RuntimeServiceCollectionExtensions
         services.AddSingleton<Pipelines.PipelineStore>();
         services.AddSingleton<Pipelines.PipelineSubmission>();
         services.AddSingleton<Pipelines.PipelineCancellation>();
+        services.AddSingleton<Control.ICancelOtherwise>(sp => sp.GetRequiredService<Pipelines.PipelineCancellation>());
         services.AddScoped<Pipelines.PipelineQueries>();
 
         services.AddSingleton<IStage, ManifestStage>();

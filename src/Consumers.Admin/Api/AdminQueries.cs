@@ -11,7 +11,10 @@ using Npgsql;
 
 namespace Consumers.Admin.Api;
 
-/// <summary>The admin API's reads: no tracking, no locks, nothing written.</summary>
+/// <summary>
+/// The admin API's reads: the shared read model (<see cref="JobQueries"/>, <see cref="OperatorAudit"/>) put together with
+/// the settings and RabbitMQ's queue depths; no SQL of its own, nothing written.
+/// </summary>
 public sealed class AdminQueries(RuntimeServices runtime)
 {
     /// <summary>Jobs waiting this long count as stuck on the overview (the CLI's <c>stuck</c> default).</summary>
@@ -20,31 +23,7 @@ public sealed class AdminQueries(RuntimeServices runtime)
     public async Task<JobPage> JobsAsync(string? status, string? stage, string? idFragment, int offset, int limit, CancellationToken cancellationToken)
     {
         await using var scope = runtime.CreateScope();
-        var db = scope.ServiceProvider.GetRequiredService<ConsumersDbContext>();
-        var query = db.Jobs.AsNoTracking();
-        if (stage is not null)
-        {
-            query = query.Where(j => j.Stage == stage);
-        }
-
-        if (idFragment is not null)
-        {
-            var digits = idFragment.Replace("-", "", StringComparison.Ordinal).ToLowerInvariant();
-            query = query.Where(j => EF.Functions.Like(j.Id.ToString().Replace("-", ""), digits + "%")
-                                     || EF.Functions.Like(j.Id.ToString().Replace("-", ""), "%" + digits));
-        }
-
-        // Counts cover the other filters, so the status tabs say how many each would show.
-        var counts = await query.GroupBy(j => j.Status).Select(g => new { g.Key, Count = g.Count() })
-            .ToDictionaryAsync(g => g.Key, g => g.Count, cancellationToken);
-        if (status is not null)
-        {
-            query = query.Where(j => j.Status == status);
-        }
-
-        var jobs = await query.OrderByDescending(j => j.CreatedAt).ThenBy(j => j.Id).Skip(offset).Take(limit).ToListAsync(cancellationToken);
-        var total = status is null ? counts.Values.Sum() : counts.GetValueOrDefault(status);
-        return new JobPage(total, offset, limit, counts, [.. jobs.Select(AdminJob.From)]);
+        return await scope.ServiceProvider.GetRequiredService<JobQueries>().PageAsync(status, stage, idFragment, offset, limit, cancellationToken);
     }
 
     /// <summary>The ids a full id or a fragment of one (its first or last hex digits) names, at most <paramref name="limit"/>.</summary>
@@ -64,7 +43,7 @@ public sealed class AdminQueries(RuntimeServices runtime)
         await using var scope = runtime.CreateScope();
         var queries = scope.ServiceProvider.GetRequiredService<JobQueries>();
         var job = await queries.FindAsync(id, cancellationToken);
-        return job is null ? null : new JobWithTimeline(AdminJob.From(job), [.. (await queries.TimelineAsync(id, cancellationToken)).Select(AdminEvent.From)]);
+        return job is null ? null : new JobWithTimeline(JobView.From(job), [.. (await queries.TimelineAsync(id, cancellationToken)).Select(JobEventView.From)]);
     }
 
     public async Task<List<StuckJob>> StuckAsync(TimeSpan queuedLongerThan, CancellationToken cancellationToken)
@@ -82,17 +61,13 @@ public sealed class AdminQueries(RuntimeServices runtime)
         var ownLanes = flow.Stages.Where(s => s.Value.Slots > 0).OrderBy(s => s.Key, StringComparer.Ordinal)
             .Select(s => (Name: s.Key, Queue: $"{rabbit.JobQueue}.{s.Key}", Slots: Math.Min(s.Value.Slots, flow.ConcurrentJobs))).ToList();
 
-        var running = new Dictionary<(string Stage, string Owner), int>();
-        await using (var command = runtime.Get<NpgsqlDataSource>().CreateCommand(
-            "SELECT stage, COALESCE(lease_owner, ''), count(*)::int FROM jobs WHERE status = 'processing' GROUP BY 1, 2"))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        List<RunningCount> runningNow;
+        await using (var scope = runtime.CreateScope())
         {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                running[(reader.GetString(0), reader.GetString(1))] = reader.GetInt32(2);
-            }
+            runningNow = await scope.ServiceProvider.GetRequiredService<JobQueries>().RunningAsync(cancellationToken);
         }
 
+        var running = runningNow.ToDictionary(r => (r.Stage, r.Owner), r => r.Count);
         var watched = flow.Backpressure.WatchQueues;
         var depths = await DepthsAsync(
             [rabbit.JobQueue, .. ownLanes.Select(l => l.Queue), .. parking.Values, .. watched], cancellationToken);
@@ -115,44 +90,11 @@ public sealed class AdminQueries(RuntimeServices runtime)
 
     public async Task<OverviewView> OverviewAsync(CancellationToken cancellationToken)
     {
-        var dataSource = runtime.Get<NpgsqlDataSource>();
-        // Waiting and running jobs all, finished ones of the last day: the status and finished_at indexes keep it cheap on a big table.
-        var stages = new List<StageCount>();
-        await using (var command = dataSource.CreateCommand(
-            "SELECT stage, status, count(*)::int FROM jobs WHERE status IN ('queued', 'processing') GROUP BY 1, 2 " +
-            "UNION ALL SELECT stage, status, count(*)::int FROM jobs WHERE finished_at >= now() - interval '24 hours' GROUP BY 1, 2 ORDER BY 1, 2"))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                stages.Add(new StageCount(reader.GetString(0), reader.GetString(1), reader.GetInt32(2)));
-            }
-        }
-
-        var throughput = new List<ThroughputMinute>();
-        await using (var command = dataSource.CreateCommand(
-            "SELECT date_trunc('minute', finished_at) AS m, count(*) FILTER (WHERE status = 'succeeded')::int, " +
-            "count(*) FILTER (WHERE status = 'failed')::int, count(*) FILTER (WHERE status = 'cancelled')::int " +
-            "FROM jobs WHERE finished_at >= date_trunc('minute', now()) - interval '14 minutes' GROUP BY 1 ORDER BY 1"))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                throughput.Add(new ThroughputMinute(reader.GetFieldValue<DateTimeOffset>(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt32(3)));
-            }
-        }
-
-        OutboxView outbox;
-        // Counted up to a million, as the backlog monitor does, so a huge backlog costs a bounded scan.
-        await using (var command = dataSource.CreateCommand(
-            "SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox_messages LIMIT 1000000) b), " +
-            "COALESCE(extract(epoch FROM now() - (SELECT created_at FROM outbox_messages ORDER BY id LIMIT 1)), 0)::float8"))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            await reader.ReadAsync(cancellationToken);
-            outbox = new OutboxView(reader.GetInt64(0), reader.GetDouble(1));
-        }
-
+        await using var scope = runtime.CreateScope();
+        var jobs = scope.ServiceProvider.GetRequiredService<JobQueries>();
+        var stages = await jobs.StageCountsAsync(cancellationToken);
+        var throughput = await jobs.ThroughputAsync(cancellationToken);
+        var outbox = await jobs.OutboxAsync(cancellationToken);
         var statuses = JobStatuses.All.ToDictionary(s => s, s => stages.Where(c => c.Status == s).Sum(c => c.Count), StringComparer.Ordinal);
         var stuck = (await StuckAsync(QueuedTooLong, cancellationToken)).Count;
         var errorQueues = runtime.Get<DeadLetterQueues>();
@@ -174,16 +116,7 @@ public sealed class AdminQueries(RuntimeServices runtime)
         }
     }
 
-    public async Task<List<AuditEntry>> AuditAsync(string? target, int limit, CancellationToken cancellationToken)
-    {
-        await using var scope = runtime.CreateScope();
-        var query = scope.ServiceProvider.GetRequiredService<ConsumersDbContext>().OperatorActions.AsNoTracking();
-        if (target is not null)
-        {
-            query = query.Where(a => a.Target == target);
-        }
-
-        return await query.OrderByDescending(a => a.At).ThenByDescending(a => a.Id).Take(limit)
-            .Select(a => new AuditEntry(a.At, a.Action, a.Target, a.By, a.Reason, a.Outcome)).ToListAsync(cancellationToken);
-    }
+    public async Task<List<AuditEntry>> AuditAsync(string? target, int limit, CancellationToken cancellationToken) =>
+        [.. (await runtime.Get<OperatorAudit>().ListAsync(target, limit, cancellationToken))
+            .Select(a => new AuditEntry(a.At, a.Action, a.Target, a.By, a.Reason, a.Outcome))];
 }

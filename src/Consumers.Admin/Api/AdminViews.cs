@@ -1,54 +1,14 @@
-using System.Text.Json;
 using Consumers.Runtime.Jobs;
-using Consumers.Runtime.Timeline;
 
 namespace Consumers.Admin.Api;
 
-/// <summary>A job as the API shows it: the row, with attempts charged against the limit and the request as JSON.</summary>
-public sealed record AdminJob(
-    Guid Id,
-    string Stage,
-    string Status,
-    string Source,
-    string OutputKey,
-    int ChargedAttempts,
-    int MaxAttempts,
-    string? LeaseOwner,
-    DateTimeOffset? LastHeartbeatAt,
-    DateTimeOffset? NotBefore,
-    int? ProgressPercent,
-    string? LastErrorCode,
-    string? LastErrorMessage,
-    string? ArtifactKey,
-    long? ArtifactSize,
-    string? ArtifactSha256,
-    DateTimeOffset? CancelRequestedAt,
-    string? CancelBy,
-    DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt,
-    DateTimeOffset? FinishedAt,
-    JsonElement Request)
-{
-    public static AdminJob From(JobRecord job) => new(
-        job.Id, job.Stage, job.Status, job.Source, job.OutputKey, job.AttemptCount - job.UnchargedAttempts, job.MaxAttempts,
-        job.LeaseOwner, job.LastHeartbeatAt, job.NotBefore, job.ProgressPercent, job.LastErrorCode, job.LastErrorMessage,
-        job.ArtifactKey, job.ArtifactSize, job.ArtifactSha256, job.CancelRequestedAt, job.CancelBy, job.CreatedAt, job.UpdatedAt,
-        job.FinishedAt, JsonDocument.Parse(job.Request).RootElement.Clone());
-}
+// The API's views of jobs (JobView, JobEventView, JobPage, StageCount, ThroughputMinute, OutboxView) are the shared read
+// model's, in Consumers.Runtime.Jobs (JobQueries), the same the CLI prints; the records here are what only the API shows.
 
-/// <summary>One timeline event; <see cref="Data"/> as the event stored it.</summary>
-public sealed record AdminEvent(long Seq, string Type, int Attempt, DateTimeOffset OccurredAt, JsonElement Data)
-{
-    public static AdminEvent From(JobEventRecord e) =>
-        new(e.Seq, e.Type, e.Attempt, e.OccurredAt, JsonDocument.Parse(e.Data).RootElement.Clone());
-}
+/// <summary>A job and its whole timeline, in the shared read model's views (<see cref="JobQueries"/>).</summary>
+public sealed record JobWithTimeline(JobView Job, IReadOnlyList<JobEventView> Timeline);
 
-public sealed record JobWithTimeline(AdminJob Job, IReadOnlyList<AdminEvent> Timeline);
-
-/// <summary>A page of jobs, newest first, with how many match in all and per status.</summary>
-public sealed record JobPage(int Total, int Offset, int Limit, IReadOnlyDictionary<string, int> Counts, IReadOnlyList<AdminJob> Jobs);
-
-public sealed record AdminStuckJob(AdminJob Job, string Why);
+public sealed record AdminStuckJob(JobView Job, string Why);
 
 /// <summary>A lane: its queue, its slots on each worker, the jobs of it running across all workers, and what waits in its queue.</summary>
 public sealed record LaneView(string Name, string Queue, int SlotsPerWorker, int Running, long? Ready, IReadOnlyList<string> Stages);
@@ -65,12 +25,6 @@ public sealed record QueueDepth(string Queue, long? Messages);
 public sealed record LanesView(
     int ConcurrentJobsPerWorker, IReadOnlyList<LaneView> Lanes, IReadOnlyList<WorkerView> Workers, IReadOnlyList<PauseView> Pauses,
     BackpressureView Backpressure);
-
-public sealed record StageCount(string Stage, string Status, int Count);
-
-public sealed record ThroughputMinute(DateTimeOffset Minute, int Succeeded, int Failed, int Cancelled);
-
-public sealed record OutboxView(long Backlog, double OldestAgeSeconds);
 
 /// <summary>The dashboard's first page: one call, so it shows one moment.</summary>
 public sealed record OverviewView(

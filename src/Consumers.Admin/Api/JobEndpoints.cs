@@ -2,6 +2,7 @@ using Consumers.Admin.Access;
 using Consumers.Contracts;
 using Consumers.Runtime.Control;
 using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Pipelines;
 using Consumers.Runtime.Recovery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -26,7 +27,7 @@ public static class JobEndpoints
 
         var act = api.MapGroup("").AddEndpointFilter(new AdminAccessFilter(AdminRole.Operator))
             .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden).WithTags("Jobs");
-        act.MapPost("/jobs/{id}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Cancel a job: a queued one at once (200), a running one is stopped by its worker within 2 s (202)");
+        act.MapPost("/jobs/{id}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Cancel a job: a queued one at once (200), a running one is stopped by its worker within 2 s (202); a pipeline id cancels the pipeline as a whole (202)");
         act.MapPost("/jobs/{id}/requeue", RequeueAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Give a failed (or stuck queued) job fresh attempts; reason is required");
     }
 
@@ -85,7 +86,7 @@ public static class JobEndpoints
         }
 
         var limit = queuedMinutes is { } given ? TimeSpan.FromMinutes(given) : AdminQueries.QueuedTooLong;
-        return TypedResults.Ok((await queries.StuckAsync(limit, cancellationToken)).Select(s => new AdminStuckJob(AdminJob.From(s.Job), s.Why)).ToList());
+        return TypedResults.Ok((await queries.StuckAsync(limit, cancellationToken)).Select(s => new AdminStuckJob(JobView.From(s.Job), s.Why)).ToList());
     }
 
     private static async Task<Results<Ok<ActionResult>, Accepted<ActionResult>, ValidationProblem, ProblemHttpResult>> CancelAsync(
@@ -100,9 +101,19 @@ public static class JobEndpoints
         // JobCancellation stores the request, tells the worker and writes the audit, as the CLI's cancel does.
         var who = AdminAccessFilter.Caller(http).Name;
         var outcome = await runtime.Get<JobCancellation>().CancelAsync(jobId, body?.Reason, who, cancellationToken);
+        if (outcome.Kind == CancelOutcomeKind.Missing)
+        {
+            // Not a job: a pipeline is cancelled as a whole, as `consumers cancel` and a CancelJob message do.
+            return await runtime.Get<PipelineCancellation>().CancelAsync(jobId, body?.Reason, who, cancellationToken) switch
+            {
+                PipelineCancelResult.Missing => Problems.NotFound($"no job or pipeline {jobId}"),
+                PipelineCancelResult.Finished => Problems.Conflict($"pipeline {jobId} already finished; nothing to cancel"),
+                _ => TypedResults.Accepted($"/api/jobs/{jobId}", new ActionResult("pipeline_requested", "running")),
+            };
+        }
+
         return outcome.Kind switch
         {
-            CancelOutcomeKind.Missing => Problems.NotFound($"no job {jobId}"),
             CancelOutcomeKind.Finished when outcome.Status != JobStatuses.Cancelled =>
                 Problems.Conflict($"job {jobId} already finished as {outcome.Status}; nothing to cancel"),
             CancelOutcomeKind.Finished or CancelOutcomeKind.Cancelled => TypedResults.Ok(new ActionResult("cancelled", JobStatuses.Cancelled)),

@@ -16,8 +16,10 @@ public static class ControlServiceCollectionExtensions
         // The lanes name the error queues the dead-letter verbs read.
         services.AddValidatedSettings<Flow.FlowOptions>(configuration, Flow.FlowOptions.Section);
         services.AddSingleton<DeadLetterQueues>();
-        services.AddValidatedSettings<RetentionOptions>(configuration, RetentionOptions.Section);
+        // Bound once: the retention job's schedule (AddRetentionJob) reads this same instance.
+        services.AddSettingsBoundNow<RetentionOptions>(configuration, RetentionOptions.Section);
         services.AddSingleton<OperatorAudit>();
+        services.AddSingleton<RetentionStore>();
         services.AddSingleton<JobCancellation>();
         services.AddSingleton<StagePauseStore>();
         return services;
@@ -36,9 +38,8 @@ public static class ControlServiceCollectionExtensions
     }
 
     /// <summary>The retention job on the recovery sweep's clustered Quartz scheduler (so it runs only where Recovery is enabled).</summary>
-    public static void AddRetentionJob(IQuartzBuilder quartz, IConfiguration configuration)
+    public static void AddRetentionJob(IQuartzBuilder quartz, RetentionOptions retention)
     {
-        var retention = configuration.ReadValidatedSettings<RetentionOptions>(RetentionOptions.Section);
         if (!retention.Enabled)
         {
             return;

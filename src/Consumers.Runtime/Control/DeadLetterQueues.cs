@@ -107,7 +107,8 @@ public sealed class DeadLetterQueues(IOptions<RabbitMqOptions> rabbitOptions, IO
                 MessageId = message.BasicProperties.MessageId,
                 ContentType = message.BasicProperties.ContentType,
                 CorrelationId = message.BasicProperties.CorrelationId,
-                Priority = message.BasicProperties.Priority,
+                // The job's priority is in its request: a dead letter moved without the AMQP property still gets it back.
+                Priority = PriorityOf(letter.Body),
                 Persistent = true,
                 Headers = message.BasicProperties.Headers?
                     .Where(h => !h.Key.StartsWith("MT-Fault-", StringComparison.Ordinal) && h.Key != "MT-Reason")
@@ -194,6 +195,18 @@ public sealed class DeadLetterQueues(IOptions<RabbitMqOptions> rabbitOptions, IO
         {
             return (null, null, "not JSON: " + ex.Message);
         }
+    }
+
+    /// <summary>The request's <c>priority</c> (plain or in a MassTransit envelope), or the default when it names none.</summary>
+    public static byte PriorityOf(string body)
+    {
+        using var document = JsonDocument.Parse(body);
+        var root = document.RootElement;
+        var request = Property(root, "message") is { ValueKind: JsonValueKind.Object } inner ? inner : root;
+        var priority = Property(request, "priority") is { ValueKind: JsonValueKind.Number } value && value.TryGetInt32(out var number)
+            ? number
+            : Contracts.JobPriority.Default;
+        return (byte)Math.Clamp(priority, Contracts.JobPriority.Lowest, Contracts.JobPriority.Highest);
     }
 
     private static JsonElement? Property(JsonElement element, string name)

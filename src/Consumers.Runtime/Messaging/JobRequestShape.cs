@@ -81,7 +81,7 @@ public static class JobRequestShape
         _ => kind.ToString(),
     };
 
-    private static string Describe(JsonValueKind kind) => kind switch
+    internal static string Describe(JsonValueKind kind) => kind switch
     {
         JsonValueKind.Null => "null",
         JsonValueKind.True or JsonValueKind.False => "boolean",
@@ -92,7 +92,7 @@ public static class JobRequestShape
         TryGet(root, name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() ?? "" : "";
 
     // Property names are matched without regard to case, and a repeated name counts by its last value, as MassTransit's reader does.
-    private static bool TryGet(JsonElement root, string name, out JsonElement value)
+    internal static bool TryGet(JsonElement root, string name, out JsonElement value)
     {
         var found = false;
         value = default;

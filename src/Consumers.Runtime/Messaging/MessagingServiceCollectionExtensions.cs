@@ -66,6 +66,12 @@ public static class MessagingServiceCollectionExtensions
                         options.Converters.Add(new JobRequestedJsonConverter());
                     }
 
+                    // The same for a pipeline: a usable pipelineId with a mistyped field fails the pipeline naming it.
+                    if (!options.Converters.Any(c => c is Pipelines.PipelineRequestedJsonConverter))
+                    {
+                        options.Converters.Add(new Pipelines.PipelineRequestedJsonConverter());
+                    }
+
                     return options;
                 });
                 if (!consumeJobs)

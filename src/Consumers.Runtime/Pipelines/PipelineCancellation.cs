@@ -10,7 +10,7 @@ public enum PipelineCancelResult { Missing, Finished, Requested }
 /// control plane's job cancel (<see cref="JobCancellation"/>: a queued one at once, a running one within 2 s). When the
 /// last step ends the pipeline ends <c>cancelled</c>. A step whose artifact was already committed still succeeds.
 /// </summary>
-public sealed class PipelineCancellation(PipelineStore store, JobCancellation jobs)
+public sealed class PipelineCancellation(PipelineStore store, JobCancellation jobs) : ICancelOtherwise
 {
     public async Task<PipelineCancelResult> CancelAsync(Guid pipelineId, string? reason, string by, CancellationToken cancellationToken)
     {
@@ -36,4 +36,13 @@ public sealed class PipelineCancellation(PipelineStore store, JobCancellation jo
         await store.AdvanceAsync(pipelineId, cancellationToken);
         return PipelineCancelResult.Requested;
     }
+
+    /// <summary>A <c>CancelJob</c> whose id is a pipeline's: the pipeline is cancelled as a whole, as the CLI and the admin API do.</summary>
+    async Task<string?> ICancelOtherwise.CancelAsync(Guid id, string? reason, string by, CancellationToken cancellationToken) =>
+        await CancelAsync(id, reason, by, cancellationToken) switch
+        {
+            PipelineCancelResult.Missing => null,
+            PipelineCancelResult.Finished => "pipeline already finished",
+            _ => "pipeline cancel requested",
+        };
 }

@@ -21,6 +21,19 @@ public sealed class PipelineQueries(ConsumersDbContext db)
     public Task<List<JobRecord>> JobsAsync(Guid pipelineId, CancellationToken cancellationToken) =>
         db.Jobs.AsNoTracking().Where(j => j.PipelineId == pipelineId).ToListAsync(cancellationToken);
 
+    /// <summary>
+    /// The pipelines whose id starts or ends with <paramref name="fragment"/> (hex digits, dashes ignored), at most
+    /// <paramref name="limit"/>: a pipeline found by a short id, as a job is (<see cref="JobQueries.MatchIdAsync"/>).
+    /// </summary>
+    public Task<List<Guid>> MatchIdAsync(string fragment, int limit, CancellationToken cancellationToken)
+    {
+        var digits = fragment.Replace("-", "", StringComparison.Ordinal).ToLowerInvariant();
+        return db.Pipelines.AsNoTracking()
+            .Where(p => EF.Functions.Like(p.Id.ToString().Replace("-", ""), digits + "%")
+                        || EF.Functions.Like(p.Id.ToString().Replace("-", ""), "%" + digits))
+            .Select(p => p.Id).Take(limit).ToListAsync(cancellationToken);
+    }
+
     /// <summary>Ids of pipelines created in [<paramref name="from"/>, <paramref name="to"/>), oldest first.</summary>
     public Task<List<Guid>> CreatedBetweenAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
         db.Pipelines.AsNoTracking().Where(p => p.CreatedAt >= from && p.CreatedAt < to).OrderBy(p => p.CreatedAt).Select(p => p.Id).ToListAsync(cancellationToken);

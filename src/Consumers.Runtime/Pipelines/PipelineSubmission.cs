@@ -19,6 +19,12 @@ public sealed partial class PipelineSubmission(PipelineStore store, StageRegistr
 {
     public async Task<(PipelineSubmitResult Result, string? Problem)> SubmitAsync(PipelineRequested request, CancellationToken cancellationToken)
     {
+        // A body with a field of the wrong JSON type was read only as far as its id: refused naming that field.
+        if (PipelineRequestedJsonConverter.ProblemOf(request) is { } malformed && request.PipelineId != Guid.Empty)
+        {
+            return await RejectAsync(request, malformed, cancellationToken);
+        }
+
         IReadOnlyList<PlannedStep> steps;
         try
         {
@@ -26,9 +32,7 @@ public sealed partial class PipelineSubmission(PipelineStore store, StageRegistr
         }
         catch (JobFailureException ex) when (request.PipelineId != Guid.Empty)
         {
-            var created = await store.RejectAsync(request, ex.Code, ex.Message, ex.Field, cancellationToken);
-            LogRejected(request.PipelineId, ex.Message);
-            return (created ? PipelineSubmitResult.Rejected : PipelineSubmitResult.Duplicate, ex.Message);
+            return await RejectAsync(request, ex, cancellationToken);
         }
 
         var started = await store.SubmitAsync(request, steps, cancellationToken);
@@ -38,6 +42,13 @@ public sealed partial class PipelineSubmission(PipelineStore store, StageRegistr
         }
 
         return (started ? PipelineSubmitResult.Started : PipelineSubmitResult.Duplicate, null);
+    }
+
+    private async Task<(PipelineSubmitResult Result, string? Problem)> RejectAsync(PipelineRequested request, JobFailureException problem, CancellationToken cancellationToken)
+    {
+        var created = await store.RejectAsync(request, problem.Code, problem.Message, problem.Field, cancellationToken);
+        LogRejected(request.PipelineId, problem.Message);
+        return (created ? PipelineSubmitResult.Rejected : PipelineSubmitResult.Duplicate, problem.Message);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Pipeline {PipelineId} started with {Steps} steps")]

@@ -17,7 +17,10 @@ public static class RecoveryServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddRecoverySweep(this IServiceCollection services, IConfiguration configuration)
     {
-        var recovery = configuration.ReadValidatedSettings<RecoveryOptions>(RecoveryOptions.Section);
+        // The instances the services are given (AddConsumersCore bound them), not a second binding of the same sections.
+        var recovery = services.AddSettingsBoundNow<RecoveryOptions>(configuration, RecoveryOptions.Section).Checked(RecoveryOptions.Section);
+        var retention = services.AddSettingsBoundNow<Control.RetentionOptions>(configuration, Control.RetentionOptions.Section)
+            .Checked(Control.RetentionOptions.Section);
         if (!recovery.Enabled)
         {
             return services;
@@ -64,7 +67,7 @@ public static class RecoveryServiceCollectionExtensions
                     .WithInterval(recovery.SweepInterval)
                     .RepeatForever()
                     .WithMisfireInstruction(SimpleTriggerMisfireInstruction.NextWithRemainingCount)));
-            Control.ControlServiceCollectionExtensions.AddRetentionJob(q, configuration);
+            Control.ControlServiceCollectionExtensions.AddRetentionJob(q, retention);
         });
         services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
         return services;

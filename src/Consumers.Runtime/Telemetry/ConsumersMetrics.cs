@@ -50,6 +50,8 @@ public sealed class ConsumersMetrics : IDisposable
             description: "Final writes of an attempt retried after the connection to PostgreSQL broke, by outcome (written, fenced, given_up).");
         Cancellations = meter.CreateCounter<long>("cancellations", description: "Jobs this process cancelled, by stage and where they were stopped (queued, running, abandoned).");
         PrunedJobs = meter.CreateCounter<long>("pruned_jobs", description: "Finished jobs the retention job deleted, by status.");
+        PrunedPipelines = meter.CreateCounter<long>("pruned_pipelines", description: "Finished pipelines (with their steps and timeline) the retention job deleted, by status.");
+        PrunedOperatorActions = meter.CreateCounter<long>("pruned_operator_actions", description: "Rows of operator_actions the retention job deleted.");
         ScratchBytesKept = meter.CreateCounter<long>("scratch_kept", unit: "By", description: "Bytes of scratch kept after failed attempts.");
         meter.CreateObservableGauge("worker_concurrent_jobs",
             () => runningByStage.Select(s => new Measurement<int>(Volatile.Read(ref s.Value.Value), new KeyValuePair<string, object?>("stage", s.Key))),
@@ -86,7 +88,10 @@ public sealed class ConsumersMetrics : IDisposable
         foreach (var status in new[] { "succeeded", "failed", "cancelled" })
         {
             PrunedJobs.Add(0, new KeyValuePair<string, object?>("status", status));
+            PrunedPipelines.Add(0, new KeyValuePair<string, object?>("status", status));
         }
+
+        PrunedOperatorActions.Add(0);
 
         foreach (var where in new[] { "queued", "running", "abandoned" })
         {
@@ -129,6 +134,8 @@ public sealed class ConsumersMetrics : IDisposable
     public Counter<long> CommitRetries { get; }
     public Counter<long> Cancellations { get; }
     public Counter<long> PrunedJobs { get; }
+    public Counter<long> PrunedPipelines { get; }
+    public Counter<long> PrunedOperatorActions { get; }
     public Counter<long> Pauses { get; }
     public Counter<long> RecoverySweeps { get; }
     public Histogram<double> RecoverySweepDuration { get; }

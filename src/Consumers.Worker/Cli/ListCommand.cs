@@ -33,7 +33,7 @@ public static class ListCommand
             var counts = await queries.CountByStatusAsync(parse.GetValue(status), parse.GetValue(stage), cancellationToken);
             if (parse.GetValue(SharedOptions.Json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new { Counts = counts, Jobs = jobs.Select(JobView.From) }, ContractJson.Options));
+                Console.WriteLine(JsonSerializer.Serialize(new { Counts = counts, Jobs = jobs.Select(JobDetailView.Of) }, ContractJson.Options));
                 return ExitCodes.Ok;
             }
 

@@ -28,7 +28,7 @@ internal static class PipelineView
                     s.DependsOn,
                     s.Reason,
                     s.JobId,
-                    Job = jobs.TryGetValue(s.JobId, out var job) ? JobView.From(job) : null,
+                    Job = jobs.TryGetValue(s.JobId, out var job) ? JobDetailView.Of(job) : null,
                 }),
                 Timeline = timeline.Select(e => new { e.Seq, e.Type, e.Step, e.JobId, e.OccurredAt, Data = JsonDocument.Parse(e.Data).RootElement }),
             }, ContractJson.Options));

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Consumers.Contracts;
 using Consumers.Runtime.Control;
-using Consumers.Runtime.Jobs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -13,36 +12,34 @@ public static class PruneCommand
 
     public static Command Create()
     {
-        var dryRun = new Option<bool>("--dry-run") { Description = "Only say how many finished jobs would go, by status" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Only say how many jobs, pipelines and operator actions would go" };
         var command = new Command("prune",
-            "Delete finished jobs and their events past their retention (Consumers:Retention), as the retention job does") { dryRun };
+            "Delete what is past its retention (Consumers:Retention), as the retention job does: finished jobs with their events and " +
+            "checkpoints, finished pipelines with their steps and timeline, old operator actions")
+        {
+            dryRun,
+        };
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
             await using var services = CliContext.BuildServices(CliContext.BuildConfiguration(parse.GetValue(SharedOptions.Set)!));
-            var store = services.GetRequiredService<JobStore>();
+            var store = services.GetRequiredService<RetentionStore>();
             var retention = services.GetRequiredService<IOptions<RetentionOptions>>().Value;
-            var keep = $"(kept: succeeded {retention.Succeeded}, failed {retention.Failed}, cancelled {retention.Cancelled})";
+            var keep = $"(kept: succeeded {retention.Succeeded}, failed {retention.Failed}, cancelled {retention.Cancelled}, " +
+                       $"operator actions {retention.OperatorActions})";
             if (parse.GetValue(dryRun))
             {
-                var would = await store.CountPrunableAsync(retention, cancellationToken);
-                Console.WriteLine($"would delete {Describe(would)} {keep}");
+                Console.WriteLine($"would delete {Describe(await store.CountPrunableAsync(retention, cancellationToken))} {keep}");
                 return ExitCodes.Ok;
             }
 
-            var deleted = new Dictionary<string, int>(StringComparer.Ordinal);
-            while (true)
+            var deleted = new PruneCounts(new Dictionary<string, int>(), new Dictionary<string, int>(), 0);
+            PruneCounts batch;
+            do
             {
-                var batch = await store.PruneFinishedAsync(retention, cancellationToken);
-                foreach (var (status, count) in batch)
-                {
-                    deleted[status] = deleted.GetValueOrDefault(status) + count;
-                }
-
-                if (batch.Values.Sum() < retention.BatchSize)
-                {
-                    break;
-                }
+                batch = await store.PruneBatchAsync(retention, cancellationToken);
+                deleted = deleted.Plus(batch);
             }
+            while (RetentionJob.IsFull(batch, retention.BatchSize));
 
             Console.WriteLine($"deleted {Describe(deleted)} {keep}");
             return ExitCodes.Ok;
@@ -50,6 +47,11 @@ public static class PruneCommand
         return command;
     }
 
-    private static string Describe(IReadOnlyDictionary<string, int> counts) =>
-        $"{counts.Values.Sum()} jobs: " + string.Join(", ", Finished.Select(s => $"{s}={counts.GetValueOrDefault(s)}"));
+    // Step jobs of a pipeline that goes now are counted by the next run (or the next batch): they are kept while it exists.
+    private static string Describe(PruneCounts counts) =>
+        $"{counts.JobTotal} jobs: {ByStatus(counts.Jobs)}; {counts.PipelineTotal} pipelines: {ByStatus(counts.Pipelines)}; " +
+        $"{counts.OperatorActions} operator actions";
+
+    private static string ByStatus(IReadOnlyDictionary<string, int> counts) =>
+        string.Join(", ", Finished.Select(s => $"{s}={counts.GetValueOrDefault(s)}"));
 }

@@ -12,14 +12,14 @@ public static class ShowCommand
 {
     public static Command Create()
     {
-        var jobId = new Argument<string>("job-id") { Description = "The job to show: its id, or a unique start or end of it (such as the short id watch prints)" };
-        var command = new Command("show", "Show one job and its timeline, or a pipeline (by its full id): its steps as a tree and its timeline") { jobId, SharedOptions.Json };
+        var jobId = new Argument<string>("id") { Description = "The job or pipeline to show: its id, or a unique start or end of it (such as the short id watch prints)" };
+        var command = new Command("show", "Show one job and its timeline, or a pipeline: its steps as a tree and its timeline") { jobId, SharedOptions.Json };
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
             await using var services = CliContext.BuildServices(CliContext.BuildConfiguration(parse.GetValue(SharedOptions.Set)!));
             await using var scope = services.CreateAsyncScope();
             var queries = scope.ServiceProvider.GetRequiredService<JobQueries>();
-            var id = await ResolveAsync(queries, parse.GetValue(jobId)!, cancellationToken);
+            var id = await ResolveAsync(queries, scope.ServiceProvider.GetRequiredService<PipelineQueries>(), parse.GetValue(jobId)!, cancellationToken);
             var job = id is { } found ? await queries.FindAsync(found, cancellationToken) : null;
             if (job is null && id is { } pipelineId
                 && await scope.ServiceProvider.GetRequiredService<PipelineQueries>().FindAsync(pipelineId, cancellationToken) is { } pipeline)
@@ -36,8 +36,7 @@ public static class ShowCommand
             var timeline = await queries.TimelineAsync(job.Id, cancellationToken);
             if (parse.GetValue(SharedOptions.Json))
             {
-                var events = timeline.Select(e => new { e.Seq, e.Type, e.Attempt, e.OccurredAt, Data = JsonDocument.Parse(e.Data).RootElement });
-                Console.WriteLine(JsonSerializer.Serialize(new { Job = JobView.From(job), Timeline = events }, ContractJson.Options));
+                Console.WriteLine(JsonSerializer.Serialize(new { Job = JobDetailView.Of(job), Timeline = timeline.Select(JobEventView.From) }, ContractJson.Options));
                 return ExitCodes.Ok;
             }
 
@@ -76,8 +75,11 @@ public static class ShowCommand
 
     private const int MinimumFragment = 4;
 
-    /// <summary>A full id as it is; a fragment of at least four hex digits to the one job whose id starts or ends with it.</summary>
-    private static async Task<Guid?> ResolveAsync(JobQueries queries, string text, CancellationToken cancellationToken)
+    /// <summary>
+    /// A full id as it is; a fragment of at least four hex digits to the one job or pipeline whose id starts or ends
+    /// with it. A fragment that fits several is refused, naming them.
+    /// </summary>
+    private static async Task<Guid?> ResolveAsync(JobQueries jobs, PipelineQueries pipelines, string text, CancellationToken cancellationToken)
     {
         if (Guid.TryParse(text, out var id))
         {
@@ -87,16 +89,17 @@ public static class ShowCommand
         var digits = text.Replace("-", "", StringComparison.Ordinal);
         if (digits.Length < MinimumFragment || !digits.All(char.IsAsciiHexDigit))
         {
-            throw new UsageException($"'{text}' is not a job id: give the id, or at least {MinimumFragment} of its first or last hex digits");
+            throw new UsageException($"'{text}' is not a job or pipeline id: give the id, or at least {MinimumFragment} of its first or last hex digits");
         }
 
-        var matches = await queries.MatchIdAsync(text, 6, cancellationToken);
+        var matches = (await jobs.MatchIdAsync(text, 6, cancellationToken)).Select(j => (Kind: "job", Id: j))
+            .Concat((await pipelines.MatchIdAsync(text, 6, cancellationToken)).Select(p => (Kind: "pipeline", Id: p))).ToList();
         return matches.Count switch
         {
             0 => null,
-            1 => matches[0],
+            1 => matches[0].Id,
             _ => throw new UsageException(
-                $"'{text}' matches more than one job ({string.Join(", ", matches.Take(5))}{(matches.Count > 5 ? ", ..." : "")}); give more digits"),
+                $"'{text}' matches more than one job or pipeline ({string.Join(", ", matches.Take(5).Select(m => $"{m.Kind} {m.Id}"))}{(matches.Count > 5 ? ", ..." : "")}); give more digits"),
         };
     }
 }

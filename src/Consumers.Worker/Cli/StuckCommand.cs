@@ -26,7 +26,7 @@ public static class StuckCommand
             var stuck = await StuckJobs.FindAsync(queries, TimeSpan.FromMinutes(parse.GetValue(olderThan)), DateTimeOffset.UtcNow, cancellationToken);
             if (parse.GetValue(SharedOptions.Json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(stuck.Select(s => new { Job = JobView.From(s.Job), Reason = s.Why }), ContractJson.Options));
+                Console.WriteLine(JsonSerializer.Serialize(stuck.Select(s => new { Job = JobDetailView.Of(s.Job), Reason = s.Why }), ContractJson.Options));
                 return Outcome(stuck.Count);
             }
 

@@ -76,7 +76,17 @@ public static class SubmitCommand
         PipelineRequested request;
         try
         {
-            request = JsonSerializer.Deserialize<PipelineRequested>(await File.ReadAllTextAsync(file.FullName, cancellationToken), ContractJson.Options)
+            var text = await File.ReadAllTextAsync(file.FullName, cancellationToken);
+            using (var document = JsonDocument.Parse(text))
+            {
+                // The field of the wrong type named, as a worker names it for a message.
+                if (PipelineRequestShape.Inspect(document.RootElement) is { } misfit)
+                {
+                    throw new UsageException($"{file.Name} is not a valid pipeline: {misfit.Problem}");
+                }
+            }
+
+            request = JsonSerializer.Deserialize<PipelineRequested>(text, ContractJson.Options)
                       ?? throw new UsageException($"{file.Name} holds no pipeline");
         }
         catch (Exception ex) when (ex is JsonException or IOException)

@@ -3,7 +3,10 @@ using Consumers.IntegrationTests.Infrastructure;
 
 namespace Consumers.IntegrationTests.Control;
 
-/// <summary>An action taken from the CLI (a process with no /metrics) shows on a worker's /metrics, counted from the audit table.</summary>
+/// <summary>
+/// An action taken from the CLI (a process with no /metrics) shows on a worker's /metrics, read from the audit table:
+/// the actions since the worker started, never going down when retention deletes rows.
+/// </summary>
 public sealed partial class OperatorActionMetricTests : IAsyncLifetime
 {
     private TestEnvironment env = null!;
@@ -30,6 +33,36 @@ public sealed partial class OperatorActionMetricTests : IAsyncLifetime
             },
             TimeSpan.FromSeconds(30), () => "operator_actions_total did not count the pause and the resume");
         Assert.Equal(0, Total(await worker.ScrapeAsync(), "cancel"));
+
+        // Retention deleting the rows does not take them back: the counter only goes up.
+        await using (var prune = env.DataSource.CreateCommand("DELETE FROM operator_actions"))
+        {
+            await prune.ExecuteNonQueryAsync();
+        }
+
+        (exit, output, error) = await Cli.RunAsync(env, "pause", "synthetic", "--by", "dana");
+        Assert.True(exit == 0, output + error);
+        await Eventually.WaitAsync(async () => Total(await worker.ScrapeAsync(), "pause") == 2,
+            TimeSpan.FromSeconds(30), () => "operator_actions_total did not count the second pause");
+        Assert.Equal(1, Total(await worker.ScrapeAsync(), "resume"));
+    }
+
+    [Fact]
+    public async Task A_worker_counts_the_actions_since_it_started_not_the_whole_table()
+    {
+        // An old audit row (a year's worth would be the same): not read, not counted.
+        await using (var old = env.DataSource.CreateCommand(
+            "INSERT INTO operator_actions (at, action, target, by) VALUES (now() - interval '10 days', 'cancel', 'x', 'old')"))
+        {
+            await old.ExecuteNonQueryAsync();
+        }
+
+        var worker = await env.StartWorkerProcessAsync("worker-a");
+        var (exit, output, error) = await Cli.RunAsync(env, "cancel", Guid.NewGuid().ToString(), "--by", "dana");
+        Assert.NotEqual(0, exit);
+        await Eventually.WaitAsync(async () => Total(await worker.ScrapeAsync(), "cancel") == 1,
+            TimeSpan.FromSeconds(30), () => $"operator_actions_total did not count the cancel ({output}{error})");
+        Assert.Equal(0, Total(await worker.ScrapeAsync(), "pause"));
     }
 
     private static long Total(string metrics, string action)

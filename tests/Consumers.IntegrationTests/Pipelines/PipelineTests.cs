@@ -122,6 +122,13 @@ public sealed class PipelineTests : IAsyncLifetime
         { "same output", """[{"name":"a","stage":"synthetic","outputKey":"x/a"},{"name":"b","stage":"synthetic","outputKey":"x/a"}]""", "steps.b.outputKey" },
         { "escaping output", """[{"name":"a","stage":"synthetic","outputKey":"../../etc/passwd"}]""", "steps.a.outputKey" },
         { "unknown dependency", """[{"name":"a","stage":"synthetic","outputKey":"x/a","dependsOn":["zz"]}]""", "steps.a.dependsOn" },
+        { "steps a string", "\"probe\"", "steps" },
+        { "a step a string", "[\"probe\"]", "steps[0]" },
+        { "dependsOn a number", """[{"name":"a","stage":"synthetic","outputKey":"x/a"},{"name":"b","stage":"synthetic","outputKey":"x/b","dependsOn":3}]""", "steps.b.dependsOn" },
+        { "dependsOn a string", """[{"name":"a","stage":"synthetic","outputKey":"x/a"},{"name":"b","stage":"synthetic","outputKey":"x/b","dependsOn":"a"}]""", "steps.b.dependsOn" },
+        { "parameters with a number", """[{"name":"a","stage":"synthetic","outputKey":"x/a","parameters":{"durationMs":50}}]""", "steps.a.parameters" },
+        { "maxAttempts a string", """[{"name":"a","stage":"synthetic","outputKey":"x/a","maxAttempts":"3"}]""", "steps.a.maxAttempts" },
+        { "name a number", """[{"name":5,"stage":"synthetic","outputKey":"x/a"}]""", "steps[0].name" },
         { "too many", "[" + string.Join(",", Enumerable.Range(0, 17).Select(i => $$"""{"name":"s{{i}}","stage":"synthetic","outputKey":"x/{{i}}"}""")) + "]", "steps" },
     };
 
@@ -143,6 +150,57 @@ public sealed class PipelineTests : IAsyncLifetime
         Assert.Equal(field, timeline[1].Data("field"));
         Assert.Equal(0, await env.CountAsync("SELECT count(*) FROM jobs"));
         await env.AssertTimelinesValidAsync(id);
+    }
+
+    [Theory]
+    [InlineData("""{"pipelineId":42,"steps":[]}""", "pipelineId must be a UUID string, not JSON number")]
+    [InlineData("""{"pipelineId":true,"steps":"probe"}""", "pipelineId must be a UUID string, not JSON boolean")]
+    [InlineData("""{"steps":"probe"}""", "steps must be an array of step objects, not JSON string, and pipelineId is missing")]
+    public async Task A_mistyped_pipeline_without_a_readable_id_goes_to_the_error_queue_with_its_reason(string body, string reason)
+    {
+        await env.StartWorkerAsync();
+        var errorQueue = ContractNames.PipelineQueue + "_error";
+
+        await env.Rabbit.PublishToQueueAsync(env.VirtualHost, ContractNames.PipelineQueue, body);
+
+        QueuedMessage? faulted = null;
+        await Eventually.WaitAsync(async () =>
+        {
+            var taken = await env.Rabbit.TakeAsync(env.VirtualHost, errorQueue, 1);
+            faulted = taken.Count > 0 ? taken[0] : null;
+            return faulted is not null;
+        }, TimeSpan.FromSeconds(30), () => $"nothing reached {errorQueue}");
+        Assert.Equal(body, faulted!.Payload);
+        Assert.Contains(reason, faulted.Header("MT-Fault-Message"), StringComparison.Ordinal);
+        Assert.Contains(ErrorCodes.InvalidRequest, faulted.Header("MT-Fault-Message"), StringComparison.Ordinal);
+        Assert.Equal(0, await env.CountAsync("SELECT count(*) FROM pipelines"));
+    }
+
+    [Fact]
+    public async Task A_cancel_job_message_naming_a_pipeline_cancels_the_pipeline_as_a_whole()
+    {
+        var worker = await env.StartWorkerAsync();
+        var request = new PipelineRequested
+        {
+            PipelineId = Guid.NewGuid(),
+            Steps = [PipelineKit.Synthetic("slow", "msg-cancel/slow.json", 30_000), PipelineKit.Synthetic("next", "msg-cancel/next.json", 10, "slow")],
+        };
+        await worker.Get<PipelineSubmission>().SubmitAsync(request, CancellationToken.None);
+        var slow = (await env.StepsAsync(request.PipelineId))[0].JobId;
+        await Eventually.WaitAsync(async () => (await env.JobAsync(slow))?.Status == JobStatuses.Processing, TimeSpan.FromSeconds(30), () => "the first step never started");
+
+        // A producer's plain-JSON CancelJob whose jobId is the pipeline's id.
+        await env.Rabbit.PublishToQueueAsync(env.VirtualHost, ContractNames.CancelJobQueue,
+            JsonSerializer.Serialize(new { jobId = request.PipelineId, reason = "upload withdrawn", requestedBy = "uploads-service" }));
+        var pipeline = await env.WaitForPipelineAsync(request.PipelineId, TimeSpan.FromSeconds(30));
+
+        Assert.Equal("cancelled", pipeline.Status);
+        Assert.Equal("uploads-service", pipeline.CancelBy);
+        Assert.Equal("upload withdrawn", pipeline.CancelReason);
+        Assert.Equal(JobStatuses.Cancelled, (await env.JobAsync(slow))!.Status);
+        Assert.Equal(["cancelled", "cancelled"], (await env.StepsAsync(request.PipelineId)).Select(s => s.State));
+        Assert.Equal(1, await env.CountAsync($"SELECT count(*) FROM jobs WHERE pipeline_id = '{request.PipelineId}'"));
+        await env.AssertTimelinesValidAsync(request.PipelineId);
     }
 
     [Fact]
