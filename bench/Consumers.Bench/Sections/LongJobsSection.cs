@@ -46,9 +46,10 @@ public static class LongJobsSection
             .WithTarget("< 10 %", v => v < 10);
         // CPU seconds are far steadier than wall on a shared machine: ffmpeg and ffprobe under the worker (waited children)
         // plus the worker's own, from the job's start to its end (worker start-up left out).
-        result.Add("one pass, CPU (ffmpeg + ffprobe + worker)", singleCpu?.TotalSeconds, "s");
-        result.Add("segmented, CPU (ffmpeg + ffprobe + worker)", segmentedCpu?.TotalSeconds, "s");
-        result.Add("segmenting overhead (CPU)", singleCpu is { } a && segmentedCpu is { } b && a > TimeSpan.Zero ? 100 * (b / a - 1) : null, "%")
+        result.Add("one pass, CPU (ffmpeg + ffprobe + worker)", singleCpu?.Total.TotalSeconds, "s", CpuNote(singleCpu));
+        result.Add("segmented, CPU (ffmpeg + ffprobe + worker)", segmentedCpu?.Total.TotalSeconds, "s", CpuNote(segmentedCpu));
+        result.Add("segmenting overhead (CPU)",
+                singleCpu is { } a && segmentedCpu is { } b && a.Total > TimeSpan.Zero ? 100 * (b.Total / a.Total - 1) : null, "%")
             .WithTarget("< 10 %", v => v < 10);
         result.Add("encode-seconds redone after SIGKILL at 70 %", redoneSegments * segmentSeconds, "s",
             $"{redoneSegments} of {segments} segments encoded twice")
@@ -59,20 +60,29 @@ public static class LongJobsSection
         return result;
     }
 
-    private static async Task<(double? Wall, TimeSpan? Cpu)> RunUninterruptedAsync(BenchEnvironment environment, string name, int segmentSeconds, string traces)
+    private static async Task<(double? Wall, JobCpu? Cpu)> RunUninterruptedAsync(BenchEnvironment environment, string name, int segmentSeconds, string traces)
     {
         var worker = await environment.StartWorkerAsync($"bench-long-{name}", 1, Settings(segmentSeconds, traces));
-        var before = WorkerAndChildrenCpu(worker.Pid);
+        var before = JobCpu.Of(worker.Pid);
         var job = Job(name);
         await environment.Store.SubmitAsync(job, 3, CancellationToken.None);
         var wall = await WaitForCompletedAsync(environment, job.JobId, TimeSpan.FromMinutes(20));
-        var after = WorkerAndChildrenCpu(worker.Pid);
+        var after = JobCpu.Of(worker.Pid);
         await environment.StopWorkersAsync();
-        return (wall, wall is null ? null : after - before);
+        return (wall, wall is null ? null : new JobCpu(after.Worker - before.Worker, after.Children - before.Children));
     }
 
-    private static TimeSpan WorkerAndChildrenCpu(int pid) =>
-        (ProcessCpu.Of(pid) ?? TimeSpan.Zero) + (ProcessCpu.WaitedChildrenOf(pid) ?? TimeSpan.Zero);
+    private static string? CpuNote(JobCpu? cpu) => cpu is { } c
+        ? string.Create(CultureInfo.InvariantCulture, $"ffmpeg and ffprobe {c.Children.TotalSeconds:F1} s, the worker itself {c.Worker.TotalSeconds:F2} s")
+        : null;
+
+    /// <summary>A worker's own CPU and that of the children it waited for (its ffmpeg and ffprobe runs).</summary>
+    private sealed record JobCpu(TimeSpan Worker, TimeSpan Children)
+    {
+        public TimeSpan Total => Worker + Children;
+
+        public static JobCpu Of(int pid) => new(ProcessCpu.Of(pid) ?? TimeSpan.Zero, ProcessCpu.WaitedChildrenOf(pid) ?? TimeSpan.Zero);
+    }
 
     private static async Task<(double? Wall, int Redone, int Segments)> RunKilledAsync(BenchEnvironment environment, int segmentSeconds, string traces)
     {
