@@ -5,8 +5,12 @@ using Consumers.Runtime.Failures;
 
 namespace Consumers.Media.Ffmpeg;
 
-/// <summary>What ffprobe says about a file: container, duration and streams.</summary>
-public sealed record MediaInfo(string Container, double? DurationSeconds, IReadOnlyList<MediaTrack> Streams, long? SizeBytes = null)
+/// <summary>
+/// What ffprobe says about a file: container, duration and streams, and the first video stream's timing
+/// (<see cref="VideoTiming"/>, null when it has no usable constant frame rate) from the same probe.
+/// </summary>
+public sealed record MediaInfo(string Container, double? DurationSeconds, IReadOnlyList<MediaTrack> Streams, long? SizeBytes = null,
+    VideoTiming? VideoTiming = null)
 {
     public MediaTrack? Video => Streams.FirstOrDefault(s => s.Type == "video");
 
@@ -26,16 +30,17 @@ public sealed record MediaInfo(string Container, double? DurationSeconds, IReadO
         {
             using var json = JsonDocument.Parse(result.Output);
             var format = json.RootElement.GetProperty("format");
-            var streams = json.RootElement.TryGetProperty("streams", out var list)
-                ? list.EnumerateArray().Select(MediaTrack.From).ToList()
-                : [];
+            var elements = json.RootElement.TryGetProperty("streams", out var list) ? list.EnumerateArray().ToList() : [];
+            var streams = elements.Select(MediaTrack.From).ToList();
             if (streams.Count == 0)
             {
                 throw new JobFailureException(ErrorCodes.CorruptMedia, "ffprobe found no streams in the source");
             }
 
+            var video = streams.FindIndex(s => s.Type == "video");
             return new MediaInfo(format.GetProperty("format_name").GetString() ?? "", Number(format, "duration"), streams,
-                Number(format, "size") is { } size ? (long)size : null);
+                Number(format, "size") is { } size ? (long)size : null,
+                video >= 0 ? Ffmpeg.VideoTiming.From(elements[video], format) : null);
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
         {

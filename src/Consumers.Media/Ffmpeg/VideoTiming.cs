@@ -25,28 +25,33 @@ public sealed record VideoTiming(long RateNumerator, long RateDenominator, long 
         try
         {
             using var json = JsonDocument.Parse(result.Output);
-            if (!json.RootElement.TryGetProperty("streams", out var streams) || streams.GetArrayLength() == 0)
-            {
-                return null;
-            }
-
-            var stream = streams[0];
-            var rate = Fraction(stream, "avg_frame_rate") ?? Fraction(stream, "r_frame_rate");
-            if (rate is not { } r)
-            {
-                return null;
-            }
-
-            var frames = MediaInfo.Number(stream, "nb_frames") is { } n and > 0 ? (long)n
-                : (MediaInfo.Number(stream, "duration") ?? (json.RootElement.TryGetProperty("format", out var format) ? MediaInfo.Number(format, "duration") : null))
-                  is { } seconds and > 0 ? (long)Math.Round(seconds * r.Numerator / r.Denominator)
-                : 0;
-            return frames > 0 ? new VideoTiming(r.Numerator, r.Denominator, frames) : null;
+            return json.RootElement.TryGetProperty("streams", out var streams) && streams.GetArrayLength() > 0
+                ? From(streams[0], json.RootElement.TryGetProperty("format", out var format) ? format : null)
+                : null;
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// The timing of one video stream as ffprobe printed it (<c>-show_streams</c> has every field it needs), or null
+    /// when it states no usable constant frame rate or frame count.
+    /// </summary>
+    internal static VideoTiming? From(JsonElement stream, JsonElement? format)
+    {
+        var rate = Fraction(stream, "avg_frame_rate") ?? Fraction(stream, "r_frame_rate");
+        if (rate is not { } r)
+        {
+            return null;
+        }
+
+        var frames = MediaInfo.Number(stream, "nb_frames") is { } n and > 0 ? (long)n
+            : (MediaInfo.Number(stream, "duration") ?? (format is { } f ? MediaInfo.Number(f, "duration") : null))
+              is { } seconds and > 0 ? (long)Math.Round(seconds * r.Numerator / r.Denominator)
+            : 0;
+        return frames > 0 ? new VideoTiming(r.Numerator, r.Denominator, frames) : null;
     }
 
     private static (long Numerator, long Denominator)? Fraction(JsonElement stream, string name)

@@ -11,8 +11,8 @@ namespace Consumers.Media.Stages;
 
 /// <summary>
 /// One transcode in checkpointed pieces. The audio is encoded once, whole (AAC priming and frame boundaries then
-/// match a one-pass encode, so it cannot drift against the video); the video in segments of
-/// <see cref="SegmentPlan.FramesPerSegment"/> frames, each from its own ffmpeg run, so each starts on a keyframe.
+/// match a one-pass encode, so it cannot drift against the video), by its own ffmpeg process running alongside the
+/// video's; the video in segments of <see cref="SegmentPlan.FramesPerSegment"/> frames, each starting on a keyframe.
 /// Every finished piece is kept in the job's work folder and checkpointed with its size and SHA-256. A later
 /// attempt reuses the pieces that are whole and decodable and encodes only the rest. The pieces are joined with
 /// the concat demuxer, without re-encoding, into the one output the runtime commits.
@@ -23,6 +23,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
     private readonly Dictionary<string, CheckpointPart> parts = new(StringComparer.Ordinal);
     private readonly SortedDictionary<int, string> segments = [];
     private string? audio;
+    private Task<FfmpegResult>? audioRun;
     private double reported = -1;
 
     public async Task<StageOutput> RunAsync(CancellationToken cancellationToken)
@@ -31,34 +32,87 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
         Trace("start", -1);
         ReportProgress(segments.Count);
 
-        if (plan.HasAudio && audio is null)
+        using var stopAudio = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
         {
-            // Index -1 in the trace is the audio.
-            Trace("encode", -1);
-            var file = Path.Combine(context.ScratchDirectory, AudioName);
-            await EncodeAsync([.. ffmpeg.InputArguments(context.SourcePath), "-map", "0:a:0", "-vn", .. ProxyEncoding.AudioArguments, "-y", file],
-                null, cancellationToken);
-            audio = await KeepAsync(file, AudioName, cancellationToken);
-            await SaveAsync(cancellationToken);
-            Trace("recorded", -1);
+            if (plan.HasAudio && audio is null)
+            {
+                // Alongside the video, not before it: the AAC encoder is single-threaded, and alone it left the other
+                // core idle for as long as it ran (a one-pass encode overlaps the two the same way).
+                StartAudio(stopAudio.Token);
+            }
+
+            for (var first = FirstMissing(0); first < plan.Count; first = FirstMissing(first))
+            {
+                await StopIfShuttingDownAsync(cancellationToken);
+                await EncodeRunAsync(first, NextKept(first), cancellationToken);
+            }
+
+            await RecordAudioAsync(wait: true, cancellationToken);
+        }
+        finally
+        {
+            // Only on a failure is the audio still running here: it is not left behind as an orphan process.
+            await StopAsync(audioRun, stopAudio);
         }
 
-        for (var first = FirstMissing(0); first < plan.Count; first = FirstMissing(first))
-        {
-            StopIfShuttingDown();
-            await EncodeRunAsync(first, NextKept(first), cancellationToken);
-        }
-
-        return new StageOutput(await JoinAsync(cancellationToken));
+        var output = await JoinAsync(cancellationToken);
+        // The join wrote one H.264 (+ AAC) fast-start MP4 with stream copy: its box structure read back is the check
+        // (no ffprobe at the commit), as for a one-pass proxy. Anything unexpected is left to ValidateAsync.
+        return new StageOutput(output) { Validated = Mp4Layout.IsWholeFastStartH264(output) };
     }
 
-    // A worker going down stops here, between segments, with everything so far checkpointed.
-    private void StopIfShuttingDown()
+    private void StartAudio(CancellationToken cancellationToken)
+    {
+        // Index -1 in the trace is the audio.
+        Trace("encode", -1);
+        audioRun = ffmpeg.EncodeAsync(
+            [.. ffmpeg.InputArguments(context.SourcePath), "-map", "0:a:0", "-vn", .. ProxyEncoding.AudioArguments, "-y", AudioFile],
+            null, null, cancellationToken);
+    }
+
+    private string AudioFile => Path.Combine(context.ScratchDirectory, AudioName);
+
+    /// <summary>Keeps and checkpoints the audio once its ffmpeg has finished (or, with <paramref name="wait"/>, when it has).</summary>
+    private async Task RecordAudioAsync(bool wait, CancellationToken cancellationToken)
+    {
+        if (audioRun is not { } run || (!wait && !run.IsCompleted))
+        {
+            return;
+        }
+
+        var result = await run;
+        audioRun = null;
+        if (result.ExitCode != 0)
+        {
+            throw FfmpegFailures.Classify("ffmpeg", result);
+        }
+
+        audio = await KeepAsync(AudioFile, AudioName, cancellationToken);
+        await SaveAsync(cancellationToken);
+        Trace("recorded", -1);
+    }
+
+    // A worker going down stops here, between segments, with everything so far checkpointed. An audio encode still
+    // running is waited for (it is one piece: stopping it would throw all of it away); the drain budget bounds the wait.
+    private async Task StopIfShuttingDownAsync(CancellationToken cancellationToken)
     {
         if (context.ShutdownRequested.IsCancellationRequested && context.Checkpoint.Enabled)
         {
+            await RecordAudioAsync(wait: true, cancellationToken);
             throw new StoppedAtCheckpointException();
         }
+    }
+
+    private static async Task StopAsync(Task<FfmpegResult>? run, CancellationTokenSource stop)
+    {
+        if (run is null || run.IsCompleted)
+        {
+            return;
+        }
+
+        await stop.CancelAsync();
+        await run.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 
     private int FirstMissing(int from)
@@ -116,37 +170,45 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
             new Progress<double>(p => ReportProgress(first, p / 100 * (end - first))), stopRun.Token);
         Trace("encode", first);
         var taken = 0;
-        while (true)
+        try
         {
-            var exited = run.IsCompleted;
-            foreach (var file in ClosedSegments(list).Skip(taken))
+            while (true)
             {
-                var index = first + taken++;
-                segments[index] = await KeepAsync(Path.Combine(folder, file), SegmentPlan.SegmentName(index), cancellationToken);
-                await SaveAsync(cancellationToken);
-                Trace("recorded", index);
-                ReportProgress(segments.Count);
-                if (index + 1 < end && context.ShutdownRequested.IsCancellationRequested && context.Checkpoint.Enabled)
+                var exited = run.IsCompleted;
+                await RecordAudioAsync(wait: false, cancellationToken);
+                foreach (var file in ClosedSegments(list).Skip(taken))
                 {
-                    // Stopped at a boundary: what ffmpeg began of the next segment is the only work lost.
-                    await stopRun.CancelAsync();
-                    await run.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-                    throw new StoppedAtCheckpointException();
+                    var index = first + taken++;
+                    segments[index] = await KeepAsync(Path.Combine(folder, file), SegmentPlan.SegmentName(index), cancellationToken);
+                    await SaveAsync(cancellationToken);
+                    Trace("recorded", index);
+                    ReportProgress(segments.Count);
+                    if (index + 1 < end && context.ShutdownRequested.IsCancellationRequested && context.Checkpoint.Enabled)
+                    {
+                        // Stopped at a boundary: what ffmpeg began of the next segment is the only work lost.
+                        await StopAsync(run, stopRun);
+                        await StopIfShuttingDownAsync(cancellationToken);
+                    }
+
+                    if (index + 1 < end)
+                    {
+                        Trace("encode", index + 1);
+                    }
                 }
 
-                if (index + 1 < end)
+                if (exited)
                 {
-                    Trace("encode", index + 1);
+                    break;
                 }
-            }
 
-            if (exited)
-            {
-                break;
+                await Task.WhenAny(run, Task.Delay(200, cancellationToken));
+                cancellationToken.ThrowIfCancellationRequested();
             }
-
-            await Task.WhenAny(run, Task.Delay(200, cancellationToken));
-            cancellationToken.ThrowIfCancellationRequested();
+        }
+        finally
+        {
+            // A failed checkpoint (a lost lease) or a cancellation leaves no encoder running.
+            await StopAsync(run, stopRun);
         }
 
         var result = await run;

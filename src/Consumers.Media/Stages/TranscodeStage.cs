@@ -26,8 +26,8 @@ public sealed class TranscodeStage(FfmpegRunner ffmpeg) : IStage
             throw new JobFailureException(ErrorCodes.UnsupportedMedia, "the source has no video stream to transcode");
         }
 
-        if (ffmpeg.Options.SegmentSeconds > 0 && !(info.DurationSeconds < ffmpeg.Options.SegmentFromSeconds)
-            && await VideoTiming.ProbeAsync(ffmpeg, context.SourcePath, cancellationToken) is { } timing)
+        // The timing comes from the same probe: a second ffprobe cost about as much CPU as the first (its start-up).
+        if (ffmpeg.Options.SegmentSeconds > 0 && !(info.DurationSeconds < ffmpeg.Options.SegmentFromSeconds) && info.VideoTiming is { } timing)
         {
             var encoding = new ProxyEncoding(height, bitrate);
             var plan = SegmentPlan.Create(timing, ffmpeg.Options.SegmentSeconds, info.Audio is not null, encoding.Identity, new FileInfo(context.SourcePath));
