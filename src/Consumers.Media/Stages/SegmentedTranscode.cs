@@ -17,7 +17,11 @@ namespace Consumers.Media.Stages;
 /// attempt reuses the pieces that are whole and decodable and encodes only the rest. The pieces are joined with
 /// the concat demuxer, without re-encoding, into the one output the runtime commits.
 /// </summary>
-internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext context, ProxyEncoding encoding, SegmentPlan plan)
+/// <remarks>
+/// Given a <c>range</c> (a segment job of a fanned-out transcode, <see cref="TranscodeFanOut"/>) it encodes only those
+/// segments, into its parent's checkpoint, and neither encodes the audio nor joins.
+/// </remarks>
+internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext context, ProxyEncoding encoding, SegmentPlan plan, SegmentRange? range = null)
 {
     private const string AudioName = "audio.m4a";
     private readonly Dictionary<string, CheckpointPart> parts = new(StringComparer.Ordinal);
@@ -31,7 +35,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
         Trace("start", -1);
         ReportProgress(segments.Count);
 
-        if (plan.HasAudio && audio is null)
+        if (plan.HasAudio && audio is null && range is null)
         {
             // Index -1 in the trace is the audio.
             Trace("encode", -1);
@@ -43,13 +47,14 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
             Trace("recorded", -1);
         }
 
-        for (var first = FirstMissing(0); first < plan.Count; first = FirstMissing(first))
+        var end = range?.End ?? plan.Count;
+        for (var first = FirstMissing(range?.First ?? 0); first < end; first = FirstMissing(first))
         {
             StopIfShuttingDown();
-            await EncodeRunAsync(first, NextKept(first), cancellationToken);
+            await EncodeRunAsync(first, Math.Min(NextKept(first), end), cancellationToken);
         }
 
-        return new StageOutput(await JoinAsync(cancellationToken));
+        return range is null ? new StageOutput(await JoinAsync(cancellationToken)) : StageOutput.RecordedInParent;
     }
 
     // A worker going down stops here, between segments, with everything so far checkpointed.
@@ -188,7 +193,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
             return;
         }
 
-        if (state.Audio is { } audioPart && saved.Parts.TryGetValue(audioPart, out var audioRecord) && await DecodesAsync(audioRecord, cancellationToken))
+        if (range is null && state.Audio is { } audioPart && saved.Parts.TryGetValue(audioPart, out var audioRecord) && await DecodesAsync(audioRecord, cancellationToken))
         {
             parts[audioPart] = audioRecord;
             audio = audioPart;
@@ -196,7 +201,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
 
         foreach (var (index, name) in state.Segments)
         {
-            if (index >= 0 && index < plan.Count && saved.Parts.TryGetValue(name, out var record) && await DecodesAsync(record, cancellationToken))
+            if (index >= (range?.First ?? 0) && index < (range?.End ?? plan.Count) && saved.Parts.TryGetValue(name, out var record) && await DecodesAsync(record, cancellationToken))
             {
                 parts[name] = record;
                 segments[index] = name;
@@ -268,7 +273,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
     // Progress counts segments done, and moves within the run being encoded; it never goes back within the attempt.
     private void ReportProgress(int done, double segmentsOfRun = 0)
     {
-        var percent = Math.Min(99, 100.0 * (done + Math.Max(0, segmentsOfRun)) / plan.Count * 0.99);
+        var percent = Math.Min(99, 100.0 * (done + Math.Max(0, segmentsOfRun)) / (range is null ? plan.Count : range.End - range.First) * 0.99);
         if (percent > reported)
         {
             reported = percent;

@@ -47,6 +47,8 @@ public sealed class ConsumersMetrics : IDisposable
         CommitRetries = meter.CreateCounter<long>("commit_retries",
             description: "Final writes of an attempt retried after the connection to PostgreSQL broke, by outcome (written, fenced, given_up).");
         Cancellations = meter.CreateCounter<long>("cancellations", description: "Jobs this process cancelled, by stage and where they were stopped (queued, running, abandoned).");
+        FanOuts = meter.CreateCounter<long>("fan_outs",
+            description: "Transcodes this worker handed to segment jobs (parallel) before waiting for them without a lease.");
         PrunedJobs = meter.CreateCounter<long>("pruned_jobs", description: "Finished jobs the retention job deleted, by status.");
         ScratchBytesKept = meter.CreateCounter<long>("scratch_kept", unit: "By", description: "Bytes of scratch kept after failed attempts.");
         meter.CreateObservableGauge("worker_concurrent_jobs",
@@ -125,6 +127,7 @@ public sealed class ConsumersMetrics : IDisposable
     public Counter<long> CommitRetries { get; }
     public Counter<long> Cancellations { get; }
     public Counter<long> PrunedJobs { get; }
+    public Counter<long> FanOuts { get; }
     public Counter<long> Pauses { get; }
     public Counter<long> RecoverySweeps { get; }
     public Histogram<double> RecoverySweepDuration { get; }
