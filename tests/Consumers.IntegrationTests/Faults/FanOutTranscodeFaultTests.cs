@@ -45,17 +45,25 @@ public sealed class FanOutTranscodeFaultTests : IAsyncLifetime
         var segmentJobs = Enumerable.Range(0, 3).Select(i => SegmentJobParameters.SegmentJobId(job.JobId, i)).ToList();
         await env.Store.SubmitAsync(job, 5, CancellationToken.None);
 
-        // The victim: the first segment job to record a segment while it has more to encode.
-        Guid victim = default;
-        await Eventually.WaitAsync(() =>
+        // The victim: a segment job that has recorded a segment, has more to encode and is held by a worker now.
+        var victim = Guid.Empty;
+        WorkerProcess? killed = null;
+        await Eventually.WaitAsync(async () =>
         {
-            victim = segmentJobs.FirstOrDefault(s => SegmentTrace.Read(traces, s) is { Count: > 0 } t
-                                                     && t.Any(l => l is { Step: "recorded", Index: >= 0 }) && t[^1].Step == "encode");
-            return Task.FromResult(victim != Guid.Empty);
+            foreach (var segmentJob in segmentJobs)
+            {
+                var trace = SegmentTrace.Read(traces, segmentJob);
+                if (trace.Count > 0 && trace.Any(l => l is { Step: "recorded", Index: >= 0 }) && trace[^1].Step == "encode"
+                    && await env.JobAsync(segmentJob) is { Status: JobStatuses.Processing, LeaseOwner: { } owner })
+                {
+                    (victim, killed) = (segmentJob, workers.Single(w => w.WorkerId == owner));
+                    return true;
+                }
+            }
+
+            return false;
         }, TimeSpan.FromSeconds(90), () => "no segment job got going", TimeSpan.FromMilliseconds(5));
-        var owner = (await env.JobAsync(victim))!.LeaseOwner;
-        var killed = workers.Single(w => w.WorkerId == owner);
-        await killed.KillAsync();
+        await killed!.KillAsync();
         var recordedBefore = SegmentTrace.Read(traces, victim).Where(l => l.Step == "recorded").Select(l => l.Index).ToHashSet();
 
         await FaultChecks.AssertAllSucceededOnceAsync(env, [job.JobId, .. segmentJobs], TimeSpan.FromSeconds(150));
