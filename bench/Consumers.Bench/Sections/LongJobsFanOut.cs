@@ -40,10 +40,10 @@ internal static class LongJobsFanOut
                 segmented is > 0 && wall is > 0 ? string.Create(CultureInfo.InvariantCulture, $"{segmented / wall:F2}x the segmented run on one worker") : null);
         }
 
-        result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
-            $"Fan-out: {Parallel} segment jobs shared by 1, 2 and 3 one-slot workers on this machine ({Environment.ProcessorCount} cores). " +
-            "libx264 already uses every core, so on 2 cores more workers mostly share the same CPU: the gain is bounded by the cores, " +
-            "not the workers; on a fleet each worker brings its own."));
+        var cores = Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture);
+        result.Notes.Add("Fan-out: " + Parallel.ToString(CultureInfo.InvariantCulture) + " segment jobs shared by 1, 2 and 3 one-slot workers on this machine (" +
+            cores + " cores). libx264 already uses every core, so on 2 cores more workers mostly share the same CPU: the gain is bounded by " +
+            "the cores, not the workers; on a fleet each worker brings its own.");
     }
 
     private static Dictionary<string, string?> Settings(int segmentSeconds, string traces) => new()
