@@ -8,6 +8,9 @@ public sealed class MediaOptions : Runtime.Settings.IValidatedSettings
     /// <summary>Longest allowed segment, in seconds of source.</summary>
     public const double MaxSegmentSeconds = 3600;
 
+    /// <summary>The most segment jobs one transcode may fan out to (<c>parallel</c>).</summary>
+    public const int MaxParallel = 32;
+
     /// <summary>The ffmpeg executable (Debian's, from PATH, by default).</summary>
     public string FfmpegPath { get; set; } = "ffmpeg";
 
@@ -34,6 +37,13 @@ public sealed class MediaOptions : Runtime.Settings.IValidatedSettings
     public double SegmentFromSeconds { get; set; } = 60;
 
     /// <summary>
+    /// The transcode's <c>parallel</c> when a job gives none: with 2 or more, a segmented transcode hands its segments to
+    /// that many segment jobs (contiguous ranges, each a job of its own that any worker may run) and waits for them without
+    /// holding a slot, then joins them. 1 (the default) encodes every segment in the job's own attempt. From 1 to 32.
+    /// </summary>
+    public int TranscodeParallel { get; set; } = 1;
+
+    /// <summary>
     /// Test aid: when set, the transcode appends a line to <c>&lt;folder&gt;/&lt;jobId&gt;.segments</c> when it starts
     /// and when it records each segment, so tests count what was encoded again after a crash. Off (empty) in production.
     /// </summary>
@@ -45,6 +55,7 @@ public sealed class MediaOptions : Runtime.Settings.IValidatedSettings
         .Require(!string.IsNullOrWhiteSpace(FfprobePath), nameof(FfprobePath), "must name an executable")
         .Require(SegmentSeconds == 0 || (SegmentSeconds >= 1 && SegmentSeconds <= MaxSegmentSeconds), nameof(SegmentSeconds),
             $"must be 0 (off) or from 1 to {MaxSegmentSeconds} (is {SegmentSeconds})")
+        .Require(TranscodeParallel >= 1 && TranscodeParallel <= MaxParallel, nameof(TranscodeParallel), $"must be from 1 to {MaxParallel} (is {TranscodeParallel})")
         .Require(SegmentFromSeconds >= 0 && double.IsFinite(SegmentFromSeconds), nameof(SegmentFromSeconds), $"must be 0 or more (is {SegmentFromSeconds})")
         .Problems;
 }

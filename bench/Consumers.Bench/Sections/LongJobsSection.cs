@@ -11,7 +11,8 @@ namespace Consumers.Bench.Sections;
 /// Long transcodes: a generated source of <see cref="BenchOptions.LongJobSourceSeconds"/> (5 minutes) transcoded by one
 /// worker in one pass, then segmented, then segmented with the worker SIGKILLed at 70 % (a second worker finishes).
 /// Reports the cost of segmenting against one pass, the encode-seconds redone after the kill (from the transcode's
-/// segment trace) and the killed run's wall time against the uninterrupted one. Times are the job's own timeline
+/// segment trace) and the killed run's wall time against the uninterrupted one, then the fan-out's wall time with 1, 2
+/// and 3 workers (<see cref="LongJobsFanOut"/>). Times are the job's own timeline
 /// (<c>requested</c> to <c>completed</c>), so worker start-up is not counted.
 /// </summary>
 public static class LongJobsSection
@@ -56,7 +57,7 @@ public static class LongJobsSection
             .WithTarget($"<= one segment ({segmentSeconds} s)", v => v <= segmentSeconds);
         result.Add("killed run, wall", killedWall, "s", "includes the lease expiry and sweep before the second worker resumes");
         result.Add("killed run against uninterrupted", killedWall is > 0 && segmented is > 0 ? killedWall / segmented : null, "x");
-        result.Notes.Add("Fan-out (several workers encoding one job's segments) is not implemented; no figures for 1, 2 and 3 workers.");
+        await LongJobsFanOut.AddAsync(environment, result, segmentSeconds, traces, SourceName, segmented);
         return result;
     }
 
@@ -128,7 +129,7 @@ public static class LongJobsSection
     };
 
     /// <summary>Seconds from the job's <c>requested</c> to its <c>completed</c> event, or null when it did not complete in time.</summary>
-    private static async Task<double?> WaitForCompletedAsync(BenchEnvironment environment, Guid jobId, TimeSpan bound)
+    internal static async Task<double?> WaitForCompletedAsync(BenchEnvironment environment, Guid jobId, TimeSpan bound)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < bound)

@@ -17,7 +17,11 @@ namespace Consumers.Media.Stages;
 /// attempt reuses the pieces that are whole and decodable and encodes only the rest. The pieces are joined with
 /// the concat demuxer, without re-encoding, into the one output the runtime commits.
 /// </summary>
-internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext context, ProxyEncoding encoding, SegmentPlan plan)
+/// <remarks>
+/// Given a <c>range</c> (a segment job of a fanned-out transcode, <see cref="TranscodeFanOut"/>) it encodes only those
+/// segments, into its parent's checkpoint, and neither encodes the audio nor joins.
+/// </remarks>
+internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext context, ProxyEncoding encoding, SegmentPlan plan, SegmentRange? range = null)
 {
     private const string AudioName = "audio.m4a";
     private readonly Dictionary<string, CheckpointPart> parts = new(StringComparer.Ordinal);
@@ -35,17 +39,18 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
         using var stopAudio = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            if (plan.HasAudio && audio is null)
+            if (plan.HasAudio && audio is null && range is null)
             {
                 // Alongside the video, not before it: the AAC encoder is single-threaded, and alone it left the other
                 // core idle for as long as it ran (a one-pass encode overlaps the two the same way).
                 StartAudio(stopAudio.Token);
             }
 
-            for (var first = FirstMissing(0); first < plan.Count; first = FirstMissing(first))
+            var end = range?.End ?? plan.Count;
+            for (var first = FirstMissing(range?.First ?? 0); first < end; first = FirstMissing(first))
             {
                 await StopIfShuttingDownAsync(cancellationToken);
-                await EncodeRunAsync(first, NextKept(first), cancellationToken);
+                await EncodeRunAsync(first, Math.Min(NextKept(first), end), cancellationToken);
             }
 
             await RecordAudioAsync(wait: true, cancellationToken);
@@ -54,6 +59,11 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
         {
             // Only on a failure is the audio still running here: it is not left behind as an orphan process.
             await StopAsync(audioRun, stopAudio);
+        }
+
+        if (range is not null)
+        {
+            return StageOutput.RecordedInParent;
         }
 
         var output = await JoinAsync(cancellationToken);
@@ -250,7 +260,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
             return;
         }
 
-        if (state.Audio is { } audioPart && saved.Parts.TryGetValue(audioPart, out var audioRecord) && await DecodesAsync(audioRecord, cancellationToken))
+        if (range is null && state.Audio is { } audioPart && saved.Parts.TryGetValue(audioPart, out var audioRecord) && await DecodesAsync(audioRecord, cancellationToken))
         {
             parts[audioPart] = audioRecord;
             audio = audioPart;
@@ -258,7 +268,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
 
         foreach (var (index, name) in state.Segments)
         {
-            if (index >= 0 && index < plan.Count && saved.Parts.TryGetValue(name, out var record) && await DecodesAsync(record, cancellationToken))
+            if (index >= (range?.First ?? 0) && index < (range?.End ?? plan.Count) && saved.Parts.TryGetValue(name, out var record) && await DecodesAsync(record, cancellationToken))
             {
                 parts[name] = record;
                 segments[index] = name;
@@ -330,7 +340,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
     // Progress counts segments done, and moves within the run being encoded; it never goes back within the attempt.
     private void ReportProgress(int done, double segmentsOfRun = 0)
     {
-        var percent = Math.Min(99, 100.0 * (done + Math.Max(0, segmentsOfRun)) / plan.Count * 0.99);
+        var percent = Math.Min(99, 100.0 * (done + Math.Max(0, segmentsOfRun)) / (range is null ? plan.Count : range.End - range.First) * 0.99);
         if (percent > reported)
         {
             reported = percent;

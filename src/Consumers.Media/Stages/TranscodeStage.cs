@@ -10,7 +10,9 @@ namespace Consumers.Media.Stages;
 /// <c>transcode</c>: an H.264/AAC MP4 proxy at <c>height</c> (240) and <c>videoBitrate</c> (500k), with progress.
 /// With <see cref="MediaOptions.SegmentSeconds"/> set (the default) a source of at least
 /// <see cref="MediaOptions.SegmentFromSeconds"/> is encoded in checkpointed segments (<see cref="SegmentedTranscode"/>);
-/// otherwise, or when the source states no usable frame rate, in one pass.
+/// otherwise, or when the source states no usable frame rate, in one pass. With <c>parallel</c> (or
+/// <see cref="MediaOptions.TranscodeParallel"/>) of 2 or more, the segments are encoded by segment jobs on any worker
+/// (<see cref="TranscodeFanOut"/>) and joined by the job's next attempt.
 /// </summary>
 public sealed class TranscodeStage(FfmpegRunner ffmpeg) : IStage
 {
@@ -26,11 +28,26 @@ public sealed class TranscodeStage(FfmpegRunner ffmpeg) : IStage
             throw new JobFailureException(ErrorCodes.UnsupportedMedia, "the source has no video stream to transcode");
         }
 
-        // The timing comes from the same probe: a second ffprobe cost about as much CPU as the first (its start-up).
-        if (ffmpeg.Options.SegmentSeconds > 0 && !(info.DurationSeconds < ffmpeg.Options.SegmentFromSeconds) && info.VideoTiming is { } timing)
+        var parallel = TranscodeFanOut.Parallel(context, ffmpeg.Options);
+        var segmentSeconds = TranscodeFanOut.SegmentSeconds(context, ffmpeg.Options);
+        // A segment job always segments: its parent did. The timing comes from the same probe: a second ffprobe cost
+        // about as much CPU as the first (its start-up).
+        if (segmentSeconds > 0 && (context.Checkpoint.SegmentOf is not null || !(info.DurationSeconds < ffmpeg.Options.SegmentFromSeconds))
+            && info.VideoTiming is { } timing)
         {
             var encoding = new ProxyEncoding(height, bitrate);
-            var plan = SegmentPlan.Create(timing, ffmpeg.Options.SegmentSeconds, info.Audio is not null, encoding.Identity, new FileInfo(context.SourcePath));
+            var plan = SegmentPlan.Create(timing, segmentSeconds, info.Audio is not null, encoding.Identity, new FileInfo(context.SourcePath));
+            if (context.Checkpoint.SegmentOf is not null)
+            {
+                return await new SegmentedTranscode(ffmpeg, context, encoding, plan, TranscodeFanOut.RangeOf(context, plan)).RunAsync(cancellationToken);
+            }
+
+            if (await TranscodeFanOut.ShouldFanOutAsync(context, plan, parallel, cancellationToken))
+            {
+                throw TranscodeFanOut.Request(plan, parallel, segmentSeconds);
+            }
+
+            // After a fan-out: joins what the segment jobs recorded, encoding anything they did not.
             return await new SegmentedTranscode(ffmpeg, context, encoding, plan).RunAsync(cancellationToken);
         }
 

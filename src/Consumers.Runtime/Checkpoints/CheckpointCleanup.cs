@@ -7,7 +7,8 @@ namespace Consumers.Runtime.Checkpoints;
 /// <summary>Gives an attempt its job's checkpoint, and removes the checkpoint (row and work folder) once the job finished.</summary>
 public sealed partial class CheckpointCleanup(CheckpointStore store, WorkFolders folders, ILogger<CheckpointCleanup> logger)
 {
-    public StageCheckpoint For(ActiveJob job) => new(job, store, folders, logger);
+    /// <param name="segmentOf">The fanned-out job whose checkpoint a segment job writes into, or null.</param>
+    public StageCheckpoint For(ActiveJob job, Guid? segmentOf = null) => new(job, store, folders, logger, segmentOf);
 
     /// <summary>
     /// Removes a finished job's checkpoint: its row (only read when an attempt may have written one) and its work folder.

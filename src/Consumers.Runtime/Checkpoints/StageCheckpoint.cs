@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Consumers.Contracts;
+using Consumers.Runtime.Failures;
 using Consumers.Runtime.Leases;
 using Microsoft.Extensions.Logging;
 
@@ -17,13 +19,15 @@ public sealed partial class StageCheckpoint
     private readonly CheckpointStore? store;
     private readonly WorkFolders? folders;
     private readonly ILogger? logger;
+    private readonly Guid? parent;
 
-    internal StageCheckpoint(ActiveJob job, CheckpointStore store, WorkFolders folders, ILogger logger)
+    internal StageCheckpoint(ActiveJob job, CheckpointStore store, WorkFolders folders, ILogger logger, Guid? segmentOf = null)
     {
         this.job = job;
         this.store = store;
         this.folders = folders;
         this.logger = logger;
+        parent = segmentOf;
     }
 
     private StageCheckpoint()
@@ -39,9 +43,22 @@ public sealed partial class StageCheckpoint
     /// <summary>True once the stage used checkpoints in this attempt (the runtime then clears them when the job finishes).</summary>
     public bool Used { get; private set; }
 
+    /// <summary>
+    /// The fanned-out job this one is a segment job of, or null. A segment job's checkpoint is its parent's: it loads the
+    /// parent's, keeps its parts in the parent's work folder and merges its saves into the parent's checkpoint.
+    /// </summary>
+    public Guid? SegmentOf => parent;
+
+    /// <summary>The job whose checkpoint this is: the parent for a segment job, else the job itself.</summary>
+    private Guid Owner => parent ?? job!.Lease.JobId;
+
     /// <summary>The full path of a part kept by this job.</summary>
     public string PathOf(CheckpointPart part) =>
-        folders is null ? throw new InvalidOperationException("no checkpoints here") : Path.Combine(folders.PathOf(job!.Lease.JobId), part.Name);
+        folders is null ? throw new InvalidOperationException("no checkpoints here") : Path.Combine(folders.PathOf(Owner), part.Name);
+
+    /// <summary>How this job's segment jobs stand (null: it has none, or this runs outside a worker).</summary>
+    public Task<SegmentJobsState?> SegmentJobsAsync(CancellationToken cancellationToken) =>
+        store is null ? Task.FromResult<SegmentJobsState?>(null) : store.SegmentJobsAsync(job!.Lease.JobId, cancellationToken);
 
     /// <summary>
     /// The checkpoint an earlier attempt saved, or null. Parts missing or damaged (size or SHA-256) are left out; files
@@ -55,16 +72,30 @@ public sealed partial class StageCheckpoint
         }
 
         Used = true;
-        var jobId = job!.Lease.JobId;
+        if (parent is { } claimed)
+        {
+            await CheckSegmentJobAsync(claimed, cancellationToken);
+        }
+
+        var jobId = Owner;
         var row = await store.LoadAsync(jobId, cancellationToken);
+        // A segment job leaves the folder alone: it is its parent's, and other segment jobs are writing into it now.
         if (row is not { } saved)
         {
-            folders!.RemoveAllBut(jobId, new HashSet<string>());
+            if (parent is null)
+            {
+                folders!.RemoveAllBut(jobId, new HashSet<string>());
+            }
+
             return null;
         }
 
         var whole = await folders!.VerifyAsync(jobId, saved.Parts, cancellationToken);
-        folders.RemoveAllBut(jobId, whole.Keys.ToHashSet(StringComparer.Ordinal));
+        if (parent is null)
+        {
+            folders.RemoveAllBut(jobId, whole.Keys.ToHashSet(StringComparer.Ordinal));
+        }
+
         var dropped = saved.Parts.Count - whole.Count;
         LogLoaded(logger!, jobId, saved.Attempt, whole.Count, dropped);
         using var state = JsonDocument.Parse(saved.State);
@@ -83,11 +114,12 @@ public sealed partial class StageCheckpoint
         }
 
         Used = true;
-        return folders.KeepAsync(job!.Lease.JobId, job.Lease.Attempt, file, name, cancellationToken);
+        return folders.KeepAsync(Owner, job!.Lease.Attempt, file, name, cancellationToken, parent is null ? 'a' : 's');
     }
 
     /// <summary>
-    /// Records <paramref name="state"/> and <paramref name="parts"/> (the whole set; it replaces the last checkpoint).
+    /// Records <paramref name="state"/> and <paramref name="parts"/> (the whole set; it replaces the last checkpoint; a
+    /// segment job's is merged into its parent's instead, see <see cref="CheckpointStore.SaveToParentAsync"/>).
     /// Does nothing on <see cref="None"/>. Throws <see cref="OperationCanceledException"/> when the lease is lost.
     /// </summary>
     public async Task SaveAsync<T>(T state, IReadOnlyList<CheckpointPart> parts, CancellationToken cancellationToken)
@@ -99,12 +131,38 @@ public sealed partial class StageCheckpoint
 
         Used = true;
         var json = JsonSerializer.Serialize(state, ContractJson.Options);
-        if (!await store.SaveAsync(job!.Lease, json, parts, cancellationToken))
+        var written = parent is { } into
+            ? await store.SaveToParentAsync(job!.Lease, into, json, parts, cancellationToken)
+            : await store.SaveAsync(job!.Lease, json, parts, cancellationToken);
+        if (!written)
         {
             // A stale or zombie attempt: nothing was written, and it must stop as if the heartbeat had found out.
             LogFenced(logger!, job.Lease.JobId, job.Lease.Attempt);
             job.Stop(StopReason.LeaseLost);
             throw new OperationCanceledException("the checkpoint was refused: this attempt no longer holds the job's lease", job.Stopping);
+        }
+    }
+
+    /// <summary>
+    /// A segment job runs only as its parent's: its row must name that parent (only the fan-out writes it, so a producer
+    /// cannot aim a job at another job's checkpoint), and the parent must still wait for it (a segment job that an operator
+    /// requeued after its parent moved on has nothing left to do). Both are fatal request problems, not retried.
+    /// </summary>
+    private async Task CheckSegmentJobAsync(Guid claimed, CancellationToken cancellationToken)
+    {
+        var (recorded, status) = await store!.SegmentJobParentAsync(job!.Lease.JobId, cancellationToken);
+        const string field = "parameters." + SegmentJobParameters.Parent;
+        if (recorded != claimed)
+        {
+            throw new JobFailureException(ErrorCodes.InvalidRequest, $"{field} names a job this one is not a segment job of; only the runtime creates segment jobs")
+            {
+                Field = field,
+            };
+        }
+
+        if (status != JobStatuses.Waiting)
+        {
+            throw new JobFailureException(ErrorCodes.InvalidRequest, $"{field}: that job no longer waits for its segment jobs (it is {status})") { Field = field };
         }
     }
 

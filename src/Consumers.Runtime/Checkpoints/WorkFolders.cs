@@ -20,8 +20,12 @@ public sealed partial class WorkFolders(IOptions<ArtifactOptions> options)
 
     public string PathOf(Guid jobId) => Path.Combine(Root, jobId.ToString("N"));
 
-    /// <summary>Moves <paramref name="file"/> into the job's work folder as part <paramref name="name"/> of <paramref name="attempt"/>, durably.</summary>
-    public async Task<CheckpointPart> KeepAsync(Guid jobId, int attempt, string file, string name, CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves <paramref name="file"/> into the job's work folder as part <paramref name="name"/> of <paramref name="attempt"/>,
+    /// durably. <paramref name="writer"/> tells whose attempt: <c>a</c> the job's own, <c>s</c> a segment job's (its parts go
+    /// into its parent's folder; each segment belongs to one segment job, so names stay unique).
+    /// </summary>
+    public async Task<CheckpointPart> KeepAsync(Guid jobId, int attempt, string file, string name, CancellationToken cancellationToken, char writer = 'a')
     {
         if (!PartName().IsMatch(name))
         {
@@ -30,7 +34,7 @@ public sealed partial class WorkFolders(IOptions<ArtifactOptions> options)
 
         var folder = PathOf(jobId);
         Directory.CreateDirectory(folder);
-        var partName = string.Create(CultureInfo.InvariantCulture, $"a{attempt}-{name}");
+        var partName = string.Create(CultureInfo.InvariantCulture, $"{writer}{attempt}-{name}");
         var target = Path.Combine(folder, partName);
         // A rename when scratch shares the filesystem; a copy otherwise (a torn copy fails its checksum on resume).
         File.Move(file, target, overwrite: true);

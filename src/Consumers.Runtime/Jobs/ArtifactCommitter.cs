@@ -77,6 +77,28 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
         return outcome;
     }
 
+    /// <summary>
+    /// A segment job's success: its segments are already in its parent's checkpoint (each written fenced), so there is no
+    /// artifact; the fenced success write also dispatches the parent when this was its last segment job.
+    /// </summary>
+    public async Task<AttemptOutcome> CompleteSegmentJobAsync(JobRequested request, ActiveJob job, Checkpoints.StageCheckpoint checkpoint, int lastProgress,
+        TimeSpan duration)
+    {
+        var parent = checkpoint.SegmentOf
+            ?? throw new JobFailureException(ErrorCodes.Internal, "the stage returned no artifact, which only a segment job may do");
+        var events = new List<TimelineEntry>();
+        if (lastProgress is > 0 and < 100)
+        {
+            events.Add(TimelineEntries.Progress(100));
+        }
+
+        var parameters = request.Parameters ?? new Dictionary<string, string>();
+        events.Add(TimelineEntries.CompletedSegments(parent, parameters.GetValueOrDefault(Checkpoints.SegmentJobParameters.First),
+            parameters.GetValueOrDefault(Checkpoints.SegmentJobParameters.End), duration));
+        job.MarkFinishing();
+        return await outcomes.WriteAsync(job, events[^1], token => store.SucceedWithoutArtifactAsync(job.Lease, events, token), AttemptOutcome.Succeeded);
+    }
+
     private async Task<ArtifactRecord?> MoveIntoPlaceAsync(JobRequested request, ActiveJob job, IStage stage, StageOutput output)
     {
         var info = new FileInfo(output.FilePath);

@@ -19,6 +19,8 @@ public enum AttemptOutcome
     CommitLost,
     /// <summary>An operator cancelled the running job.</summary>
     Cancelled,
+    /// <summary>The attempt handed its segments to segment jobs; the job waits for them without a lease.</summary>
+    Waiting,
 }
 
 public static class AttemptOutcomes
@@ -34,6 +36,7 @@ public static class AttemptOutcomes
         AttemptOutcome.LeaseLost => "lease_lost",
         AttemptOutcome.CommitLost => "commit_lost",
         AttemptOutcome.Cancelled => "cancelled",
+        AttemptOutcome.Waiting => "waiting",
         _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
     };
 }

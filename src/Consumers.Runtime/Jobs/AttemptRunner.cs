@@ -31,7 +31,8 @@ public sealed class AttemptRunner(
     public async Task<AttemptOutcome> RunAsync(JobRequested request, ActiveJob job, string stageLabel, long started, Failures.JobFailureException? requestProblem)
     {
         var lease = job.Lease;
-        var checkpoint = checkpoints.For(job);
+        // A segment job's checkpoint is its parent's (the fenced write checks the row names that parent).
+        var checkpoint = checkpoints.For(job, SegmentJobParameters.ParentOf(request));
         string? scratchPath = null;
         var removeScratch = false;
         var outcome = AttemptOutcome.LeaseLost;
@@ -55,6 +56,12 @@ public sealed class AttemptRunner(
 
             scratchPath = scratch.Create(lease.JobId, lease.Attempt);
             var (output, lastProgress) = await execution.RunAsync(job, stage, request, sourcePath, scratchPath, stageLabel, checkpoint);
+            if (!output.IsArtifact)
+            {
+                removeScratch = true;
+                return outcome = await committer.CompleteSegmentJobAsync(request, job, checkpoint, lastProgress, time.GetElapsedTime(started));
+            }
+
             using var commitSpan = ConsumersActivitySource.Source.StartActivity("job.commit").TagDelivery("commit");
             outcome = await committer.CommitAsync(request, job, stage, output, lastProgress, time.GetElapsedTime(started));
             // Also when the final write was lost: the artifact is in place, and whichever attempt runs next skips.
@@ -74,6 +81,11 @@ public sealed class AttemptRunner(
         catch (StoppedAtCheckpointException) when (job.Reason == StopReason.None)
         {
             return outcome = await outcomes.GiveBackAtCheckpointAsync(job);
+        }
+        catch (FanOutRequestedException fanOut) when (job.Reason == StopReason.None)
+        {
+            removeScratch = true;
+            return outcome = await outcomes.WaitForSegmentJobsAsync(job, request, fanOut);
         }
         catch (Exception) when (job.Reason == StopReason.Shutdown)
         {

@@ -21,7 +21,7 @@ public sealed class CompletionBatcher(JobStore store)
     /// <summary>True when <paramref name="completion"/> was written; false when its lease was gone (nothing written).</summary>
     public Task<bool> SucceedAsync(Completion completion, CancellationToken cancellationToken)
     {
-        if (completion.Lease.PipelineId is not null)
+        if (completion.Lease.PipelineId is not null || completion.Lease.ParentJobId is not null)
         {
             return store.SucceedAsync(completion.Lease, completion.Artifact, completion.Events, cancellationToken, completion.Result);
         }

@@ -51,6 +51,11 @@ public sealed class JobRecord
     public string? CancelBy { get; set; }
     /// <summary>The pipeline this job is a step of (null for a job submitted on its own).</summary>
     public Guid? PipelineId { get; set; }
+    /// <summary>
+    /// The fanned-out transcode this job encodes segments for (null for every other job). Its parts go to that job's
+    /// checkpoint; deleting that job deletes this one.
+    /// </summary>
+    public Guid? ParentJobId { get; set; }
     /// <summary>What the stage found, offered to later steps of a pipeline (JSON; the probe: duration, streams, size).</summary>
     public string? Result { get; set; }
 }

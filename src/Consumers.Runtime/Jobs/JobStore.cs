@@ -229,6 +229,14 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
         return written;
     }
 
+    /// <summary>Finishes a segment job as <c>succeeded</c> with no artifact (its parts are in its parent's checkpoint); its parent may be dispatched.</summary>
+    public Task<bool> SucceedWithoutArtifactAsync(JobLease lease, IReadOnlyList<TimelineEntry> events, CancellationToken cancellationToken) =>
+        FinalAsync(JobSql.Succeed, lease, events, p => p
+            .Text("artifact_key", null)
+            .Value<long?>("artifact_size", NpgsqlDbType.Bigint, null)
+            .Text("artifact_sha256", null)
+            .Text("result", null), cancellationToken);
+
     /// <summary>Ends the job as <c>failed</c> with its code; a pipeline step's dependents are skipped in the same transaction.</summary>
     public Task<bool> FailAsync(JobLease lease, string code, string message, IReadOnlyList<TimelineEntry> events, CancellationToken cancellationToken) =>
         FinalAsync(JobSql.Fail, lease, events, p => p.Text("code", code).Text("message", message), cancellationToken);
@@ -255,6 +263,48 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
             p.Value("charge", NpgsqlDbType.Boolean, chargeAttempt);
             BindJobQueue(p);
         }, cancellationToken);
+
+    /// <summary>
+    /// Fans the attempt out: in one transaction the job gives its lease back and waits, uncharged (<paramref name="events"/>
+    /// end with <c>waiting</c>), and its <paramref name="segmentJobs"/> are created, queued and dispatched, each with its
+    /// <c>requested</c> event. Fenced by the token, and refused while a cancel is pending: false then, nothing written.
+    /// </summary>
+    public async Task<bool> WaitForSegmentJobsAsync(JobLease lease, IReadOnlyList<JobRequested> segmentJobs, IReadOnlyList<TimelineEntry> events,
+        CancellationToken cancellationToken)
+    {
+        await using var batch = db.Batch();
+        var wait = new NpgsqlBatchCommand(FanOutSql.Wait);
+        wait.Parameters.Lease(lease).Events(events);
+        batch.BatchCommands.Add(wait);
+        var create = new NpgsqlBatchCommand(FanOutSql.CreateSegmentJobs);
+        create.Parameters.Lease(lease)
+            .Value("segment_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid, segmentJobs.Select(j => j.JobId).ToArray())
+            .Value("segment_requests", NpgsqlDbType.Array | NpgsqlDbType.Text, segmentJobs.Select(j => JsonSerializer.Serialize(j, ContractJson.Options)).ToArray())
+            .Value("segment_clips", NpgsqlDbType.Array | NpgsqlDbType.Double, segmentJobs.Select(j => j.ClipDurationSeconds ?? 0).ToArray())
+            .TraceParent();
+        BindJobQueue(create.Parameters);
+        batch.BatchCommands.Add(create);
+        return await FirstResultHasRowAsync(batch, cancellationToken);
+    }
+
+    /// <summary>
+    /// The sweep's part of fan-outs: dispatches again up to <paramref name="batchSize"/> waiting jobs whose segment jobs
+    /// have all finished without releasing them. Returns their ids.
+    /// </summary>
+    public async Task<IReadOnlyList<Guid>> ReleaseStalledFanOutsAsync(int batchSize, CancellationToken cancellationToken)
+    {
+        await using var command = db.Command(FanOutSql.ReleaseStalled);
+        command.Parameters.Value("batch", NpgsqlDbType.Integer, batchSize).TraceParent();
+        BindJobQueue(command.Parameters);
+        var released = new List<Guid>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            released.Add(reader.Column<Guid>("id"));
+        }
+
+        return released;
+    }
 
     /// <summary>
     /// Refreshes the heartbeat (and latest progress) of every lease in one statement. Returns the jobs whose
@@ -310,6 +360,13 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
             var state = new NpgsqlBatchCommand(CancelSql.CancelState);
             state.Parameters.Id(jobId);
             batch.BatchCommands.Add(state);
+            // A fanned-out transcode that is now cancelled takes its segment jobs with it (read after the state: nothing to report).
+            var segmentJobs = new NpgsqlBatchCommand(CancelSql.CancelQueuedSegmentJobs);
+            BindCancelRequest(segmentJobs.Parameters.Id(jobId), reason, by);
+            batch.BatchCommands.Add(segmentJobs);
+            var runningSegmentJobs = new NpgsqlBatchCommand(CancelSql.MarkRunningSegmentJobs);
+            BindCancelRequest(runningSegmentJobs.Parameters.Id(jobId), reason, by);
+            batch.BatchCommands.Add(runningSegmentJobs);
 
             await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
             var cancelled = await reader.ReadAsync(cancellationToken);
@@ -356,11 +413,7 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
         var cancel = new NpgsqlBatchCommand(CancelSql.CancelRunning);
         BindCancelRequest(cancel.Parameters.Lease(lease), null, null);
         batch.BatchCommands.Add(cancel);
-        if (lease.PipelineId is not null)
-        {
-            AddPipelineAdvance(batch, lease.JobId);
-        }
-
+        AddFollowUps(batch, lease);
         return await FirstResultHasRowAsync(batch, cancellationToken);
     }
 
@@ -461,7 +514,7 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
     private async Task<bool> FinalAsync(string statement, JobLease lease, IReadOnlyList<TimelineEntry> events,
         Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken)
     {
-        if (lease.PipelineId is null)
+        if (lease.PipelineId is null && lease.ParentJobId is null)
         {
             return await FencedAsync(statement, lease, events, bind, cancellationToken);
         }
@@ -471,8 +524,37 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
         write.Parameters.Lease(lease).Events(events);
         bind(write.Parameters);
         batch.BatchCommands.Add(write);
-        AddPipelineAdvance(batch, lease.JobId);
+        AddFollowUps(batch, lease);
         return await FirstResultHasRowAsync(batch, cancellationToken);
+    }
+
+    /// <summary>What a final write of a pipeline step or a segment job adds in its transaction; nothing for any other job.</summary>
+    private void AddFollowUps(NpgsqlBatch batch, JobLease lease)
+    {
+        if (lease.PipelineId is not null)
+        {
+            AddPipelineAdvance(batch, lease.JobId);
+        }
+
+        if (lease.ParentJobId is not null)
+        {
+            AddParentRelease(batch, lease.JobId);
+        }
+    }
+
+    /// <summary>
+    /// A segment job's final write dispatches its waiting parent when it was the last to finish: the parent's lock first,
+    /// so the release's fresh snapshot sees every other segment job's outcome (nothing for any other job).
+    /// </summary>
+    private void AddParentRelease(NpgsqlBatch batch, Guid jobId)
+    {
+        var lockParent = new NpgsqlBatchCommand(FanOutSql.LockParentOfJob);
+        lockParent.Parameters.Id(jobId);
+        batch.BatchCommands.Add(lockParent);
+        var release = new NpgsqlBatchCommand(FanOutSql.ReleaseParentOfJob);
+        release.Parameters.Id(jobId).TraceParent();
+        BindJobQueue(release.Parameters);
+        batch.BatchCommands.Add(release);
     }
 
     private void AddPipelineAdvance(NpgsqlBatch batch, Guid jobId)
@@ -507,7 +589,7 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
     private static JobLease ReadLease(NpgsqlDataReader reader) =>
         new(reader.Column<Guid>("id"), reader.Column<string>("stage")!, reader.Column<int>("attempt_count"), reader.Column<long>("lease_token"),
             reader.Column<int>("max_attempts"), reader.Column<int>("lease_timeout_seconds"), reader.Column<int>("uncharged_attempts"),
-            reader.Column<Guid?>("pipeline_id"));
+            reader.Column<Guid?>("pipeline_id"), reader.Column<Guid?>("parent_job_id"));
 
     private static void BindRequest(NpgsqlParameterCollection parameters, JobRequested request, int maxAttempts) => parameters
         .Id(request.JobId)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Consumers.Contracts;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Persistence;
 using Consumers.Runtime.Telemetry;
@@ -109,6 +110,27 @@ public sealed partial class OutcomeWriter(
     }
 
     /// <summary>
+    /// The stage handed its segments to segment jobs: the job waits for them without a lease, uncharged, and the segment
+    /// jobs are created and dispatched in the same transaction. A cancel that came first wins: the write is refused, and
+    /// the cancel, seen by the heartbeat, ends the attempt (or the sweep does, once the lease expires).
+    /// </summary>
+    public async Task<AttemptOutcome> WaitForSegmentJobsAsync(ActiveJob job, JobRequested request, Checkpoints.FanOutRequestedException fanOut)
+    {
+        job.MarkFinishing();
+        var lease = job.Lease;
+        var segmentJobs = fanOut.Ranges.Select((range, index) => Checkpoints.SegmentJobParameters.For(request, index, range, fanOut.StageParameters)).ToList();
+        TimelineEntry[] events = [TimelineEntries.Waiting(lease.Attempt, segmentJobs.Count, fanOut.Segments)];
+        var outcome = await WriteAsync(job, events[^1], token => store.WaitForSegmentJobsAsync(lease, segmentJobs, events, token), AttemptOutcome.Waiting);
+        if (outcome == AttemptOutcome.Waiting)
+        {
+            metrics.FanOuts.Add(1);
+            LogFannedOut(lease.JobId, lease.Attempt, segmentJobs.Count, fanOut.Segments);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>
     /// An attempt stopped for its lease gives the job back uncharged if the lease is still its own (it fenced itself
     /// because it could not reach PostgreSQL), once PostgreSQL answers: the job goes back at once instead of waiting for
     /// the sweep, which would charge the attempt and count a lease expiry. That write runs on its own and the delivery
@@ -173,6 +195,9 @@ public sealed partial class OutcomeWriter(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} lost its lease; nothing of it was committed")]
     private partial void LogLeaseLost(Guid jobId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} attempt {Attempt} fanned out: {SegmentJobs} segment job(s) encode its {Segments} segments; it waits for them without a lease")]
+    private partial void LogFannedOut(Guid jobId, int attempt, int segmentJobs, int segments);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} attempt {Attempt} stopped at a checkpoint for the shutdown: requeued uncharged to resume elsewhere")]
     private partial void LogStoppedAtCheckpoint(Guid jobId, int attempt);

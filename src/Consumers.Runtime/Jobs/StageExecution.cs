@@ -42,9 +42,10 @@ public sealed class StageExecution(
             {
                 output = await stage.RunAsync(context, job.Stopping);
             }
-            catch (Exception ex) when (job.Reason == StopReason.None)
+            catch (Exception ex) when (job.Reason == StopReason.None && ex is not FanOutRequestedException)
             {
-                // A stage that failed on its own (not stopped by a shutdown or a lost lease) fails its span with the code.
+                // A stage that failed on its own (not stopped by a shutdown or a lost lease, not handing its segments to
+                // segment jobs) fails its span with the code.
                 var error = ErrorClassifier.Classify(ex);
                 stageSpan.Fail(error.Code, error.Message);
                 throw;

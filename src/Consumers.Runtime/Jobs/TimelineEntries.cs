@@ -84,4 +84,19 @@ public static class TimelineEntries
         new(TimelineEventTypes.Aborted, new Dictionary<string, string> { ["reason"] = abortReason }, attempt),
         new(TimelineEventTypes.Requeued, new Dictionary<string, string> { ["reason"] = requeueReason }, attempt),
     ];
+
+    /// <summary><c>waiting</c>: the attempt handed <paramref name="segments"/> segments to <paramref name="segmentJobs"/> segment jobs and gave its lease back.</summary>
+    public static TimelineEntry Waiting(int attempt, int segmentJobs, int segments) =>
+        new(TimelineEventTypes.Waiting, new Dictionary<string, string>
+        {
+            ["segmentJobs"] = segmentJobs.ToString(CultureInfo.InvariantCulture),
+            ["segments"] = segments.ToString(CultureInfo.InvariantCulture),
+        }, attempt);
+
+    /// <summary><c>completed</c> of a segment job: its segments are in its parent's checkpoint; no artifact of its own.</summary>
+    public static TimelineEntry CompletedSegments(Guid parent, string? first, string? end, TimeSpan duration) =>
+        TimelineEntry.Of(TimelineEventTypes.Completed,
+            ("segmentOf", parent.ToString("D")),
+            ("segments", first is null || end is null ? null : first + "-" + end),
+            ("durationMs", ((long)duration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)));
 }

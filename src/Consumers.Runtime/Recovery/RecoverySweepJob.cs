@@ -9,7 +9,8 @@ namespace Consumers.Runtime.Recovery;
 /// <summary>
 /// The recovery sweep, run by Quartz on a clustered store so that one process in the whole system
 /// sweeps at a time. Each run recovers dead or hung attempts and dispatches queued jobs that are due, batch
-/// after batch until nothing is left, then advances pipelines whose steps ended on a path that does not advance them.
+/// after batch until nothing is left, then advances pipelines whose steps ended on a path that does not advance them and dispatches fanned-out
+/// transcodes whose segment jobs all ended without dispatching them.
 /// </summary>
 [DisallowConcurrentExecution]
 public sealed partial class RecoverySweepJob(
@@ -111,6 +112,13 @@ public sealed partial class RecoverySweepJob(
                     LogPipelineAdvanced(pipelineId);
                 }
             }
+
+            // Fanned-out transcodes whose last segment job ended on a path that does not dispatch them (the stale sweep
+            // failed it, an operator cancelled it, the write that should have released it was lost): dispatch them now.
+            foreach (var jobId in await jobs.ReleaseStalledFanOutsAsync(settings.BatchSize, cancellationToken))
+            {
+                LogFanOutReleased(jobId);
+            }
         }
 
         foreach (var job in all)
@@ -144,6 +152,9 @@ public sealed partial class RecoverySweepJob(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cancelled job {JobId} on its pending request ({Where}): no worker was left to stop it")]
     private partial void LogCancelled(Guid jobId, string where);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its segment jobs had all finished; the sweep dispatched it to join them")]
+    private partial void LogFanOutReleased(Guid jobId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pipeline {PipelineId}: the sweep dispatched steps that were ready")]
     private partial void LogPipelineAdvanced(Guid pipelineId);

@@ -9,4 +9,13 @@ public sealed record StageOutput(string FilePath)
     /// run are always validated.
     /// </summary>
     public bool Validated { get; init; }
+
+    /// <summary>False for <see cref="RecordedInParent"/>: nothing to commit.</summary>
+    public bool IsArtifact { get; init; } = true;
+
+    /// <summary>
+    /// What a segment job returns: its segments are recorded in its parent's checkpoint (fenced, as it went), so there is
+    /// no artifact; the job succeeds with a <c>completed</c> event that names the parent instead.
+    /// </summary>
+    public static StageOutput RecordedInParent { get; } = new("") { IsArtifact = false };
 }

@@ -49,6 +49,8 @@ public sealed class ConsumersMetrics : IDisposable
         CommitRetries = meter.CreateCounter<long>("commit_retries",
             description: "Final writes of an attempt retried after the connection to PostgreSQL broke, by outcome (written, fenced, given_up).");
         Cancellations = meter.CreateCounter<long>("cancellations", description: "Jobs this process cancelled, by stage and where they were stopped (queued, running, abandoned).");
+        FanOuts = meter.CreateCounter<long>("fan_outs",
+            description: "Transcodes this worker handed to segment jobs (parallel) before waiting for them without a lease.");
         PrunedJobs = meter.CreateCounter<long>("pruned_jobs", description: "Finished jobs the retention job deleted, by status.");
         PrunedPipelines = meter.CreateCounter<long>("pruned_pipelines", description: "Finished pipelines (with their steps and timeline) the retention job deleted, by status.");
         PrunedOperatorActions = meter.CreateCounter<long>("pruned_operator_actions", description: "Rows of operator_actions the retention job deleted.");
@@ -136,6 +138,7 @@ public sealed class ConsumersMetrics : IDisposable
     public Counter<long> PrunedJobs { get; }
     public Counter<long> PrunedPipelines { get; }
     public Counter<long> PrunedOperatorActions { get; }
+    public Counter<long> FanOuts { get; }
     public Counter<long> Pauses { get; }
     public Counter<long> RecoverySweeps { get; }
     public Histogram<double> RecoverySweepDuration { get; }

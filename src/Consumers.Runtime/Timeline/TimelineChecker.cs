@@ -8,7 +8,7 @@ namespace Consumers.Runtime.Timeline;
 /// The rules every timeline keeps: sequence numbers start at 1 with no gaps;
 /// <c>requested</c> comes first; <c>progress</c> only inside a started attempt, in 0..100 and never
 /// decreasing within it; nothing follows a terminal event; an attempt ends before the next starts, and after
-/// <c>requeued</c> or <c>retry_scheduled</c> the next <c>started</c> has the next attempt number.
+/// <c>requeued</c>, <c>retry_scheduled</c> or <c>waiting</c> (a fanned-out transcode) the next <c>started</c> has the next attempt number.
 /// Used by the tests and by <c>consumers check-timeline</c>.
 /// </summary>
 public static class TimelineChecker
@@ -108,10 +108,10 @@ public static class TimelineChecker
                     terminal = e.Type;
                     openAttempt = null;
                     break;
-                case TimelineEventTypes.RetryScheduled or TimelineEventTypes.Requeued or TimelineEventTypes.Aborted:
-                    if (e.Type == TimelineEventTypes.RetryScheduled && openAttempt != e.Attempt)
+                case TimelineEventTypes.RetryScheduled or TimelineEventTypes.Requeued or TimelineEventTypes.Aborted or TimelineEventTypes.Waiting:
+                    if (e.Type is TimelineEventTypes.RetryScheduled or TimelineEventTypes.Waiting && openAttempt != e.Attempt)
                     {
-                        Violation(e, "outcome-inside-attempt", $"retry_scheduled for attempt {e.Attempt} without that attempt open");
+                        Violation(e, "outcome-inside-attempt", $"{e.Type} for attempt {e.Attempt} without that attempt open");
                     }
 
                     openAttempt = null;

@@ -28,6 +28,8 @@ public sealed class TimelineCheckerTests
         new[] { "requested:0", "cancelled:0" },
         new[] { "requested:0", "started:1", "progress:1:30", "cancelled:1" },
         new[] { "requested:0", "started:1", "retry_scheduled:1", "cancelled:1" },
+        new[] { "requested:0", "started:1", "progress:1:5", "waiting:1", "started:2", "progress:2:50", "completed:2" },
+        new[] { "requested:0", "started:1", "waiting:1", "cancelled:1" },
     };
 
     [Theory]
@@ -52,6 +54,9 @@ public sealed class TimelineCheckerTests
         { "next-attempt-number", new[] { "requested:0", "started:1", "retry_scheduled:1", "started:3", "completed:3" } },
         { "attempts-do-not-overlap", new[] { "requested:0", "started:1", "started:2", "completed:2" } },
         { "outcome-inside-attempt", new[] { "requested:0", "completed:1" } },
+        { "outcome-inside-attempt", new[] { "requested:0", "waiting:1", "started:2", "completed:2" } },
+        { "progress-inside-attempt", new[] { "requested:0", "started:1", "waiting:1", "progress:1:10", "started:2", "completed:2" } },
+        { "next-attempt-number", new[] { "requested:0", "started:1", "waiting:1", "started:1", "completed:1" } },
         { "known-type", new[] { "requested:0", "started:1", "exploded:1" } },
     };
 

@@ -11,8 +11,27 @@ internal static class CancelSql
     /// <summary>The notification channel of operator actions (cancel requests, pauses).</summary>
     public const string ControlChannel = "consumers_control";
 
-    /// <summary>A waiting job (queued, or queued for a retry) @id ends at once (<c>where</c> = queued).</summary>
-    public static readonly string CancelQueued = Build("j.id = @id AND j.status = 'queued'", "'queued'");
+    /// <summary>
+    /// A waiting job (queued, queued for a retry, or a fanned-out transcode waiting for its segment jobs) @id ends at
+    /// once (<c>where</c> = queued).
+    /// </summary>
+    public static readonly string CancelQueued = Build("j.id = @id AND j.status IN ('queued', 'waiting')", "'queued'");
+
+    /// <summary>
+    /// The queued segment jobs of @id once @id is cancelled (<c>where</c> = queued): a cancelled transcode takes its
+    /// segment jobs with it. Run after <see cref="CancelQueued"/> in its transaction.
+    /// </summary>
+    public static readonly string CancelQueuedSegmentJobs = Build(
+        "j.parent_job_id = @id AND j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p WHERE p.id = @id AND p.status = 'cancelled')", "'queued'");
+
+    /// <summary>The running segment jobs of @id once @id is cancelled: the request is recorded and their workers notified.</summary>
+    public const string MarkRunningSegmentJobs =
+        $"""
+        WITH r AS (UPDATE jobs SET cancel_requested_at = now(), cancel_reason = @reason, cancel_by = @by, updated_at = now()
+          WHERE parent_job_id = @id AND status = 'processing' AND cancel_requested_at IS NULL
+            AND EXISTS (SELECT 1 FROM jobs p WHERE p.id = @id AND p.status = 'cancelled') RETURNING id)
+        SELECT r.id, pg_notify('{ControlChannel}', 'cancel:' || r.id::text) FROM r
+        """;
 
     /// <summary>A queued row @id whose cancel crossed a retry or requeue ends instead of being acquired (<c>where</c> = queued).</summary>
     public static readonly string CancelPendingQueued = Build("j.id = @id AND j.status = 'queued' AND j.cancel_requested_at IS NOT NULL", "'queued'");

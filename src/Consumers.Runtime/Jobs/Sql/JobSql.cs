@@ -29,8 +29,8 @@ internal static class JobSql
         """,
         TransitionSql.Events.Bound, SelectLease, dispatchWhen: "true");
 
-    /// <summary>The lease fields an acquire returns, and the job's pipeline (null: not a step).</summary>
-    private const string AcquireReturning = Returning + ", pipeline_id";
+    /// <summary>The lease fields an acquire returns, the job's pipeline (null: not a step) and its fanned-out parent (null: not a segment job).</summary>
+    private const string AcquireReturning = Returning + ", pipeline_id, parent_job_id";
 
     /// <summary>
     /// The acquire's events: the caller binds <c>requested</c> then <c>started</c> (attempt null: the row's); a new row
@@ -45,8 +45,8 @@ internal static class JobSql
     /// The acquire, in one statement: a new id is created already running (events <c>requested</c>, <c>started</c>), a due
     /// queued row moves to <c>processing</c> (event <c>started</c>); a suspect (an earlier attempt died with its worker)
     /// only when the caller runs it alone (@runs_alone), a row with a pending cancel never. Both parts see the same
-    /// snapshot, so at most one of them changes a row. Returns one row: <c>won</c> with the lease fields and
-    /// <c>pipeline_id</c>, or, when nothing was won, the row as this statement found it (<c>status, not_due, suspect,
+    /// snapshot, so at most one of them changes a row. Returns one row: <c>won</c> with the lease fields,
+    /// <c>pipeline_id</c> and <c>parent_job_id</c>, or, when nothing was won, the row as this statement found it (<c>status, not_due, suspect,
     /// cancel_pending</c>); no row when the job was created by a transaction that committed after this statement's
     /// snapshot was taken (the caller then reads <see cref="AcquireState"/>).
     /// </summary>
@@ -55,10 +55,10 @@ internal static class JobSql
         AcquireEvents,
         """
         SELECT true AS won, t.id, t.stage, t.attempt_count, t.lease_token, t.max_attempts, t.lease_timeout_seconds, t.uncharged_attempts,
-          t.pipeline_id, t.status, false AS not_due, false AS suspect, false AS cancel_pending FROM t
+          t.pipeline_id, t.parent_job_id, t.status, false AS not_due, false AS suspect, false AS cancel_pending FROM t
         UNION ALL
         SELECT false, j.id, j.stage, j.attempt_count, j.lease_token, j.max_attempts, j.lease_timeout_seconds, j.uncharged_attempts,
-          j.pipeline_id, j.status, COALESCE(j.not_before > now(), false), j.lease_expiry_count > 0, j.cancel_requested_at IS NOT NULL
+          j.pipeline_id, j.parent_job_id, j.status, COALESCE(j.not_before > now(), false), j.lease_expiry_count > 0, j.cancel_requested_at IS NOT NULL
         FROM jobs j WHERE j.id = @id AND NOT EXISTS (SELECT 1 FROM t)
         """,
         prelude:

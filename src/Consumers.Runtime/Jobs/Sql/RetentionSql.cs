@@ -3,7 +3,8 @@ namespace Consumers.Runtime.Jobs.Sql;
 /// <summary>
 /// Retention's statements. Finished jobs and finished pipelines past their outcome's retention (@keep_succeeded,
 /// @keep_failed, @keep_cancelled), and operator actions older than @keep_actions, each deleted in batches of @batch.
-/// A job whose outbox rows are not yet published stays, and so does a step job while its pipeline is kept. The job and
+/// A job whose outbox rows are not yet published stays, so does a step job while its pipeline is kept, and so does a
+/// segment job whose fanned-out parent has not finished (deleting the parent deletes its segment jobs). The job and
 /// pipeline statements return <c>status, count</c>.
 /// </summary>
 internal static class RetentionSql
@@ -23,6 +24,7 @@ internal static class RetentionSql
         $"""
         status IN ('succeeded', 'failed', 'cancelled') AND finished_at < now() - {Keep}
           AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.job_id = jobs.id)
+          AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.id = jobs.parent_job_id AND p.status NOT IN ('succeeded', 'failed', 'cancelled'))
         """;
 
     /// <summary>

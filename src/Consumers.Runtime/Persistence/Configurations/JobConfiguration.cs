@@ -29,6 +29,9 @@ internal sealed class JobConfiguration : IEntityTypeConfiguration<JobRecord>
         builder.Property(j => j.CancelBy).HasMaxLength(Control.ControlLimits.By);
         builder.Property(j => j.Result).HasColumnType("jsonb");
         builder.HasIndex(j => j.PipelineId).HasDatabaseName("ix_jobs_pipeline_id").HasFilter("pipeline_id IS NOT NULL");
+        // A fanned-out transcode's segment jobs: found by their parent (release, cancel, retention), removed with it.
+        builder.HasOne<JobRecord>().WithMany().HasForeignKey(j => j.ParentJobId).OnDelete(DeleteBehavior.Cascade);
+        builder.HasIndex(j => j.ParentJobId).HasDatabaseName("ix_jobs_parent_job_id").HasFilter("parent_job_id IS NOT NULL");
         // Counters start at zero, so inserts name only what they know.
         builder.Property(j => j.AttemptCount).HasDefaultValue(0);
         builder.Property(j => j.UnchargedAttempts).HasDefaultValue(0);

@@ -298,6 +298,10 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasColumnType("character varying(1024)")
                         .HasColumnName("output_key");
 
+                    b.Property<Guid?>("ParentJobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("parent_job_id");
+
                     b.Property<Guid?>("PipelineId")
                         .HasColumnType("uuid")
                         .HasColumnName("pipeline_id");
@@ -376,6 +380,10 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasDatabaseName("ix_jobs_undispatched_not_before")
                         .HasFilter("status = 'queued' AND NOT dispatched");
 
+                    b.HasIndex("ParentJobId")
+                        .HasDatabaseName("ix_jobs_parent_job_id")
+                        .HasFilter("parent_job_id IS NOT NULL");
+
                     b.HasIndex("PipelineId")
                         .HasDatabaseName("ix_jobs_pipeline_id")
                         .HasFilter("pipeline_id IS NOT NULL");
@@ -387,7 +395,7 @@ namespace Consumers.Runtime.Persistence.Migrations
                         {
                             t.HasCheckConstraint("ck_jobs_progress", "progress_percent IS NULL OR progress_percent BETWEEN 0 AND 100");
 
-                            t.HasCheckConstraint("ck_jobs_status", "status IN ('queued','processing','succeeded','failed','cancelled')");
+                            t.HasCheckConstraint("ck_jobs_status", "status IN ('queued','processing','waiting','succeeded','failed','cancelled')");
                         });
                 });
 
@@ -711,6 +719,14 @@ namespace Consumers.Runtime.Persistence.Migrations
                         .HasForeignKey("Consumers.Runtime.Checkpoints.JobCheckpointRecord", "JobId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("Consumers.Runtime.Jobs.JobRecord", b =>
+                {
+                    b.HasOne("Consumers.Runtime.Jobs.JobRecord", null)
+                        .WithMany()
+                        .HasForeignKey("ParentJobId")
+                        .OnDelete(DeleteBehavior.Cascade);
                 });
 
             modelBuilder.Entity("Consumers.Runtime.Pipelines.PipelineEventRecord", b =>
