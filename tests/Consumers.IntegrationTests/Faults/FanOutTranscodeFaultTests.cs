@@ -39,7 +39,10 @@ public sealed class FanOutTranscodeFaultTests : IAsyncLifetime
 
         var job = new JobRequested
         {
-            JobId = Guid.NewGuid(), Stage = "transcode", Source = "long.mp4", OutputKey = $"proxies/{Guid.NewGuid():N}.mp4",
+            JobId = Guid.NewGuid(),
+            Stage = "transcode",
+            Source = "long.mp4",
+            OutputKey = $"proxies/{Guid.NewGuid():N}.mp4",
             Parameters = new Dictionary<string, string> { ["height"] = "480", ["videoBitrate"] = "2000k" },
         };
         var segmentJobs = Enumerable.Range(0, 3).Select(i => SegmentJobParameters.SegmentJobId(job.JobId, i)).ToList();

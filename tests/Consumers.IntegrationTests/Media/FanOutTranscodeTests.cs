@@ -40,7 +40,10 @@ public sealed class FanOutTranscodeTests : IAsyncLifetime
 
         var job = new JobRequested
         {
-            JobId = Guid.NewGuid(), Stage = "transcode", Source = "twelve.mp4", OutputKey = "proxies/twelve.mp4",
+            JobId = Guid.NewGuid(),
+            Stage = "transcode",
+            Source = "twelve.mp4",
+            OutputKey = "proxies/twelve.mp4",
             Parameters = new Dictionary<string, string> { ["height"] = "120", ["parallel"] = "3" },
         };
         var segmentJobs = Enumerable.Range(0, 3).Select(i => SegmentJobParameters.SegmentJobId(job.JobId, i)).ToList();
@@ -101,7 +104,10 @@ public sealed class FanOutTranscodeTests : IAsyncLifetime
         await using var worker = await env.StartWorkerAsync(overrides: Settings());
         var bad = new JobRequested
         {
-            JobId = Guid.NewGuid(), Stage = "transcode", Source = "twelve.mp4", OutputKey = "proxies/bad.mp4",
+            JobId = Guid.NewGuid(),
+            Stage = "transcode",
+            Source = "twelve.mp4",
+            OutputKey = "proxies/bad.mp4",
             Parameters = new Dictionary<string, string> { ["parallel"] = "0" },
         };
         await env.Store.SubmitAsync(bad, 3, CancellationToken.None);
@@ -112,7 +118,10 @@ public sealed class FanOutTranscodeTests : IAsyncLifetime
         // A fan-out to more segment jobs than this one-slot worker runs at once: some stay queued while the parent waits.
         var job = new JobRequested
         {
-            JobId = Guid.NewGuid(), Stage = "transcode", Source = "twelve.mp4", OutputKey = "proxies/cancelled.mp4",
+            JobId = Guid.NewGuid(),
+            Stage = "transcode",
+            Source = "twelve.mp4",
+            OutputKey = "proxies/cancelled.mp4",
             Parameters = new Dictionary<string, string> { ["height"] = "480", ["videoBitrate"] = "2000k", ["parallel"] = "6" },
         };
         await env.Store.SubmitAsync(job, 3, CancellationToken.None);

@@ -1,9 +1,10 @@
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Persistence;
+using Consumers.Runtime.Settings;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace Consumers.Runtime.Settings;
+namespace Consumers.Runtime.Jobs;
 
 /// <summary>
 /// <c>Consumers:Database:AcquireTimeout</c> against the lease settings (another section, so not in
