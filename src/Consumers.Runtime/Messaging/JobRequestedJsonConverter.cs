@@ -1,60 +1,19 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Consumers.Contracts;
 using Consumers.Runtime.Failures;
 
 namespace Consumers.Runtime.Messaging;
 
-/// <summary>
-/// Reads a <see cref="JobRequested"/> after checking its fields' JSON types (<see cref="JobRequestShape"/>). A body
-/// whose job id is usable but whose other fields do not fit is read as far as it fits and remembered as malformed,
-/// so the consumer fails that job with <c>INVALID_REQUEST</c> naming the field; a body with no usable job id fails
-/// to deserialize with a reason a person can act on, and MassTransit moves it to the error queue.
-/// </summary>
-internal sealed class JobRequestedJsonConverter : JsonConverter<JobRequested>
+/// <summary>Reads a <see cref="JobRequested"/> after checking its fields' JSON types (<see cref="JobRequestShape"/>).</summary>
+internal sealed class JobRequestedJsonConverter : ShapeCheckedJsonConverter<JobRequested>
 {
-    // Requests are immutable records; the problem travels beside the instance, not inside the contract.
-    private static readonly ConditionalWeakTable<JobRequested, JobFailureException> Problems = new();
-
-    private JsonSerializerOptions? plain;
-
     public override bool HandleNull => true;
 
+    protected override string Subject => "a job";
+
     /// <summary>The <c>INVALID_REQUEST</c> failure of a request that was read from a malformed body, or null.</summary>
-    public static JobFailureException? ProblemOf(JobRequested request) => Problems.TryGetValue(request, out var problem) ? problem : null;
+    public static JobFailureException? ProblemOf(JobRequested request) => ProblemFor(request);
 
-    public override JobRequested Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
-    {
-        using var document = JsonDocument.ParseValue(ref reader);
-        var shape = JobRequestShape.Inspect(document.RootElement);
-        if (shape is null)
-        {
-            return document.RootElement.Deserialize<JobRequested>(Plain(options))!;
-        }
-
-        if (shape.Partial is null)
-        {
-            throw new JsonException($"{ErrorCodes.InvalidRequest}: {shape.Problem}; the message cannot be tied to a job");
-        }
-
-        Problems.AddOrUpdate(shape.Partial, new JobFailureException(ErrorCodes.InvalidRequest, shape.Problem) { Field = shape.Field });
-        return shape.Partial;
-    }
-
-    public override void Write(Utf8JsonWriter writer, JobRequested value, JsonSerializerOptions options) =>
-        JsonSerializer.Serialize(writer, value, Plain(options));
-
-    /// <summary>The caller's options without this converter, so the contract itself is read and written the usual way.</summary>
-    private JsonSerializerOptions Plain(JsonSerializerOptions options)
-    {
-        if (plain is null)
-        {
-            var copy = new JsonSerializerOptions(options);
-            copy.Converters.Remove(this);
-            plain = copy;
-        }
-
-        return plain;
-    }
+    protected override (JobRequested? Partial, string? Field, string Problem)? Inspect(JsonElement root) =>
+        JobRequestShape.Inspect(root) is { } shape ? (shape.Partial, shape.Field, shape.Problem) : null;
 }
