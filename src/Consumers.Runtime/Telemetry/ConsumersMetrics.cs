@@ -94,6 +94,7 @@ public sealed class ConsumersMetrics : IDisposable
         }
 
         PrunedOperatorActions.Add(0);
+        FanOuts.Add(0);
 
         foreach (var where in new[] { "queued", "running", "abandoned" })
         {
