@@ -33,7 +33,7 @@ internal sealed class AcquireTimeoutRule(IConfiguration configuration) : IValida
     /// <returns>The broken rule in one line, or null.</returns>
     public static string? Problem(DatabaseOptions database, LeaseOptions leases)
     {
-        var shortest = leases.StageLeaseTimeouts.Values.Append(leases.LeaseTimeout).Min();
+        var shortest = leases.ShortestLeaseTimeout;
         var fencePoint = leases.FenceAfter(shortest);
         var rules = new SettingsRules(DatabaseOptions.Section)
             .Require(database.AcquireTimeout < fencePoint, nameof(DatabaseOptions.AcquireTimeout),

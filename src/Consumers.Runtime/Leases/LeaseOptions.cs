@@ -54,6 +54,9 @@ public sealed class LeaseOptions : Settings.IValidatedSettings
     public TimeSpan LeaseTimeoutFor(string stage) =>
         StageLeaseTimeouts.TryGetValue(stage, out var timeout) ? timeout : LeaseTimeout;
 
+    /// <summary>The shortest lease any stage has (<see cref="LeaseTimeout"/> or a shorter stage override).</summary>
+    public TimeSpan ShortestLeaseTimeout => StageLeaseTimeouts.Values.Append(LeaseTimeout).Min();
+
     public TimeSpan DeadlineFor(double? clipDurationSeconds)
     {
         var deadline = BaseDeadline + (DeadlinePerClipSecond * Math.Max(0, clipDurationSeconds ?? 0));

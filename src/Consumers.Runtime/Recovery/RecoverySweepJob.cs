@@ -140,12 +140,11 @@ public sealed partial class RecoverySweepJob(
         return all;
     }
 
-    // The smallest lease any stage has: rows fresher than this cannot be stale, which lets the index bound the scan.
     [LoggerMessage(Level = LogLevel.Information, Message = "Recovery sweep: PostgreSQL has answered this worker for {AnsweringSeconds:F1}s only, since an outage; no lease is judged stale until it has for {LeaseSeconds:F0}s, so live workers can give their stopped attempts back first")]
     private partial void LogLeasesNotJudged(double answeringSeconds, double leaseSeconds);
 
-    private static double MinLeaseSeconds(LeaseOptions leases) =>
-        leases.StageLeaseTimeouts.Values.Append(leases.LeaseTimeout).Min().TotalSeconds;
+    // The smallest lease any stage has: rows fresher than this cannot be stale, which lets the index bound the scan.
+    private static double MinLeaseSeconds(LeaseOptions leases) => leases.ShortestLeaseTimeout.TotalSeconds;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recovered job {JobId}: {Outcome} (its attempt on {PreviousWorker} stopped heartbeating or overran its deadline)")]
     private partial void LogRecovered(Guid jobId, string outcome, string? previousWorker);
