@@ -57,6 +57,23 @@ failed_tests() {
     sort -u
 }
 
+# The first lines of each failed test's message (python3 reads the TRX; without it only the names above).
+failure_messages() {
+  command -v python3 >/dev/null 2>&1 || return 0
+  find "$RESULTS_DIR" -name '*.trx' -type f -print0 2>/dev/null | xargs -0 -r python3 -c '
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for path in sys.argv[1:]:
+    for r in ET.parse(path).getroot().iterfind(".//t:UnitTestResult", ns):
+        if r.get("outcome") not in ("Failed", "Error", "Timeout", "Aborted"):
+            continue
+        message = r.findtext("t:Output/t:ErrorInfo/t:Message", default="(no message)", namespaces=ns).strip().splitlines()
+        print("why: " + r.get("testName", "?"))
+        for line in message[:8]:
+            print("    " + line[:300])
+'
+}
+
 summary_and_exit() {
   local run_rc="$1" total passed failed skipped
   read -r total passed failed skipped < <(sum_counters)
@@ -66,6 +83,8 @@ summary_and_exit() {
     echo "failed tests:"
     local n
     for n in "${names[@]}"; do echo "  - $n"; done
+    # Why, too: a CI log is often read only from its end.
+    failure_messages || true
   fi
   local rc=0
   if [[ "$failed" -gt 0 ]]; then

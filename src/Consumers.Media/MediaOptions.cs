@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Consumers.Media;
 
 /// <summary>Settings under <c>Consumers:Media</c>.</summary>
@@ -49,6 +51,28 @@ public sealed class MediaOptions : Runtime.Settings.IValidatedSettings
     /// </summary>
     public string? SegmentTraceDirectory { get; set; }
 
+    /// <summary>
+    /// Test aid, with <see cref="SegmentTraceDirectory"/>: a trace step (<c>join</c>, <c>joined</c>) or a step and piece
+    /// (<c>recorded 3</c>, <c>encode 0</c>) at which a job's first attempt waits, for
+    /// <see cref="SegmentTraceHoldTime"/>, right after writing that line, so a crash test kills it at that step.
+    /// </summary>
+    public string? SegmentTraceHold { get; set; }
+
+    /// <summary>How long a first attempt waits at <see cref="SegmentTraceHold"/>.</summary>
+    public static readonly TimeSpan SegmentTraceHoldTime = TimeSpan.FromMinutes(2);
+
+    /// <summary>True when <see cref="SegmentTraceHold"/> names this trace line.</summary>
+    public bool HoldsAt(string step, int index)
+    {
+        if (string.IsNullOrWhiteSpace(SegmentTraceHold))
+        {
+            return false;
+        }
+
+        var words = SegmentTraceHold.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return words[0] == step && (words.Length == 1 || words[1] == index.ToString(CultureInfo.InvariantCulture));
+    }
+
     /// <inheritdoc />
     public IReadOnlyList<string> Problems() => new Runtime.Settings.SettingsRules(Section)
         .Require(!string.IsNullOrWhiteSpace(FfmpegPath), nameof(FfmpegPath), "must name an executable")
@@ -56,6 +80,15 @@ public sealed class MediaOptions : Runtime.Settings.IValidatedSettings
         .Require(SegmentSeconds == 0 || (SegmentSeconds >= 1 && SegmentSeconds <= MaxSegmentSeconds), nameof(SegmentSeconds),
             $"must be 0 (off) or from 1 to {MaxSegmentSeconds} (is {SegmentSeconds})")
         .Require(TranscodeParallel >= 1 && TranscodeParallel <= MaxParallel, nameof(TranscodeParallel), $"must be from 1 to {MaxParallel} (is {TranscodeParallel})")
+        .Require(string.IsNullOrWhiteSpace(SegmentTraceHold) || (!string.IsNullOrWhiteSpace(SegmentTraceDirectory) && IsTraceStep(SegmentTraceHold)),
+            nameof(SegmentTraceHold), $"must be a trace step, optionally with a piece index (\"join\", \"recorded 3\"), and needs {nameof(SegmentTraceDirectory)} (is \"{SegmentTraceHold}\")")
         .Require(SegmentFromSeconds >= 0 && double.IsFinite(SegmentFromSeconds), nameof(SegmentFromSeconds), $"must be 0 or more (is {SegmentFromSeconds})")
         .Problems;
+
+    private static bool IsTraceStep(string hold)
+    {
+        var words = hold.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return words.Length is 1 or 2 && words[0] is "start" or "encode" or "recorded" or "join" or "joined"
+               && (words.Length == 1 || int.TryParse(words[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _));
+    }
 }

@@ -33,7 +33,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
     public async Task<StageOutput> RunAsync(CancellationToken cancellationToken)
     {
         await ResumeAsync(cancellationToken);
-        Trace("start", -1);
+        await TraceAsync("start", -1, cancellationToken);
         ReportProgress(segments.Count);
 
         using var stopAudio = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -43,7 +43,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
             {
                 // Alongside the video, not before it: the AAC encoder is single-threaded, and alone it left the other
                 // core idle for as long as it ran (a one-pass encode overlaps the two the same way).
-                StartAudio(stopAudio.Token);
+                await StartAudioAsync(stopAudio.Token);
             }
 
             var end = range?.End ?? plan.Count;
@@ -72,10 +72,10 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
         return new StageOutput(output) { Validated = Mp4Layout.IsWholeFastStartH264(output) };
     }
 
-    private void StartAudio(CancellationToken cancellationToken)
+    private async Task StartAudioAsync(CancellationToken cancellationToken)
     {
         // Index -1 in the trace is the audio.
-        Trace("encode", -1);
+        await TraceAsync("encode", -1, cancellationToken);
         audioRun = ffmpeg.EncodeAsync(
             [.. ffmpeg.InputArguments(context.SourcePath), "-map", "0:a:0", "-vn", .. ProxyEncoding.AudioArguments, "-y", AudioFile],
             null, null, cancellationToken);
@@ -100,7 +100,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
 
         audio = await KeepAsync(AudioFile, AudioName, cancellationToken);
         await SaveAsync(cancellationToken);
-        Trace("recorded", -1);
+        await TraceAsync("recorded", -1, cancellationToken);
     }
 
     // A worker going down stops here, between segments, with everything so far checkpointed. An audio encode still
@@ -178,7 +178,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
         using var stopRun = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var run = ffmpeg.EncodeAsync(args, runSeconds,
             new Progress<double>(p => ReportProgress(first, p / 100 * (end - first))), stopRun.Token);
-        Trace("encode", first);
+        await TraceAsync("encode", first, cancellationToken);
         var taken = 0;
         try
         {
@@ -191,7 +191,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
                     var index = first + taken++;
                     segments[index] = await KeepAsync(Path.Combine(folder, file), SegmentPlan.SegmentName(index), cancellationToken);
                     await SaveAsync(cancellationToken);
-                    Trace("recorded", index);
+                    await TraceAsync("recorded", index, cancellationToken);
                     ReportProgress(segments.Count);
                     if (index + 1 < end && context.ShutdownRequested.IsCancellationRequested && context.Checkpoint.Enabled)
                     {
@@ -202,7 +202,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
 
                     if (index + 1 < end)
                     {
-                        Trace("encode", index + 1);
+                        await TraceAsync("encode", index + 1, cancellationToken);
                     }
                 }
 
@@ -322,9 +322,9 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
         }
 
         args.AddRange(["-c", "copy", "-movflags", "+faststart", "-y", output]);
-        Trace("join", -1);
+        await TraceAsync("join", -1, cancellationToken);
         await EncodeAsync(args, null, cancellationToken);
-        Trace("joined", -1);
+        await TraceAsync("joined", -1, cancellationToken);
         return output;
     }
 
@@ -348,7 +348,7 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
         }
     }
 
-    private void Trace(string step, int index)
+    private async Task TraceAsync(string step, int index, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(ffmpeg.Options.SegmentTraceDirectory))
         {
@@ -358,7 +358,12 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
         Directory.CreateDirectory(ffmpeg.Options.SegmentTraceDirectory);
         var line = string.Create(CultureInfo.InvariantCulture,
             $"{step} attempt={context.Attempt} index={index} count={plan.Count} at={DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}\n");
-        File.AppendAllText(Path.Combine(ffmpeg.Options.SegmentTraceDirectory, context.JobId.ToString("D") + ".segments"), line);
+        await File.AppendAllTextAsync(Path.Combine(ffmpeg.Options.SegmentTraceDirectory, context.JobId.ToString("D") + ".segments"), line, cancellationToken);
+        if (context.Attempt == 1 && ffmpeg.Options.HoldsAt(step, index))
+        {
+            // The crash tests kill the worker here, at a known step rather than racing an encode that may finish first.
+            await Task.Delay(MediaOptions.SegmentTraceHoldTime, cancellationToken);
+        }
     }
 
     /// <summary>What the checkpoint records: the plan it belongs to, the audio part and the segment parts by index.</summary>
