@@ -1,27 +1,33 @@
 using Consumers.Runtime.Jobs;
+using Consumers.Runtime.Jobs.Sql;
 using Consumers.Runtime.Leases;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Consumers.Runtime.Control;
 
 /// <summary>
-/// Listens on <see cref="JobStore.ControlChannel"/> so operator actions reach this worker in milliseconds: a cancel
-/// request stops the local attempt of that job, a pause change refreshes <see cref="StagePauses"/>. It also reads the
-/// pauses every <see cref="RefreshInterval"/>, which keeps a worker right even when it missed a notification (they are
-/// not queued for a listener that was reconnecting). Cancels have their own fallback: the heartbeat's answer.
+/// Brings operator actions to this worker by reading them: the stage pauses every <see cref="IdleInterval"/>, and
+/// while jobs run, every <see cref="BusyInterval"/>, the pauses and which of its running jobs carry a cancel request
+/// (one round trip). A read, not <c>LISTEN</c>: PostgreSQL wakes every listening session of the database on every
+/// notifying commit, whatever the channel, and each wake-up is a transaction, so a listening worker paid about one
+/// transaction for every job's outbox commit. Cancels also ride on the heartbeat's answer.
 /// </summary>
-internal sealed partial class ControlListener(
-    NpgsqlDataSource dataSource,
-    [FromKeyedServices(Persistence.DataSources.Session)] NpgsqlDataSource sessions,
-    ActiveJobRegistry registry, StagePauses pauses, ILogger<ControlListener> logger) : BackgroundService
+internal sealed partial class ControlPoller(NpgsqlDataSource dataSource, ActiveJobRegistry registry, StagePauses pauses, ILogger<ControlPoller> logger)
+    : BackgroundService
 {
-    public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
+    /// <summary>How often a worker with no running job reads the pauses.</summary>
+    public static readonly TimeSpan IdleInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often a worker with running jobs reads the pauses and its jobs' cancel requests.</summary>
+    public static readonly TimeSpan BusyInterval = TimeSpan.FromMilliseconds(500);
 
     // How long start-up waits for the first read of the pauses before it lets the bus start without them.
     private static readonly TimeSpan FirstReadTimeout = TimeSpan.FromSeconds(10);
+
+    private bool failing;
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -44,9 +50,11 @@ internal sealed partial class ControlListener(
     {
         while (!stoppingToken.IsCancellationRequested)
         {
+            var running = registry.Snapshot();
             try
             {
-                await ListenAsync(stoppingToken);
+                await ReadAsync(running, stoppingToken);
+                failing = false;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -54,61 +62,64 @@ internal sealed partial class ControlListener(
             }
             catch (Exception ex)
             {
-                LogListenFailed(ex.Message);
-                try
+                // Said once per outage, not every second: the database monitor reports the outage itself.
+                if (!failing)
                 {
-                    await Task.Delay(RefreshInterval, stoppingToken);
+                    LogReadFailed(ex.Message);
                 }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
+
+                failing = true;
+            }
+
+            try
+            {
+                await Task.Delay(running.Count > 0 ? BusyInterval : IdleInterval, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
         }
     }
 
-    private async Task ListenAsync(CancellationToken stoppingToken)
+    private async Task ReadAsync(IReadOnlyCollection<ActiveJob> running, CancellationToken cancellationToken)
     {
-        // LISTEN is session state: an unpooled connection, so it ends with the session and never returns to the pool.
-        await using var connection = await sessions.OpenConnectionAsync(stoppingToken);
-        var refresh = false;
-        connection.Notification += (_, e) =>
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(StagePauseStore.ListStages));
+        if (running.Count > 0)
         {
-            if (e.Payload.StartsWith("cancel:", StringComparison.Ordinal) && Guid.TryParse(e.Payload.AsSpan(7), out var jobId))
+            var cancels = new NpgsqlBatchCommand(CancelSql.RequestedAmong);
+            cancels.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid)
             {
-                StopLocal(jobId);
-            }
-            else
-            {
-                refresh = true;
-            }
-        };
-        await using (var listen = new NpgsqlCommand("LISTEN " + JobStore.ControlChannel, connection))
-        {
-            await listen.ExecuteNonQueryAsync(stoppingToken);
+                Value = running.Select(j => j.Lease.JobId).Distinct().ToArray(),
+            });
+            batch.BatchCommands.Add(cancels);
         }
 
-        var nextRead = TimeProvider.System.GetTimestamp();
-        while (!stoppingToken.IsCancellationRequested)
+        var paused = new List<string>();
+        var cancelled = new HashSet<Guid>();
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
-            if (refresh || TimeProvider.System.GetTimestamp() >= nextRead)
+            while (await reader.ReadAsync(cancellationToken))
             {
-                refresh = false;
-                pauses.Apply((await StagePauseStore.ListAsync(connection, stoppingToken)).Select(p => p.Stage));
-                nextRead = TimeProvider.System.GetTimestamp() + (long)(RefreshInterval.TotalSeconds * TimeProvider.System.TimestampFrequency);
+                paused.Add(reader.GetString(0));
             }
 
-            await connection.WaitAsync(RefreshInterval, stoppingToken);
-        }
-    }
-
-    private void StopLocal(Guid jobId)
-    {
-        foreach (var job in registry.Snapshot())
-        {
-            if (job.Lease.JobId == jobId)
+            if (await reader.NextResultAsync(cancellationToken))
             {
-                LogCancelSignal(jobId);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    cancelled.Add(reader.GetGuid(0));
+                }
+            }
+        }
+
+        pauses.Apply(paused);
+        foreach (var job in running)
+        {
+            if (cancelled.Contains(job.Lease.JobId))
+            {
+                LogCancelSignal(job.Lease.JobId);
                 job.Stop(StopReason.Cancelled);
             }
         }
@@ -120,6 +131,6 @@ internal sealed partial class ControlListener(
     [LoggerMessage(Level = LogLevel.Information, Message = "Cancel requested for running job {JobId}: stopping it")]
     private partial void LogCancelSignal(Guid jobId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Control channel lost ({Error}); listening again (pauses are read every second, cancels also ride on the heartbeat)")]
-    private partial void LogListenFailed(string error);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the pauses and cancel requests ({Error}); trying again (cancels also ride on the heartbeat)")]
+    private partial void LogReadFailed(string error);
 }

@@ -32,7 +32,7 @@ public static class ControlServiceCollectionExtensions
         services.AddSingleton<ParkingLot>();
         services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<ParkingLot>());
         // Before the bus: the first read of the pauses ends before any delivery is taken.
-        services.AddHostedService<ControlListener>();
+        services.AddHostedService<ControlPoller>();
         services.AddHostedService<OperatorActionCounts>();
         return services;
     }

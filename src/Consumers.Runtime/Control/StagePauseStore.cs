@@ -5,25 +5,20 @@ using NpgsqlTypes;
 namespace Consumers.Runtime.Control;
 
 /// <summary>
-/// The cluster-wide pauses (table <c>stage_pauses</c>). Pausing and resuming notify every worker on
-/// <see cref="JobStore.ControlChannel"/>; workers also read the table every second, so one that missed the
-/// notification, or started later, obeys within that time.
+/// The cluster-wide pauses (table <c>stage_pauses</c>). Every worker reads them every second (twice a second while it
+/// runs jobs, <see cref="ControlPoller"/>), so a pause or resume reaches the whole cluster within that time.
 /// </summary>
 public sealed class StagePauseStore(NpgsqlDataSource dataSource)
 {
-    /// <summary>Inserts the pause of @stage unless one exists, and notifies the workers; returns <c>stage</c> when it paused.</summary>
-    private const string Pause =
-        $"""
-        WITH p AS (INSERT INTO stage_pauses (stage, paused_by, reason) VALUES (@stage, @by, @reason) ON CONFLICT (stage) DO NOTHING RETURNING stage)
-        SELECT p.stage, pg_notify('{JobStore.ControlChannel}', 'pauses') FROM p
-        """;
+    /// <summary>The paused stages: the workers' read.</summary>
+    public const string ListStages = "SELECT stage FROM stage_pauses";
 
-    /// <summary>Deletes the pause of @stage and notifies the workers; returns <c>stage</c> when there was one.</summary>
-    private const string Resume =
-        $"""
-        WITH p AS (DELETE FROM stage_pauses WHERE stage = @stage RETURNING stage)
-        SELECT p.stage, pg_notify('{JobStore.ControlChannel}', 'pauses') FROM p
-        """;
+    /// <summary>Inserts the pause of @stage unless one exists; returns <c>stage</c> when it paused.</summary>
+    private const string Pause =
+        "INSERT INTO stage_pauses (stage, paused_by, reason) VALUES (@stage, @by, @reason) ON CONFLICT (stage) DO NOTHING RETURNING stage";
+
+    /// <summary>Deletes the pause of @stage; returns <c>stage</c> when there was one.</summary>
+    private const string Resume = "DELETE FROM stage_pauses WHERE stage = @stage RETURNING stage";
 
     /// <summary>Pauses <paramref name="stage"/>; false when it was paused already (the first pause's record stays).</summary>
     public async Task<bool> PauseAsync(string stage, string by, string? reason, CancellationToken cancellationToken)
@@ -43,14 +38,7 @@ public sealed class StagePauseStore(NpgsqlDataSource dataSource)
 
     public async Task<IReadOnlyList<StagePauseRecord>> ListAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await ListAsync(connection, cancellationToken);
-    }
-
-    /// <summary>Reads the pauses on a connection the caller holds (the listener's own).</summary>
-    public static async Task<IReadOnlyList<StagePauseRecord>> ListAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("SELECT stage, paused_by, reason, paused_at FROM stage_pauses ORDER BY stage", connection);
+        await using var command = dataSource.CreateCommand("SELECT stage, paused_by, reason, paused_at FROM stage_pauses ORDER BY stage");
         var pauses = new List<StagePauseRecord>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

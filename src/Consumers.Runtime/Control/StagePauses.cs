@@ -3,8 +3,8 @@ using System.Collections.Frozen;
 namespace Consumers.Runtime.Control;
 
 /// <summary>
-/// This worker's copy of the paused stages, kept fresh by <see cref="ControlListener"/> (a notification at once, a
-/// read every second). Until the first read succeeds nothing counts as paused; a worker that cannot read the table
+/// This worker's copy of the paused stages, kept fresh by <see cref="ControlPoller"/> (a read every second, twice a
+/// second while jobs run). Until the first read succeeds nothing counts as paused; a worker that cannot read the table
 /// keeps the last set it knew.
 /// </summary>
 public sealed class StagePauses

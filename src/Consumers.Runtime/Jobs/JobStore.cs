@@ -34,9 +34,6 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
         this.jobQueue = jobQueue;
     }
 
-    /// <summary>The notification channel of operator actions (cancel requests, pauses); payloads are <c>cancel:&lt;job id&gt;</c> and <c>pauses</c>.</summary>
-    public const string ControlChannel = CancelSql.ControlChannel;
-
     /// <summary>
     /// Registers a job (row, <c>requested</c> event, and its <c>JobRequested</c> in the outbox) in one
     /// transaction. Returns false when a job with that id already exists; nothing is changed then. Throws
@@ -341,8 +338,8 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
 
     /// <summary>
     /// Asks for a job to be cancelled, in one transaction: a waiting job (queued, or queued for a retry) ends as
-    /// <c>cancelled</c> at once with its event; a running one gets the request recorded on its row and its worker is
-    /// woken by a notification on <see cref="ControlChannel"/> (its next heartbeat would also see it). A finished job is
+    /// <c>cancelled</c> at once with its event; a running one gets the request recorded on its row, which its worker reads
+    /// within half a second (Control's poll) or at its next heartbeat. A finished job is
     /// left alone. Repeating the request changes nothing.
     /// </summary>
     public async Task<CancelOutcome> RequestCancelAsync(Guid jobId, string? reason, string by, CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
 using Consumers.Runtime;
+using Consumers.Runtime.Control;
 using RabbitMQ.Client;
 
 namespace Consumers.IntegrationTests.Control;
@@ -29,9 +30,12 @@ public sealed class PriorityKeptTests : IAsyncLifetime
     [Fact]
     public async Task A_parked_job_keeps_its_priority_when_the_resume_releases_it()
     {
-        await StartOneSlotWorkerAsync();
+        var worker = await StartOneSlotWorkerAsync();
         var (exit, output, error) = await Cli.RunAsync(env, "pause", Stage, "--by", "test");
         Assert.True(exit == 0, output + error);
+        // Workers read the pauses every second: submitted sooner, the first lows would start instead of being parked.
+        await Eventually.WaitAsync(() => Task.FromResult(worker.Get<StagePauses>().IsPaused(Stage)), TimeSpan.FromSeconds(5),
+            () => "the worker did not see the pause");
         var parking = $"{ContractNames.JobQueue}.paused.{Stage}";
 
         var lows = Lows();
@@ -71,11 +75,12 @@ public sealed class PriorityKeptTests : IAsyncLifetime
         await AssertUrgentOvertookAsync(urgent);
     }
 
-    private async Task StartOneSlotWorkerAsync()
+    private async Task<InProcessWorker> StartOneSlotWorkerAsync()
     {
-        await env.StartWorkerAsync("worker-a", new Dictionary<string, string?> { [$"Consumers:Flow:Stages:{Stage}:Slots"] = "1" });
+        var worker = await env.StartWorkerAsync("worker-a", new Dictionary<string, string?> { [$"Consumers:Flow:Stages:{Stage}:Slots"] = "1" });
         var lane = await env.Rabbit.QueueAsync(env.VirtualHost, LaneQueue);
         Assert.Equal(JobPriority.Highest, lane!["arguments"]!["x-max-priority"]!.GetValue<int>());
+        return worker;
     }
 
     private static List<JobRequested> Lows() => [.. Enumerable.Range(0, Backlog)

@@ -8,9 +8,6 @@ namespace Consumers.Runtime.Jobs.Sql;
 /// </summary>
 internal static class CancelSql
 {
-    /// <summary>The notification channel of operator actions (cancel requests, pauses).</summary>
-    public const string ControlChannel = "consumers_control";
-
     /// <summary>
     /// A waiting job (queued, queued for a retry, or a fanned-out transcode waiting for its segment jobs) @id ends at
     /// once (<c>where</c> = queued).
@@ -24,13 +21,13 @@ internal static class CancelSql
     public static readonly string CancelQueuedSegmentJobs = Build(
         "j.parent_job_id = @id AND j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p WHERE p.id = @id AND p.status = 'cancelled')", "'queued'");
 
-    /// <summary>The running segment jobs of @id once @id is cancelled: the request is recorded and their workers notified.</summary>
+    /// <summary>The running segment jobs of @id once @id is cancelled: the request is recorded for their workers to read.</summary>
     public const string MarkRunningSegmentJobs =
-        $"""
+        """
         WITH r AS (UPDATE jobs SET cancel_requested_at = now(), cancel_reason = @reason, cancel_by = @by, updated_at = now()
           WHERE parent_job_id = @id AND status = 'processing' AND cancel_requested_at IS NULL
             AND EXISTS (SELECT 1 FROM jobs p WHERE p.id = @id AND p.status = 'cancelled') RETURNING id)
-        SELECT r.id, pg_notify('{ControlChannel}', 'cancel:' || r.id::text) FROM r
+        SELECT r.id FROM r
         """;
 
     /// <summary>A queued row @id whose cancel crossed a retry or requeue ends instead of being acquired (<c>where</c> = queued).</summary>
@@ -54,13 +51,17 @@ internal static class CancelSql
         """,
         "c");
 
-    /// <summary>A running job @id gets the request recorded and its worker is notified; returns <c>id</c> when it did.</summary>
+    /// <summary>A running job @id gets the request recorded for its worker to read; returns <c>id</c> when it did.</summary>
     public const string MarkRunning =
-        $"""
+        """
         WITH r AS (UPDATE jobs SET cancel_requested_at = now(), cancel_reason = @reason, cancel_by = @by, updated_at = now()
           WHERE id = @id AND status = 'processing' AND cancel_requested_at IS NULL RETURNING id)
-        SELECT r.id, pg_notify('{ControlChannel}', 'cancel:' || r.id::text) FROM r
+        SELECT r.id FROM r
         """;
+
+    /// <summary>Which of the running jobs @ids (this worker's) carry a cancel request: the control poll's question.</summary>
+    public const string RequestedAmong =
+        "SELECT id FROM jobs WHERE id = ANY(@ids) AND status = 'processing' AND cancel_requested_at IS NOT NULL";
 
     /// <summary>The job's state after a cancel request: <c>status, stage, pending</c>.</summary>
     public const string CancelState = "SELECT status, stage, cancel_requested_at IS NOT NULL AS pending FROM jobs WHERE id = @id";
