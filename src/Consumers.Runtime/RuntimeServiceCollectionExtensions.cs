@@ -130,6 +130,7 @@ public static class RuntimeServiceCollectionExtensions
     {
         services.AddSingleton<ActiveJobRegistry>();
         services.AddSingleton<OutcomeWriter>();
+        services.AddSingleton<IJobTransactions, FinalizeTransactions>();
         services.AddSingleton<CompletionBatcher>();
         services.AddSingleton<ArtifactCommitter>();
         services.AddSingleton<AttemptFailures>();

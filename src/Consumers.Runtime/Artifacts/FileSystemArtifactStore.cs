@@ -34,6 +34,22 @@ public sealed class FileSystemArtifactStore(IOptions<ArtifactOptions> options) :
 
     public async Task<ArtifactRecord?> CommitAsync(string file, string key, CancellationToken cancellationToken)
     {
+        if (await StageAsync(file, key, cancellationToken) is not { } staged)
+        {
+            return null;
+        }
+
+        if (TryPlace(staged))
+        {
+            return staged.Record;
+        }
+
+        Unstage(staged);
+        return null;
+    }
+
+    public async Task<StagedArtifact?> StageAsync(string file, string key, CancellationToken cancellationToken)
+    {
         var target = PathOf(key);
         if (File.Exists(target))
         {
@@ -49,34 +65,44 @@ public sealed class FileSystemArtifactStore(IOptions<ArtifactOptions> options) :
         var staging = Path.Combine(Root, StagingFolder);
         Directory.CreateDirectory(staging);
         var staged = Path.Combine(staging, Guid.NewGuid().ToString("N"));
-        var committed = false;
+        // On the artifact filesystem this is a rename: no bytes copied, no new file. From another filesystem File.Move
+        // copies and deletes; staging is private, so a partial copy is never seen.
+        File.Move(file, staged, overwrite: false);
         try
         {
-            // On the artifact filesystem this is a rename: no bytes copied, no new file. From another filesystem
-            // File.Move copies and deletes; staging is private, so a partial copy is never seen.
-            File.Move(file, staged, overwrite: false);
             var (size, sha256) = await HashAsync(staged, cancellationToken, flushToDisk: true);
-            var directory = Path.GetDirectoryName(target)!;
-            Directory.CreateDirectory(directory);
-            if (!NoReplaceRename.TryMove(staged, target))
-            {
-                return null;
-            }
-
-            committed = true;
-            FlushDirectory(directory);
-            return new ArtifactRecord(key, size, sha256);
+            return new StagedArtifact(key, staged, file, size, sha256);
         }
-        finally
+        catch
         {
-            if (!committed && File.Exists(staged) && !File.Exists(file))
-            {
-                // Put the output back where the stage left it, for a retry or for inspection of kept scratch.
-                TryMove(staged, file);
-            }
-
-            File.Delete(staged);
+            TryMove(staged, file);
+            throw;
         }
+    }
+
+    public bool TryPlace(StagedArtifact staged)
+    {
+        var target = PathOf(staged.Key);
+        var directory = Path.GetDirectoryName(target)!;
+        Directory.CreateDirectory(directory);
+        if (!NoReplaceRename.TryMove(staged.StagedPath, target))
+        {
+            return false;
+        }
+
+        FlushDirectory(directory);
+        return true;
+    }
+
+    public void Unstage(StagedArtifact staged)
+    {
+        if (File.Exists(staged.StagedPath) && !File.Exists(staged.From))
+        {
+            // Back where the stage left it, for a retry or for inspection of kept scratch.
+            TryMove(staged.StagedPath, staged.From);
+        }
+
+        File.Delete(staged.StagedPath);
     }
 
     public Task<string> QuarantineAsync(string key, CancellationToken cancellationToken)

@@ -19,6 +19,21 @@ public interface IArtifactStore
     /// </summary>
     Task<ArtifactRecord?> CommitAsync(string file, string key, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The first half of a commit: moves <paramref name="file"/> into staging, flushed, with its size and checksum. Null
+    /// when an artifact already exists under <paramref name="key"/> (the file then stays where it was).
+    /// </summary>
+    Task<StagedArtifact?> StageAsync(string file, string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The second half: places <paramref name="staged"/> under its key without replacing anything and makes the name
+    /// durable. False when an artifact exists under the key (the staged file stays staged).
+    /// </summary>
+    bool TryPlace(StagedArtifact staged);
+
+    /// <summary>Puts a staged file that was not placed back where the stage left it.</summary>
+    void Unstage(StagedArtifact staged);
+
     /// <summary>Moves an existing artifact that failed validation out of the way, keeping it for inspection.</summary>
     Task<string> QuarantineAsync(string key, CancellationToken cancellationToken);
 }

@@ -10,9 +10,9 @@ namespace Consumers.Runtime.Jobs;
 
 /// <summary>
 /// An attempt's artifact: an existing valid artifact finishes the job without running it (an invalid one is moved
-/// aside), and a stage's output is validated, checked against the lease and moved into place without replacing
-/// anything, then recorded with the job in the attempt's fenced success write (batched with other jobs' successes by
-/// <see cref="CompletionBatcher"/>).
+/// aside), and a stage's output is validated, moved into place without replacing anything while the attempt's lease
+/// is held, and recorded with the job in the attempt's fenced success write (batched with other jobs' successes by
+/// <see cref="CompletionBatcher"/>, which also places their artifacts).
 /// </summary>
 public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore store, CompletionBatcher completions, OutcomeWriter outcomes,
     ILogger<ArtifactCommitter> logger)
@@ -44,36 +44,59 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
     }
 
     /// <summary>
-    /// Validates the output, checks the lease is still ours, moves the file into place without replacing anything and
-    /// writes the success (a progress that showed ends at 100, then <c>completed</c>).
+    /// Validates the output, moves it into place without replacing anything while the lease is held, and writes the
+    /// success (a progress that showed ends at 100, then <c>completed</c>). A job written in a batch stages the file
+    /// (flushed, hashed) and leaves the placement to the batch's transaction, which locks its row with the lease held
+    /// first; a pipeline step or segment job checks the lease, places the file and writes its success alone.
     /// </summary>
     /// <param name="lastProgress">The last progress percent the attempt wrote (0: none).</param>
     public async Task<AttemptOutcome> CommitAsync(JobRequested request, ActiveJob job, IStage stage, StageOutput output, int lastProgress, TimeSpan duration)
     {
-        var committed = await MoveIntoPlaceAsync(request, job, stage, output);
-        if (committed is null)
+        await ValidateAsync(job, stage, output);
+        if (!CompletionBatcher.IsBatched(job.Lease))
         {
-            return outcomes.LeaseLost(job);
+            return await CommitAloneAsync(request, job, stage, output, lastProgress, duration);
         }
 
-        var events = new List<TimelineEntry>();
-        if (lastProgress is > 0 and < 100)
+        if (await artifacts.StageAsync(output.FilePath, request.OutputKey, job.Stopping) is not { } staged)
         {
-            // A job that showed progress ends its progress at 100; a quick one that showed none stays quiet.
-            events.Add(TimelineEntries.Progress(100));
+            // Another attempt committed first. Its file is whole (commits never expose partial files); record it as ours.
+            return await SucceedWithExistingAsync(request, job, stage, lastProgress, duration);
         }
 
-        events.Add(TimelineEntries.Completed(committed, duration));
-        // Read from the committed file: what later steps of a pipeline are offered is what the artifact says.
-        var result = await stage.DescribeResultAsync(artifacts.PathOf(request.OutputKey), job.Stopping);
+        // Read from the staged file, which is the artifact byte for byte: what later steps are offered is what it says.
+        var result = await stage.DescribeResultAsync(staged.StagedPath, job.Stopping);
+        var events = SuccessEvents(staged.Record, lastProgress, duration);
         job.MarkFinishing();
-        var outcome = await outcomes.WriteAsync(job, events[^1], token => completions.SucceedAsync(Completion.Of(job.Lease, committed, events, result), token), AttemptOutcome.Succeeded);
-        if (outcome == AttemptOutcome.Succeeded)
+        Completion? existing = null;
+        var outcome = await outcomes.WriteAsync(job, events[^1], async token =>
         {
-            LogCompleted(committed.Key, committed.Size);
+            if (existing is null)
+            {
+                var write = await completions.PlaceAndSucceedAsync(Completion.Of(job.Lease, staged.Record, events, result) with { Staged = staged });
+                if (write != CompletionWrite.ArtifactExists)
+                {
+                    return write == CompletionWrite.Written;
+                }
+
+                // An artifact was under the key when the batch came to place this one: another attempt's, or this
+                // attempt's own from a batch whose commit did not land. Either is whole; record it, fenced, instead.
+                artifacts.Unstage(staged);
+                var found = await artifacts.DescribeAsync(request.OutputKey, job.Stopping)
+                            ?? throw new JobFailureException(ErrorCodes.ArtifactInvalid, "the artifact vanished while it was committed");
+                existing = Completion.Of(job.Lease, found, SuccessEvents(found, lastProgress, duration), result);
+            }
+
+            return await completions.SucceedAsync(existing, token);
+        }, AttemptOutcome.Succeeded);
+        if (outcome != AttemptOutcome.Succeeded)
+        {
+            // Not placed (lease lost) or not known to be (the database away): an unplaced file goes back to scratch.
+            artifacts.Unstage(staged);
+            return outcome;
         }
 
-        // CommitLost: the artifact is in place, whichever attempt runs next finds it and finishes as skipped.
+        LogCompleted(staged.Key, staged.Size);
         return outcome;
     }
 
@@ -99,7 +122,63 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
         return await outcomes.WriteAsync(job, events[^1], token => store.SucceedWithoutArtifactAsync(job.Lease, events, token), AttemptOutcome.Succeeded);
     }
 
-    private async Task<ArtifactRecord?> MoveIntoPlaceAsync(JobRequested request, ActiveJob job, IStage stage, StageOutput output)
+    private async Task<AttemptOutcome> CommitAloneAsync(JobRequested request, ActiveJob job, IStage stage, StageOutput output, int lastProgress, TimeSpan duration)
+    {
+        // A cancel (or a lost lease) that came while the stage was finishing keeps the artifact out.
+        job.Stopping.ThrowIfCancellationRequested();
+        if (!await store.IsLeaseHeldAsync(job.Lease, job.Stopping))
+        {
+            return outcomes.LeaseLost(job);
+        }
+
+        var committed = await artifacts.CommitAsync(output.FilePath, request.OutputKey, job.Stopping);
+        if (committed is null)
+        {
+            return await SucceedWithExistingAsync(request, job, stage, lastProgress, duration);
+        }
+
+        return await SucceedAsync(request, job, stage, committed, lastProgress, duration);
+    }
+
+    private async Task<AttemptOutcome> SucceedWithExistingAsync(JobRequested request, ActiveJob job, IStage stage, int lastProgress, TimeSpan duration)
+    {
+        var existing = await artifacts.DescribeAsync(request.OutputKey, job.Stopping)
+                       ?? throw new JobFailureException(ErrorCodes.ArtifactInvalid, "the artifact vanished while it was committed");
+        return await SucceedAsync(request, job, stage, existing, lastProgress, duration);
+    }
+
+    private async Task<AttemptOutcome> SucceedAsync(JobRequested request, ActiveJob job, IStage stage, ArtifactRecord committed, int lastProgress,
+        TimeSpan duration)
+    {
+        var events = SuccessEvents(committed, lastProgress, duration);
+        // Read from the committed file: what later steps of a pipeline are offered is what the artifact says.
+        var result = await stage.DescribeResultAsync(artifacts.PathOf(request.OutputKey), job.Stopping);
+        job.MarkFinishing();
+        var outcome = await outcomes.WriteAsync(job, events[^1], token => completions.SucceedAsync(Completion.Of(job.Lease, committed, events, result), token),
+            AttemptOutcome.Succeeded);
+        if (outcome == AttemptOutcome.Succeeded)
+        {
+            LogCompleted(committed.Key, committed.Size);
+        }
+
+        // CommitLost: the artifact is in place, whichever attempt runs next finds it and finishes as skipped.
+        return outcome;
+    }
+
+    private static List<TimelineEntry> SuccessEvents(ArtifactRecord committed, int lastProgress, TimeSpan duration)
+    {
+        var events = new List<TimelineEntry>();
+        if (lastProgress is > 0 and < 100)
+        {
+            // A job that showed progress ends its progress at 100; a quick one that showed none stays quiet.
+            events.Add(TimelineEntries.Progress(100));
+        }
+
+        events.Add(TimelineEntries.Completed(committed, duration));
+        return events;
+    }
+
+    private static async Task ValidateAsync(ActiveJob job, IStage stage, StageOutput output)
     {
         var info = new FileInfo(output.FilePath);
         if (!info.Exists || info.Length == 0)
@@ -114,20 +193,6 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
 
         // A cancel (or a lost lease) that came while the stage was finishing keeps the artifact out.
         job.Stopping.ThrowIfCancellationRequested();
-        if (!await store.IsLeaseHeldAsync(job.Lease, job.Stopping))
-        {
-            return null;
-        }
-
-        var committed = await artifacts.CommitAsync(output.FilePath, request.OutputKey, job.Stopping);
-        if (committed is not null)
-        {
-            return committed;
-        }
-
-        // Another attempt committed first. Its file is whole (commits never expose partial files); record it as ours.
-        return await artifacts.DescribeAsync(request.OutputKey, job.Stopping)
-               ?? throw new JobFailureException(ErrorCodes.ArtifactInvalid, "the artifact vanished while it was committed");
     }
 
     private static async Task<bool> IsValidAsync(IStage stage, string path, long size, CancellationToken cancellationToken)

@@ -12,6 +12,9 @@ namespace Consumers.Runtime.Jobs;
 /// </summary>
 public sealed record Completion(JobLease Lease, ArtifactRecord Artifact, IReadOnlyList<TimelineEntry> Events, string? Result, string? TraceParent)
 {
+    /// <summary>The artifact still to be placed, under the row's lock, before the success is written; null when it is in place.</summary>
+    public StagedArtifact? Staged { get; init; }
+
     /// <summary>A completion whose outbox rows join the current trace.</summary>
     public static Completion Of(JobLease lease, ArtifactRecord artifact, IReadOnlyList<TimelineEntry> events, string? result)
     {

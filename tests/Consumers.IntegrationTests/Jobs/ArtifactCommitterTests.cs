@@ -63,6 +63,71 @@ public sealed class ArtifactCommitterTests(SharedDatabase database) : IClassFixt
         Assert.Equal("processing", await tx.ScalarAsync<string>($"SELECT status FROM jobs WHERE id = '{lease.JobId}'"));
     }
 
+    [Fact]
+    public async Task A_commit_places_the_artifact_under_its_held_lease_and_records_it_with_the_success()
+    {
+        await using var tx = await StatementTransaction.BeginAsync(database.Env);
+        var (request, lease, output) = await AcquireWithOutputAsync(tx);
+
+        var outcome = await Committer(tx).CommitAsync(request, new ActiveJob(lease, 0), Stage(), new StageOutput(output), 0, TimeSpan.FromSeconds(1));
+
+        Assert.Equal(AttemptOutcome.Succeeded, outcome);
+        var placed = Artifacts().PathOf(request.OutputKey);
+        Assert.Equal("{\"done\":1}", await File.ReadAllTextAsync(placed));
+        Assert.False(File.Exists(output));
+        Assert.Equal((await Artifacts().DescribeAsync(request.OutputKey, CancellationToken.None))!.Sha256,
+            await tx.ScalarAsync<string>($"SELECT artifact_sha256 FROM jobs WHERE id = '{lease.JobId}' AND status = 'succeeded'"));
+        await tx.AssertTimelinesValidAsync(lease.JobId);
+    }
+
+    [Fact]
+    public async Task A_commit_whose_lease_was_taken_before_the_batch_locked_its_row_places_nothing_and_gives_the_file_back()
+    {
+        await using var tx = await StatementTransaction.BeginAsync(database.Env);
+        var (request, lease, output) = await AcquireWithOutputAsync(tx);
+        await tx.ExecuteAsync($"UPDATE jobs SET last_heartbeat_at = now() - interval '2 minutes' WHERE id = '{lease.JobId}'");
+        Assert.Single(await tx.Sweep.RecoverStaleAsync(new Runtime.Recovery.RecoveryOptions(), 1, dryRun: false, CancellationToken.None));
+
+        var outcome = await Committer(tx).CommitAsync(request, new ActiveJob(lease, 0), Stage(), new StageOutput(output), 0, TimeSpan.FromSeconds(1));
+
+        Assert.Equal(AttemptOutcome.LeaseLost, outcome);
+        Assert.False(File.Exists(Artifacts().PathOf(request.OutputKey)), "a lost lease placed its artifact");
+        Assert.True(File.Exists(output), "the output was not given back to scratch");
+        Assert.Equal("queued", await tx.ScalarAsync<string>($"SELECT status FROM jobs WHERE id = '{lease.JobId}'"));
+    }
+
+    [Fact]
+    public async Task A_commit_that_finds_an_artifact_already_placed_records_that_one()
+    {
+        await using var tx = await StatementTransaction.BeginAsync(database.Env);
+        var (request, lease, output) = await AcquireWithOutputAsync(tx);
+        var staged = (await Artifacts().StageAsync(output, request.OutputKey, CancellationToken.None))!;
+        // Another attempt placed its artifact after this one staged: the batch finds it, and this output is not placed.
+        var other = Path.Combine(database.Env.ArtifactRoot, "scratch-" + Guid.NewGuid().ToString("N"));
+        await File.WriteAllTextAsync(other, "{\"done\":2}");
+        Assert.NotNull(await Artifacts().CommitAsync(other, request.OutputKey, CancellationToken.None));
+        Assert.False(Artifacts().TryPlace(staged));
+        Artifacts().Unstage(staged);
+        Assert.True(File.Exists(output));
+
+        var outcome = await Committer(tx).CommitAsync(request, new ActiveJob(lease, 0), Stage(), new StageOutput(output), 0, TimeSpan.FromSeconds(1));
+
+        Assert.Equal(AttemptOutcome.Succeeded, outcome);
+        Assert.Equal("{\"done\":2}", await File.ReadAllTextAsync(Artifacts().PathOf(request.OutputKey)));
+        Assert.Equal((await Artifacts().DescribeAsync(request.OutputKey, CancellationToken.None))!.Sha256,
+            await tx.ScalarAsync<string>($"SELECT artifact_sha256 FROM jobs WHERE id = '{lease.JobId}' AND status = 'succeeded'"));
+    }
+
+    private async Task<(JobRequested Request, JobLease Lease, string Output)> AcquireWithOutputAsync(StatementTransaction tx)
+    {
+        var request = new JobRequested { JobId = Guid.NewGuid(), Stage = "synthetic", OutputKey = $"{Guid.NewGuid():N}.json", MaxAttempts = 3 };
+        var output = Path.Combine(database.Env.ArtifactRoot, "scratch-" + Guid.NewGuid().ToString("N"));
+        await File.WriteAllTextAsync(output, "{\"done\":1}");
+        var acquired = await tx.Jobs.AcquireAsync(request, new AcquireSettings("w1", 60, 3600, 3), CancellationToken.None);
+        Assert.Equal(AcquireOutcomeKind.Acquired, acquired.Kind);
+        return (request, acquired.Lease!, output);
+    }
+
     private async Task<(JobRequested Request, JobLease Lease)> AcquireWithArtifactAsync(StatementTransaction tx)
     {
         var request = new JobRequested { JobId = Guid.NewGuid(), Stage = "synthetic", OutputKey = $"{Guid.NewGuid():N}.json", MaxAttempts = 3 };
@@ -82,10 +147,16 @@ public sealed class ArtifactCommitterTests(SharedDatabase database) : IClassFixt
     {
         var outcomes = new OutcomeWriter(tx.Jobs, new ConsumersMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
             Options.Create(new WorkerOptions()), new RunningHost(), TimeProvider.System, NullLogger<OutcomeWriter>.Instance);
-        return new ArtifactCommitter(Artifacts(), tx.Jobs, new CompletionBatcher(tx.Jobs), outcomes, NullLogger<ArtifactCommitter>.Instance);
+        return new ArtifactCommitter(Artifacts(), tx.Jobs, new CompletionBatcher(tx.Jobs, Artifacts(), new InTestTransaction(tx.Jobs)), outcomes, NullLogger<ArtifactCommitter>.Instance);
     }
 
     public void Dispose() => services.Dispose();
+
+    /// <summary>The batch's transaction is the test's own (rolled back at the end).</summary>
+    private sealed class InTestTransaction(JobStore jobs) : IJobTransactions
+    {
+        public Task<T> RunAsync<T>(Func<JobStore, CancellationToken, Task<T>> work, CancellationToken cancellationToken) => work(jobs, cancellationToken);
+    }
 
     /// <summary>A host that keeps running for the test's length.</summary>
     private sealed class RunningHost : IHostApplicationLifetime
