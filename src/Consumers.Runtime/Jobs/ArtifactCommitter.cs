@@ -64,12 +64,38 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
             return await SucceedWithExistingAsync(request, job, stage, lastProgress, duration);
         }
 
+        AttemptOutcome outcome;
+        try
+        {
+            outcome = await PlaceAndSucceedAsync(request, job, stage, staged, lastProgress, duration);
+        }
+        catch
+        {
+            // Whatever stopped it, a file that was not placed goes back to scratch (a placed one is not in staging).
+            artifacts.Unstage(staged);
+            throw;
+        }
+
+        if (outcome != AttemptOutcome.Succeeded)
+        {
+            // Not placed (lease lost) or not known to be (the database away): an unplaced file goes back to scratch.
+            artifacts.Unstage(staged);
+            return outcome;
+        }
+
+        LogCompleted(staged.Key, staged.Size);
+        return outcome;
+    }
+
+    private async Task<AttemptOutcome> PlaceAndSucceedAsync(JobRequested request, ActiveJob job, IStage stage, StagedArtifact staged, int lastProgress,
+        TimeSpan duration)
+    {
         // Read from the staged file, which is the artifact byte for byte: what later steps are offered is what it says.
         var result = await stage.DescribeResultAsync(staged.StagedPath, job.Stopping);
         var events = SuccessEvents(staged.Record, lastProgress, duration);
         job.MarkFinishing();
         Completion? existing = null;
-        var outcome = await outcomes.WriteAsync(job, events[^1], async token =>
+        return await outcomes.WriteAsync(job, events[^1], async token =>
         {
             if (existing is null)
             {
@@ -89,15 +115,6 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
 
             return await completions.SucceedAsync(existing, token);
         }, AttemptOutcome.Succeeded);
-        if (outcome != AttemptOutcome.Succeeded)
-        {
-            // Not placed (lease lost) or not known to be (the database away): an unplaced file goes back to scratch.
-            artifacts.Unstage(staged);
-            return outcome;
-        }
-
-        LogCompleted(staged.Key, staged.Size);
-        return outcome;
     }
 
     /// <summary>
