@@ -46,8 +46,9 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
     /// <summary>
     /// Validates the output, moves it into place without replacing anything while the lease is held, and writes the
     /// success (a progress that showed ends at 100, then <c>completed</c>). A job written in a batch stages the file
-    /// (flushed, hashed) and leaves the placement to the batch's transaction, which locks its row with the lease held
-    /// first; a pipeline step or segment job checks the lease, places the file and writes its success alone.
+    /// (flushed, hashed) and leaves the placement to the batch's transaction, which places it after the fenced success
+    /// write locked its row and before the commit; a pipeline step or segment job checks the lease, places the file and
+    /// writes its success alone.
     /// </summary>
     /// <param name="lastProgress">The last progress percent the attempt wrote (0: none).</param>
     public async Task<AttemptOutcome> CommitAsync(JobRequested request, ActiveJob job, IStage stage, StageOutput output, int lastProgress, TimeSpan duration)

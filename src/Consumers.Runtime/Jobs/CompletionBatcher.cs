@@ -21,9 +21,10 @@ public enum CompletionWrite
 /// only for the write in flight, and every success that arrived meanwhile goes into the next statement (no timer,
 /// no window: one job alone is written at once). Each row is still fenced by its own lease token, so a lost lease
 /// fails only that job; each caller's task ends when its row's statement committed (or failed), so nothing is
-/// acknowledged before its success is durable. A success with a staged artifact is placed in the same transaction,
-/// after its row was locked with its lease held (<see cref="JobStore.LockHeldLeasesAsync"/>): the lease check, the
-/// placement and the success cost one transaction and two statements per batch instead of two transactions per job.
+/// acknowledged before its success is durable. A success with a staged artifact is written first and its artifact
+/// placed after, in the same transaction, while the fenced update holds the row: the lease check, the placement and the
+/// success cost one transaction and one statement per batch instead of two transactions per job. A placement that
+/// fails rolls the batch back (rare: another attempt's artifact under the key, or a file-system error).
 /// Pipeline steps and segment jobs are written alone (their success advances the pipeline or the parent).
 /// </summary>
 public sealed class CompletionBatcher(JobStore store, IArtifactStore artifacts, IJobTransactions transactions)
@@ -165,22 +166,50 @@ public sealed class CompletionBatcher(JobStore store, IArtifactStore artifacts, 
             return await SucceedAsync(store, batch, [], CancellationToken.None);
         }
 
-        return await transactions.RunAsync(async (locked, token) =>
+        var placed = new List<Pending>();
+        try
         {
-            var staged = batch.Where(p => p.Completion.Staged is not null).ToList();
-            var held = await locked.LockHeldLeasesAsync([.. staged.Select(p => p.Completion.Lease)], token);
-            var refused = new Dictionary<Pending, object>();
-            foreach (var pending in staged)
+            return await transactions.RunAsync(async (locked, token) =>
             {
-                refused[pending] = !held.Contains(pending.Completion.Lease.JobId) ? CompletionWrite.LeaseLost : Place(pending.Completion.Staged!);
+                // The fenced update locks every row it writes: each artifact below is placed while its row is held with
+                // the attempt's token on it, and a row whose lease is gone is neither written nor given its artifact.
+                var results = await SucceedAsync(locked, batch, [], token);
+                foreach (var pending in batch.Where(p => p.Completion.Staged is not null && results[p] is CompletionWrite.Written))
+                {
+                    var placement = Place(pending.Completion.Staged!);
+                    if (placement is not CompletionWrite.Written)
+                    {
+                        throw new PlacementRefused(pending, placement);
+                    }
+
+                    placed.Add(pending);
+                }
+
+                return results;
+            }, CancellationToken.None);
+        }
+        catch (PlacementRefused refused)
+        {
+            // The transaction rolled back: nothing of the batch was written. The refused one ends with its reason; the
+            // ones placed before it find their own file next time (ArtifactExists, and their attempts record it); the
+            // rest are written again without them.
+            var results = new Dictionary<Pending, object> { [refused.Pending] = refused.Result };
+            foreach (var pending in placed)
+            {
+                results[pending] = CompletionWrite.ArtifactExists;
             }
 
-            return await SucceedAsync(locked, [.. batch.Where(p => !refused.TryGetValue(p, out var r) || r is CompletionWrite.Written)],
-                refused.Where(r => r.Value is not CompletionWrite.Written).ToDictionary(), token);
-        }, CancellationToken.None);
+            var rest = batch.Where(p => !results.ContainsKey(p)).ToList();
+            foreach (var (pending, result) in rest.Count > 0 ? await WriteBatchAsync(rest) : [])
+            {
+                results[pending] = result;
+            }
+
+            return results;
+        }
     }
 
-    // Written here means placed: the success is written next, in the same transaction, under the same lock.
+    // Written here means placed.
     private object Place(StagedArtifact staged)
     {
         try
@@ -191,6 +220,13 @@ public sealed class CompletionBatcher(JobStore store, IArtifactStore artifacts, 
         {
             return ex;
         }
+    }
+
+    private sealed class PlacementRefused(Pending pending, object result) : Exception("an artifact of the batch could not be placed")
+    {
+        public Pending Pending { get; } = pending;
+
+        public object Result { get; } = result;
     }
 
     private static async Task<Dictionary<Pending, object>> SucceedAsync(JobStore on, List<Pending> writes, Dictionary<Pending, object> results,

@@ -9,9 +9,9 @@ using Npgsql;
 namespace Consumers.Runtime.Jobs;
 
 /// <summary>
-/// The transactions in which batched successes lock their rows, place their artifacts and are written. They hold row
-/// locks across file renames, so their sessions are ended by the server if left idle inside a transaction for half the
-/// shortest lease (<c>idle_in_transaction_session_timeout</c>): a worker frozen mid-batch releases its rows before
+/// The transactions in which batched successes are written and their artifacts placed before the commit. They hold
+/// row locks across file renames, so their sessions are ended by the server if left idle inside a transaction for half the
+/// shortest lease (<c>idle_in_transaction_session_timeout</c>): a worker frozen mid-batch gives its rows back (its successes rolled back) before
 /// their leases would be judged, and the sweep, which skips locked rows, rescues them as usual.
 /// </summary>
 public sealed class FinalizeTransactions : IJobTransactions, IAsyncDisposable

@@ -159,26 +159,6 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
     }
 
     /// <summary>
-    /// Locks the rows of those of <paramref name="leases"/> that are still held, for the rest of the caller's transaction
-    /// (a store bound to one connection, see <see cref="IJobTransactions"/>), and returns their job ids.
-    /// </summary>
-    public async Task<IReadOnlySet<Guid>> LockHeldLeasesAsync(IReadOnlyList<JobLease> leases, CancellationToken cancellationToken)
-    {
-        await using var command = db.Command(JobSql.LockHeldLeases);
-        command.Parameters
-            .Value("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid, leases.Select(l => l.JobId).ToArray())
-            .Value("tokens", NpgsqlDbType.Array | NpgsqlDbType.Bigint, leases.Select(l => l.Token).ToArray());
-        var held = new HashSet<Guid>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            held.Add(reader.Column<Guid>("id"));
-        }
-
-        return held;
-    }
-
-    /// <summary>
     /// Whether this attempt already wrote <paramref name="entry"/> (same type, attempt and data): after a write whose
     /// connection broke, it tells a commit that landed from one that did not. Only this attempt writes its own data.
     /// </summary>

@@ -118,6 +118,29 @@ public sealed class ArtifactCommitterTests(SharedDatabase database) : IClassFixt
             await tx.ScalarAsync<string>($"SELECT artifact_sha256 FROM jobs WHERE id = '{lease.JobId}' AND status = 'succeeded'"));
     }
 
+    [Fact]
+    public async Task A_batch_whose_placement_finds_another_artifact_under_the_key_rolls_its_success_back()
+    {
+        await using var tx = await StatementTransaction.BeginAsync(database.Env);
+        var (request, lease, output) = await AcquireWithOutputAsync(tx);
+        var staged = (await Artifacts().StageAsync(output, request.OutputKey, CancellationToken.None))!;
+        // Another attempt placed its artifact after this one staged, before the batch came to place it.
+        var other = Path.Combine(database.Env.ArtifactRoot, "scratch-" + Guid.NewGuid().ToString("N"));
+        await File.WriteAllTextAsync(other, "{\"done\":2}");
+        Assert.NotNull(await Artifacts().CommitAsync(other, request.OutputKey, CancellationToken.None));
+
+        var success = Completion.Of(lease, staged.Record, [TimelineEntries.Completed(staged.Record, TimeSpan.FromSeconds(1))], null) with { Staged = staged };
+        Assert.Equal(CompletionWrite.ArtifactExists, await Batcher(tx).PlaceAndSucceedAsync(success));
+
+        // The fenced write that preceded the placement is undone with it: the job still runs under this lease.
+        Assert.Equal("processing", await tx.ScalarAsync<string>($"SELECT status FROM jobs WHERE id = '{lease.JobId}' AND lease_token = {lease.Token}"));
+        Assert.DoesNotContain(await tx.TimelineAsync(lease.JobId), e => e.Type == TimelineEventTypes.Completed);
+        Assert.Equal("{\"done\":2}", await File.ReadAllTextAsync(Artifacts().PathOf(request.OutputKey)));
+        Assert.True(File.Exists(staged.StagedPath), "the refused file left staging");
+        Artifacts().Unstage(staged);
+        Assert.True(File.Exists(output));
+    }
+
     private async Task<(JobRequested Request, JobLease Lease, string Output)> AcquireWithOutputAsync(StatementTransaction tx)
     {
         var request = new JobRequested { JobId = Guid.NewGuid(), Stage = "synthetic", OutputKey = $"{Guid.NewGuid():N}.json", MaxAttempts = 3 };
@@ -147,15 +170,31 @@ public sealed class ArtifactCommitterTests(SharedDatabase database) : IClassFixt
     {
         var outcomes = new OutcomeWriter(tx.Jobs, new ConsumersMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
             Options.Create(new WorkerOptions()), new RunningHost(), TimeProvider.System, NullLogger<OutcomeWriter>.Instance);
-        return new ArtifactCommitter(Artifacts(), tx.Jobs, new CompletionBatcher(tx.Jobs, Artifacts(), new InTestTransaction(tx.Jobs)), outcomes, NullLogger<ArtifactCommitter>.Instance);
+        return new ArtifactCommitter(Artifacts(), tx.Jobs, Batcher(tx), outcomes, NullLogger<ArtifactCommitter>.Instance);
     }
+
+    private CompletionBatcher Batcher(StatementTransaction tx) => new(tx.Jobs, Artifacts(), new InTestTransaction(tx));
 
     public void Dispose() => services.Dispose();
 
-    /// <summary>The batch's transaction is the test's own (rolled back at the end).</summary>
-    private sealed class InTestTransaction(JobStore jobs) : IJobTransactions
+    /// <summary>The batch's transaction is a savepoint in the test's own (which is rolled back at the end).</summary>
+    private sealed class InTestTransaction(StatementTransaction tx) : IJobTransactions
     {
-        public Task<T> RunAsync<T>(Func<JobStore, CancellationToken, Task<T>> work, CancellationToken cancellationToken) => work(jobs, cancellationToken);
+        public async Task<T> RunAsync<T>(Func<JobStore, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+        {
+            await tx.ExecuteAsync("SAVEPOINT batch");
+            try
+            {
+                var result = await work(tx.Jobs, cancellationToken);
+                await tx.ExecuteAsync("RELEASE SAVEPOINT batch");
+                return result;
+            }
+            catch
+            {
+                await tx.ExecuteAsync("ROLLBACK TO SAVEPOINT batch");
+                throw;
+            }
+        }
     }
 
     /// <summary>A host that keeps running for the test's length.</summary>

@@ -1,5 +1,6 @@
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
+using Consumers.Runtime.Artifacts;
 using Consumers.Runtime.Flow.Lanes;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
@@ -35,9 +36,12 @@ public sealed class FinalizeTransactionsTests : IAsyncLifetime
 
         var frozen = transactions.RunAsync(async (store, token) =>
         {
-            Assert.Contains(lease.JobId, await store.LockHeldLeasesAsync([lease], token));
+            var success = new Completion(lease, new ArtifactRecord(request.OutputKey, 1, new string('0', 64)), [TimelineEntries.Completed(
+                new ArtifactRecord(request.OutputKey, 1, new string('0', 64)), TimeSpan.FromSeconds(1))], null, null);
+            Assert.Contains(lease.JobId, await store.SucceedManyAsync([success], token));
             locked.SetResult();
-            // A worker stopped here, between the lock and the success, holds the row until the server ends its session.
+            // A worker stopped here, between the success and its commit (where artifacts are placed), holds the row
+            // until the server ends its session; the success is rolled back with it.
             await Task.Delay(TimeSpan.FromSeconds(6), token);
             return await store.IsLeaseHeldAsync(lease, token);
         }, CancellationToken.None);
@@ -53,5 +57,6 @@ public sealed class FinalizeTransactionsTests : IAsyncLifetime
         var waited = DateTimeOffset.UtcNow - started;
         Assert.InRange(waited, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
         await Assert.ThrowsAnyAsync<NpgsqlException>(() => frozen);
+        Assert.Equal("processing", (await env.JobAsync(lease.JobId))!.Status);
     }
 }

@@ -97,14 +97,6 @@ internal static class JobSql
     /// <summary>Whether the attempt still holds its lease.</summary>
     public const string LeaseHeld = "SELECT 1 FROM jobs" + ProcessingGuard;
 
-    /// <summary>
-    /// Of the attempts (@ids, @tokens), those that still hold their leases, their rows locked until the transaction ends:
-    /// no takeover, sweep or cancel can change them meanwhile, so their artifacts are placed under a held lease.
-    /// </summary>
-    public const string LockHeldLeases =
-        "SELECT j.id FROM jobs j JOIN unnest(@ids::uuid[], @tokens::bigint[]) AS l(id, token) ON j.id = l.id AND j.lease_token = l.token " +
-        "WHERE j.status = 'processing' FOR UPDATE OF j";
-
     /// <summary>Whether the attempt already wrote this event (same type, attempt and data).</summary>
     public const string HasWritten =
         "SELECT EXISTS (SELECT 1 FROM job_events WHERE job_id = @id AND attempt = @attempt AND type = @type AND data @> @data::jsonb)";
