@@ -24,4 +24,4 @@ public sealed class BenchContext(BenchEnvironment environment, BenchOptions opti
     public StatementCounts? StatementCounts { get; set; }
 }
 
-public sealed record StatementCounts(double StatementsPerJob, double SessionResetsPerJob, double TransactionsPerJob, IReadOnlyList<(string Query, double PerJob)> Top, int Jobs);
+public sealed record StatementCounts(double StatementsPerJob, double SessionResetsPerJob, double TransactionControlPerJob, double TransactionsPerJob, IReadOnlyList<(string Query, double PerJob)> Top, int Jobs);

@@ -132,6 +132,9 @@ public static class CostSection
             $"pg_stat_statements top-level calls over {counts.Jobs} no-op jobs incl. submit, relay, heartbeats, session resets (1 worker)");
         result.Add("  of which pool session resets", counts.SessionResetsPerJob, "stmts",
             "CLOSE ALL, RESET ALL, UNLISTEN *, ... sent by Npgsql when a pooled connection with prepared statements is reused");
+        result.Add("  of which BEGIN and COMMIT", counts.TransactionControlPerJob, "stmts",
+            "the explicit transactions' delimiters (the batched successes' and the relay's rounds); left out, " +
+            (counts.StatementsPerJob - counts.TransactionControlPerJob).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) + " statements per job");
         Targets.AddAtMost(result, "transactions per job", counts.TransactionsPerJob, "commits", Targets.TransactionsPerJob,
             $"pg_stat_database xact_commit delta minus the benchmark's own; the design's own per job: submit 1 + acquire 1 + finalize 1 (+ relay batches)");
         foreach (var (query, perJob) in counts.Top)

@@ -232,11 +232,15 @@ public static class ThroughputSection
     private static readonly string[] SessionResetStatements =
         ["CLOSE ALL", "SET SESSION AUTHORIZATION DEFAULT", "RESET ALL", "UNLISTEN *", "SELECT pg_advisory_unlock_all()", "DISCARD SEQUENCES", "DISCARD TEMP", "DISCARD ALL"];
 
+    /// <summary>Statements that open or end an explicit transaction (counted as transactions too).</summary>
+    private static readonly string[] TransactionControl = ["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"];
+
     private static async Task<StatementCounts> ReadStatementCountsAsync(BenchEnvironment environment, int jobs, long transactionsBefore, long ownBefore)
     {
         var top = new List<(string Query, double PerJob)>();
         long all = 0;
         long resets = 0;
+        long control = 0;
         await environment.QueryAsync(
             "SELECT calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_statements " +
             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND toplevel " +
@@ -250,6 +254,10 @@ public static class ThroughputSection
                 {
                     resets += calls;
                 }
+                else if (TransactionControl.Any(c => query.TrimStart().StartsWith(c, StringComparison.OrdinalIgnoreCase)))
+                {
+                    control += calls;
+                }
                 else if (top.Count < 8)
                 {
                     top.Add((query, calls / (double)jobs));
@@ -257,6 +265,6 @@ public static class ThroughputSection
             });
         var ownTransactions = environment.OwnTransactions - ownBefore + 1;
         var transactions = await CommittedTransactionsAsync(environment) - transactionsBefore - ownTransactions;
-        return new StatementCounts(all / (double)jobs, resets / (double)jobs, transactions / (double)jobs, top, jobs);
+        return new StatementCounts(all / (double)jobs, resets / (double)jobs, control / (double)jobs, transactions / (double)jobs, top, jobs);
     }
 }

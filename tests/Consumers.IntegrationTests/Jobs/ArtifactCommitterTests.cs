@@ -101,11 +101,7 @@ public sealed class ArtifactCommitterTests(SharedDatabase database) : IClassFixt
     {
         await using var tx = await StatementTransaction.BeginAsync(database.Env);
         var (request, lease, output) = await AcquireWithOutputAsync(tx);
-        var staged = (await Artifacts().StageAsync(output, request.OutputKey, CancellationToken.None))!;
-        // Another attempt placed its artifact after this one staged: the batch finds it, and this output is not placed.
-        var other = Path.Combine(database.Env.ArtifactRoot, "scratch-" + Guid.NewGuid().ToString("N"));
-        await File.WriteAllTextAsync(other, "{\"done\":2}");
-        Assert.NotNull(await Artifacts().CommitAsync(other, request.OutputKey, CancellationToken.None));
+        var staged = await StageThenLetAnotherAttemptCommitAsync(request, output);
         Assert.False(Artifacts().TryPlace(staged));
         Artifacts().Unstage(staged);
         Assert.True(File.Exists(output));
@@ -123,11 +119,7 @@ public sealed class ArtifactCommitterTests(SharedDatabase database) : IClassFixt
     {
         await using var tx = await StatementTransaction.BeginAsync(database.Env);
         var (request, lease, output) = await AcquireWithOutputAsync(tx);
-        var staged = (await Artifacts().StageAsync(output, request.OutputKey, CancellationToken.None))!;
-        // Another attempt placed its artifact after this one staged, before the batch came to place it.
-        var other = Path.Combine(database.Env.ArtifactRoot, "scratch-" + Guid.NewGuid().ToString("N"));
-        await File.WriteAllTextAsync(other, "{\"done\":2}");
-        Assert.NotNull(await Artifacts().CommitAsync(other, request.OutputKey, CancellationToken.None));
+        var staged = await StageThenLetAnotherAttemptCommitAsync(request, output);
 
         var success = Completion.Of(lease, staged.Record, [TimelineEntries.Completed(staged.Record, TimeSpan.FromSeconds(1))], null) with { Staged = staged };
         Assert.Equal(CompletionWrite.ArtifactExists, await Batcher(tx).PlaceAndSucceedAsync(success));
@@ -139,6 +131,16 @@ public sealed class ArtifactCommitterTests(SharedDatabase database) : IClassFixt
         Assert.True(File.Exists(staged.StagedPath), "the refused file left staging");
         Artifacts().Unstage(staged);
         Assert.True(File.Exists(output));
+    }
+
+    // Stages this attempt's output, then another attempt commits {"done":2} under the same key before it is placed.
+    private async Task<StagedArtifact> StageThenLetAnotherAttemptCommitAsync(JobRequested request, string output)
+    {
+        var staged = (await Artifacts().StageAsync(output, request.OutputKey, CancellationToken.None))!;
+        var other = Path.Combine(database.Env.ArtifactRoot, "scratch-" + Guid.NewGuid().ToString("N"));
+        await File.WriteAllTextAsync(other, "{\"done\":2}");
+        Assert.NotNull(await Artifacts().CommitAsync(other, request.OutputKey, CancellationToken.None));
+        return staged;
     }
 
     private async Task<(JobRequested Request, JobLease Lease, string Output)> AcquireWithOutputAsync(StatementTransaction tx)
