@@ -46,16 +46,16 @@ public sealed class FinalizeTransactionsTests : IAsyncLifetime
             return await store.IsLeaseHeldAsync(lease, token);
         }, CancellationToken.None);
         await locked.Task;
+        var lockedAt = DateTimeOffset.UtcNow;
 
         // Blocked behind the lock at first; let through once the server ended the idle session (well before 6 s).
-        var started = DateTimeOffset.UtcNow;
         await using (var update = env.DataSource.CreateCommand($"UPDATE jobs SET updated_at = now() WHERE id = '{lease.JobId}'"))
         {
             Assert.Equal(1, await update.ExecuteNonQueryAsync());
         }
 
-        var waited = DateTimeOffset.UtcNow - started;
-        Assert.InRange(waited, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+        var waited = DateTimeOffset.UtcNow - lockedAt;
+        Assert.InRange(waited, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(5));
         await Assert.ThrowsAnyAsync<NpgsqlException>(() => frozen);
         Assert.Equal("processing", (await env.JobAsync(lease.JobId))!.Status);
     }
