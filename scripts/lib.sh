@@ -41,6 +41,17 @@ warn() { printf '%s[%s] warning:%s %s\n' "$_c_warn" "$_tag" "$_c_off" "$*" >&2; 
 err()  { printf '%s[%s] error:%s %s\n' "$_c_err" "$_tag" "$_c_off" "$*" >&2; }
 die()  { local code=1; if [[ "${1:-}" =~ ^[0-9]+$ ]]; then code="$1"; shift; fi; err "$*"; exit "$code"; }
 
+# Keeps the given ports (or ranges, "a-b") out of the kernel's ephemeral port range, so that no outgoing connection
+# takes one as its local port before our listener binds it (a RabbitMQ node then fails with eaddrinuse). Needs root
+# and a writable /proc/sys; without them nothing changes and the listener just has to be lucky.
+reserve_ports() {
+  local file=/proc/sys/net/ipv4/ip_local_reserved_ports current joined
+  [[ -w "$file" ]] || return 0
+  current="$(cat "$file" 2>/dev/null)" || return 0
+  joined="$(IFS=,; echo "$*")"
+  echo "${current:+$current,}$joined" > "$file" 2>/dev/null || true
+}
+
 # Print the last lines of a log file to stderr, framed, so failures explain themselves.
 show_log_tail() {
   local file="$1" lines="${2:-60}"

@@ -223,7 +223,10 @@ prepare() {
   echo "# Intentionally empty: keeps /etc/rabbitmq/rabbitmq-env.conf out of these nodes." > "$CL_ENV_CONF"
   chown rabbitmq:rabbitmq "$CL_PLUGINS" "$CL_ENV_CONF"
   local i port
+  reserve_ports "$CL_EPMD_PORT"
   for (( i = 1; i <= CL_SIZE; i++ )); do
+    local ctl_min=$(( CL_DIST_BASE + 10000 + (i - 1) * 10 ))
+    reserve_ports "$(amqp_port "$i")" "$(mgmt_port "$i")" "$(dist_port "$i")" "$ctl_min-$(( ctl_min + 9 ))"
     for port in "$(amqp_port "$i")" "$(mgmt_port "$i")" "$(dist_port "$i")"; do
       if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         die "port $port (node $i) is already in use; set CONSUMERS_CLUSTER_*_PORT"

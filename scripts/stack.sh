@@ -477,6 +477,8 @@ cmd_up() {
   fi
   take_lock
   prepare_dirs
+  reserve_ports "$CONSUMERS_PG_PORT" "$CONSUMERS_RABBIT_PORT" "$CONSUMERS_RABBIT_MGMT_PORT" "$RABBITMQ_DIST_PORT" \
+    "$CONSUMERS_RABBIT_METRICS_PORT" "$ERL_EPMD_PORT" "$(( RABBITMQ_DIST_PORT + 10000 ))-$(( RABBITMQ_DIST_PORT + 10010 ))"
   pg_start
   rb_start
   pg_wait

@@ -136,6 +136,11 @@ public sealed partial class StageCheckpoint
             : await store.SaveAsync(job!.Lease, json, parts, cancellationToken);
         if (!written)
         {
+            if (parent is not null && (await store.SegmentJobParentAsync(job.Lease.JobId, cancellationToken)).ParentStatus == JobStatuses.Cancelled)
+            {
+                StopAsCancelled();
+            }
+
             // A stale or zombie attempt: nothing was written, and it must stop as if the heartbeat had found out.
             LogFenced(logger!, job.Lease.JobId, job.Lease.Attempt);
             job.Stop(StopReason.LeaseLost);
@@ -160,10 +165,24 @@ public sealed partial class StageCheckpoint
             };
         }
 
+        if (status == JobStatuses.Cancelled)
+        {
+            StopAsCancelled();
+        }
+
         if (status != JobStatuses.Waiting)
         {
             throw new JobFailureException(ErrorCodes.InvalidRequest, $"{field}: that job no longer waits for its segment jobs (it is {status})") { Field = field };
         }
+    }
+
+    // The parent's cancel marked this running segment job in the same transaction: it ends cancelled (where: running),
+    // as it would have once its worker read the request, not failed for a parent that no longer waits.
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void StopAsCancelled()
+    {
+        job!.Stop(StopReason.Cancelled);
+        throw new OperationCanceledException("the transcode this segment job belongs to was cancelled", job.Stopping);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: resuming from the checkpoint of attempt {Attempt} ({Parts} part(s) whole, {Dropped} dropped)")]

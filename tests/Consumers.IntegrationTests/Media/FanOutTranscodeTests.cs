@@ -132,11 +132,28 @@ public sealed class FanOutTranscodeTests : IAsyncLifetime
         Assert.Equal(Runtime.Jobs.CancelOutcomeKind.Cancelled, outcome.Kind);
         await Eventually.WaitAsync(async () => await env.CountAsync(
                 $"SELECT count(*) FROM jobs WHERE parent_job_id = '{job.JobId}' AND status NOT IN ('succeeded', 'cancelled')") == 0,
-            TimeSpan.FromSeconds(60), () => "a segment job outlived its cancelled transcode");
+            TimeSpan.FromSeconds(60), () => "a segment job outlived its cancelled transcode: " + SegmentJobStates(job.JobId));
         Assert.True(await env.CountAsync($"SELECT count(*) FROM jobs WHERE parent_job_id = '{job.JobId}' AND status = 'cancelled'") >= 1);
         Assert.Equal(JobStatuses.Cancelled, (await env.JobAsync(job.JobId))!.Status);
         Assert.False(File.Exists(Path.Combine(env.ArtifactRoot, "proxies", "cancelled.mp4")));
         await env.AssertAllTimelinesValidAsync();
+    }
+
+    // Each segment job's status, attempts, pending cancel and last error, and its timeline's event types: what a failure says.
+    private string SegmentJobStates(Guid parent)
+    {
+        using var command = env.DataSource.CreateCommand(
+            "SELECT j.status || ' a' || j.attempt_count || (CASE WHEN j.cancel_requested_at IS NULL THEN '' ELSE ' cancel-pending' END) || ' ' || " +
+            "coalesce(j.last_error_code, '') || ' [' || coalesce((SELECT string_agg(e.type, ',' ORDER BY e.seq) FROM job_events e WHERE e.job_id = j.id), '') || ']' " +
+            $"FROM jobs j WHERE j.parent_job_id = '{parent}' ORDER BY j.created_at");
+        using var reader = command.ExecuteReader();
+        var states = new List<string>();
+        while (reader.Read())
+        {
+            states.Add(reader.GetString(0));
+        }
+
+        return string.Join("; ", states);
     }
 
     private Dictionary<string, string?> Settings() => new()

@@ -54,6 +54,14 @@ public sealed class RabbitCluster : IAsyncDisposable
         // A cluster left by an earlier run that died is removed first: this run starts from empty nodes.
         await cluster.RunAsync(TimeSpan.FromSeconds(60), "down");
         var (exitCode, output) = await cluster.RunAsync(bound, "up");
+        if (exitCode is not null and not 0)
+        {
+            // Once more from empty nodes: a node can lose its port to another process's outgoing connection (the
+            // scripts keep their ports out of the ephemeral range where the kernel lets them, not everywhere).
+            await cluster.RunAsync(TimeSpan.FromSeconds(60), "down");
+            (exitCode, output) = await cluster.RunAsync(bound, "up");
+        }
+
         if (exitCode != 0)
         {
             await cluster.DisposeAsync();
