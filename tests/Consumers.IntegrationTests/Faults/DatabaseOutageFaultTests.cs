@@ -77,7 +77,7 @@ public sealed class DatabaseOutageFaultTests(ITestOutputHelper output)
 
         await postgres.StopAsync();
         // Past the self-fencing point (80 % of the 10 s lease) and past the lease itself.
-        await Eventually.WaitAsync(() => Task.FromResult(File.ReadAllText(worker.LogFile).Contains("Self-fencing: 1 local jobs", StringComparison.Ordinal)),
+        await Eventually.WaitAsync(() => Task.FromResult(worker.ReadLog().Contains("Self-fencing: 1 local jobs", StringComparison.Ordinal)),
             TimeSpan.FromSeconds(60), () => "the worker never fenced itself");
         await Task.Delay(TimeSpan.FromSeconds(5));
         await postgres.StartAgainAsync();

@@ -78,7 +78,7 @@ public sealed class RoleHolderFaultTests(ITestOutputHelper output) : IAsyncLifet
 
         // Thawed, the old holder finds its lease gone by its own clock and says so; it does not lead again.
         holder.Thaw();
-        await Eventually.WaitAsync(() => Task.FromResult(ReadLog(holder).Contains("Outbox relay stepped down", StringComparison.Ordinal)),
+        await Eventually.WaitAsync(() => Task.FromResult(holder.ReadLog().Contains("Outbox relay stepped down", StringComparison.Ordinal)),
             TimeSpan.FromSeconds(30), () => "the thawed relay holder never logged that it stepped down");
         var scraped = "";
         await Eventually.WaitAsync(async () => System.Text.RegularExpressions.Regex.IsMatch(scraped = await holder.ScrapeAsync(), @"(?m)^outbox_relay_leader(\{[^}]*\})? 0(\s|$)"),
@@ -143,7 +143,7 @@ public sealed class RoleHolderFaultTests(ITestOutputHelper output) : IAsyncLifet
         await DisposeBrokenAsync(frozenQuartz);
 
         relayHolder.Thaw();
-        await Eventually.WaitAsync(() => Task.FromResult(ReadLog(relayHolder).Contains("Outbox relay stepped down", StringComparison.Ordinal)),
+        await Eventually.WaitAsync(() => Task.FromResult(relayHolder.ReadLog().Contains("Outbox relay stepped down", StringComparison.Ordinal)),
             TimeSpan.FromSeconds(30), () => "the thawed relay holder never logged that it stepped down");
         await AssertNothingLostOrRunTwiceAsync([job]);
     }
@@ -184,7 +184,7 @@ public sealed class RoleHolderFaultTests(ITestOutputHelper output) : IAsyncLifet
 
         // Healed, the old holder has long known by its own clock that the lease may be gone: it says so and does not lead again.
         proxy.Heal();
-        await Eventually.WaitAsync(() => Task.FromResult(ReadLog(holder).Contains("Outbox relay stepped down", StringComparison.Ordinal)),
+        await Eventually.WaitAsync(() => Task.FromResult(holder.ReadLog().Contains("Outbox relay stepped down", StringComparison.Ordinal)),
             TimeSpan.FromSeconds(30), () => "the partitioned relay holder never logged that it stepped down");
         Assert.Equal(newGeneration, (await leases.ReadAsync(OutboxRelay.LeaseName, default))!.Value.Generation);
         await AssertNothingLostOrRunTwiceAsync(jobs);
@@ -240,9 +240,4 @@ public sealed class RoleHolderFaultTests(ITestOutputHelper output) : IAsyncLifet
     private static string? Worker(Runtime.Timeline.JobEventRecord started) =>
         JsonDocument.Parse(started.Data).RootElement.GetProperty("worker").GetString();
 
-    private static string ReadLog(WorkerProcess worker)
-    {
-        using var stream = new FileStream(worker.LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        return new StreamReader(stream).ReadToEnd();
-    }
 }

@@ -28,8 +28,8 @@ public sealed class StartupSchemaTests : IAsyncLifetime
         await env.Rabbit.PublishToQueueAsync(env.VirtualHost, ContractNames.JobQueue, JsonSerializer.Serialize(early, Runtime.ContractJson.Options));
 
         await using var worker = await env.StartWorkerProcessAsync("schemaless", waitUntilReady: false);
-        await Eventually.WaitAsync(() => Task.FromResult(LogOf(worker).Contains(WaitingLine, StringComparison.Ordinal)),
-            TimeSpan.FromSeconds(60), () => $"the worker never said why it waits; log:\n{LogOf(worker)}");
+        await Eventually.WaitAsync(() => Task.FromResult(worker.ReadLog().Contains(WaitingLine, StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(60), () => $"the worker never said why it waits; log:\n{worker.ReadLog()}");
 
         Assert.False(worker.HasExited);
         Assert.NotEqual(200, await worker.ReadyStatusAsync());
@@ -54,7 +54,7 @@ public sealed class StartupSchemaTests : IAsyncLifetime
 
         // One line while it waited for the schema (not one per check), and no stack trace. A check that lands while
         // `migrate` is applying its migrations rightly says once that the schema is behind.
-        var log = LogOf(worker);
+        var log = worker.ReadLog();
         Assert.Equal(1, log.Split('\n').Count(line => line.Contains("Not starting: the database has no Consumers schema yet", StringComparison.Ordinal)));
         Assert.All(log.Split('\n').Where(line => line.Contains("Not starting:", StringComparison.Ordinal)),
             line => Assert.Matches("Not starting: the database (has no Consumers schema yet|schema is behind this version)", line));
@@ -88,12 +88,7 @@ public sealed class StartupSchemaTests : IAsyncLifetime
 
     // The log is written as the output arrives, a little after the process exits.
     private static Task AssertLoggedAsync(Testing.Workers.WorkerProcess worker, string line) =>
-        Eventually.WaitAsync(() => Task.FromResult(LogOf(worker).Contains(line, StringComparison.Ordinal)), TimeSpan.FromSeconds(10),
-            () => $"the worker did not print \"{line}\"; log:\n{LogOf(worker)}");
+        Eventually.WaitAsync(() => Task.FromResult(worker.ReadLog().Contains(line, StringComparison.Ordinal)), TimeSpan.FromSeconds(10),
+            () => $"the worker did not print \"{line}\"; log:\n{worker.ReadLog()}");
 
-    private static string LogOf(Testing.Workers.WorkerProcess worker)
-    {
-        using var stream = new FileStream(worker.LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        return new StreamReader(stream).ReadToEnd();
-    }
 }

@@ -189,6 +189,23 @@ public sealed partial class WorkerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The worker's output so far, flushed first. A line the worker has just printed can still be on its way
+    /// (its console logger writes on a queue, the pipe is read asynchronously): wait for it, never assert it once.
+    /// </summary>
+    public string ReadLog()
+    {
+        Flush();
+        if (!File.Exists(LogFile))
+        {
+            return "";
+        }
+
+        using var stream = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
     /// <summary>The status code <c>/health/ready</c> answers with now, or null when nothing answers.</summary>
     public async Task<int?> ReadyStatusAsync()
     {
