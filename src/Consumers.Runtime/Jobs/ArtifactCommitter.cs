@@ -65,27 +65,16 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
             return await SucceedWithExistingAsync(request, job, stage, lastProgress, duration);
         }
 
-        AttemptOutcome outcome;
         try
         {
-            outcome = await PlaceAndSucceedAsync(request, job, stage, staged, lastProgress, duration);
+            return await PlaceAndSucceedAsync(request, job, stage, staged, lastProgress, duration);
         }
-        catch
+        finally
         {
-            // Whatever stopped it, a file that was not placed goes back to scratch (a placed one is not in staging).
+            // Not placed (lease lost, the database away, a failure): the file goes back to scratch. A placed one has
+            // left staging, so this does nothing for it.
             artifacts.Unstage(staged);
-            throw;
         }
-
-        if (outcome != AttemptOutcome.Succeeded)
-        {
-            // Not placed (lease lost) or not known to be (the database away): an unplaced file goes back to scratch.
-            artifacts.Unstage(staged);
-            return outcome;
-        }
-
-        LogCompleted(staged.Key, staged.Size);
-        return outcome;
     }
 
     private async Task<AttemptOutcome> PlaceAndSucceedAsync(JobRequested request, ActiveJob job, IStage stage, StagedArtifact staged, int lastProgress,
@@ -95,8 +84,9 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
         var result = await stage.DescribeResultAsync(staged.StagedPath, job.Stopping);
         var events = SuccessEvents(staged.Record, lastProgress, duration);
         job.MarkFinishing();
+        var written = staged.Record;
         Completion? existing = null;
-        return await outcomes.WriteAsync(job, events[^1], async token =>
+        var outcome = await outcomes.WriteAsync(job, events[^1], async token =>
         {
             if (existing is null)
             {
@@ -109,13 +99,18 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
                 // An artifact was under the key when the batch came to place this one: another attempt's, or this
                 // attempt's own from a batch whose commit did not land. Either is whole; record it, fenced, instead.
                 artifacts.Unstage(staged);
-                var found = await artifacts.DescribeAsync(request.OutputKey, job.Stopping)
-                            ?? throw new JobFailureException(ErrorCodes.ArtifactInvalid, "the artifact vanished while it was committed");
-                existing = Completion.Of(job.Lease, found, SuccessEvents(found, lastProgress, duration), result);
+                written = await DescribeCommittedAsync(request.OutputKey, job.Stopping);
+                existing = Completion.Of(job.Lease, written, SuccessEvents(written, lastProgress, duration), result);
             }
 
             return await completions.SucceedAsync(existing, token);
         }, AttemptOutcome.Succeeded);
+        if (outcome == AttemptOutcome.Succeeded)
+        {
+            LogCompleted(written.Key, written.Size);
+        }
+
+        return outcome;
     }
 
     /// <summary>
@@ -160,10 +155,14 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
 
     private async Task<AttemptOutcome> SucceedWithExistingAsync(JobRequested request, ActiveJob job, IStage stage, int lastProgress, TimeSpan duration)
     {
-        var existing = await artifacts.DescribeAsync(request.OutputKey, job.Stopping)
-                       ?? throw new JobFailureException(ErrorCodes.ArtifactInvalid, "the artifact vanished while it was committed");
+        var existing = await DescribeCommittedAsync(request.OutputKey, job.Stopping);
         return await SucceedAsync(request, job, stage, existing, lastProgress, duration);
     }
+
+    // The artifact another commit put under the key: commits never expose partial files, so it is whole.
+    private async Task<ArtifactRecord> DescribeCommittedAsync(string outputKey, CancellationToken cancellationToken) =>
+        await artifacts.DescribeAsync(outputKey, cancellationToken)
+        ?? throw new JobFailureException(ErrorCodes.ArtifactInvalid, "the artifact vanished while it was committed");
 
     private async Task<AttemptOutcome> SucceedAsync(JobRequested request, ActiveJob job, IStage stage, ArtifactRecord committed, int lastProgress,
         TimeSpan duration)

@@ -38,7 +38,7 @@ public sealed class CompletionBatcher(JobStore store, IArtifactStore artifacts, 
     /// <summary>True when <paramref name="completion"/> (with no staged artifact) was written; false when its lease was gone.</summary>
     public async Task<bool> SucceedAsync(Completion completion, CancellationToken cancellationToken)
     {
-        if (completion.Lease.PipelineId is not null || completion.Lease.ParentJobId is not null)
+        if (!IsBatched(completion.Lease))
         {
             return await store.SucceedAsync(completion.Lease, completion.Artifact, completion.Events, cancellationToken, completion.Result);
         }
@@ -52,7 +52,7 @@ public sealed class CompletionBatcher(JobStore store, IArtifactStore artifacts, 
     /// </summary>
     public Task<CompletionWrite> PlaceAndSucceedAsync(Completion completion)
     {
-        if (completion.Staged is null || completion.Lease.PipelineId is not null || completion.Lease.ParentJobId is not null)
+        if (completion.Staged is null || !IsBatched(completion.Lease))
         {
             throw new InvalidOperationException("only a batched success with a staged artifact is placed here");
         }
