@@ -17,7 +17,7 @@ public sealed class JobCancellation(JobStore store, OperatorAudit audit, Consume
         if (outcome.Kind == CancelOutcomeKind.Cancelled)
         {
             // A running job is counted by the worker that stops it (where = running).
-            metrics.Cancellations.Add(1, new TagList { { "stage", outcome.Stage }, { "where", "queued" } });
+            metrics.Cancellations.Add(1, new TagList { { "stage", outcome.Stage }, { "where", outcome.Where ?? "queued" } });
         }
 
         await audit.RecordAsync("cancel", jobId.ToString(), by, reason, OutcomeName(outcome.Kind), cancellationToken);

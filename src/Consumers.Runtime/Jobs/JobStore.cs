@@ -367,6 +367,7 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
 
             await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
             var cancelled = await reader.ReadAsync(cancellationToken);
+            var stoppedWhere = cancelled ? reader.Column<string>("stopped_where") : null;
             await reader.NextResultAsync(cancellationToken);
             var requested = await reader.ReadAsync(cancellationToken);
             await reader.NextResultAsync(cancellationToken);
@@ -379,7 +380,7 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
             var stage = reader.Column<string>("stage");
             if (cancelled)
             {
-                return new CancelOutcome(CancelOutcomeKind.Cancelled, stage, current);
+                return new CancelOutcome(CancelOutcomeKind.Cancelled, stage, current, stoppedWhere);
             }
 
             if (requested)

@@ -129,12 +129,15 @@ public sealed class FanOutTranscodeTests : IAsyncLifetime
             () => "the transcode never fanned out");
 
         var outcome = await env.Store.RequestCancelAsync(job.JobId, "test", "tester", CancellationToken.None);
-        Assert.Equal(Runtime.Jobs.CancelOutcomeKind.Cancelled, outcome.Kind);
+        Assert.Equal((Runtime.Jobs.CancelOutcomeKind.Cancelled, "waiting"), (outcome.Kind, outcome.Where));
         await Eventually.WaitAsync(async () => await env.CountAsync(
                 $"SELECT count(*) FROM jobs WHERE parent_job_id = '{job.JobId}' AND status NOT IN ('succeeded', 'cancelled')") == 0,
             TimeSpan.FromSeconds(60), () => "a segment job outlived its cancelled transcode: " + SegmentJobStates(job.JobId));
         Assert.True(await env.CountAsync($"SELECT count(*) FROM jobs WHERE parent_job_id = '{job.JobId}' AND status = 'cancelled'") >= 1);
         Assert.Equal(JobStatuses.Cancelled, (await env.JobAsync(job.JobId))!.Status);
+        // The timeline says the transcode was stopped while it waited for its segment jobs, not in the queue.
+        var cancelled = Assert.Single(await env.TimelineAsync(job.JobId), e => e.Type == TimelineEventTypes.Cancelled);
+        Assert.Equal("waiting", JsonDocument.Parse(cancelled.Data).RootElement.GetProperty("where").GetString());
         Assert.False(File.Exists(Path.Combine(env.ArtifactRoot, "proxies", "cancelled.mp4")));
         await env.AssertAllTimelinesValidAsync();
     }

@@ -9,10 +9,12 @@ namespace Consumers.Runtime.Jobs.Sql;
 internal static class CancelSql
 {
     /// <summary>
-    /// A waiting job (queued, queued for a retry, or a fanned-out transcode waiting for its segment jobs) @id ends at
-    /// once (<c>where</c> = queued).
+    /// A job @id that runs nowhere ends at once: queued or queued for a retry (<c>where</c> = queued), or a fanned-out
+    /// transcode waiting for its segment jobs (<c>where</c> = waiting). The status is read before the update changes it.
     /// </summary>
-    public static readonly string CancelQueued = Build("j.id = @id AND j.status IN ('queued', 'waiting')", "'queued'");
+    public static readonly string CancelQueued = Build("j.id = c.id", "c.was",
+        "c AS (SELECT id, CASE WHEN status = 'waiting' THEN 'waiting' ELSE 'queued' END AS was FROM jobs WHERE id = @id AND status IN ('queued', 'waiting'))",
+        "c");
 
     /// <summary>
     /// The queued segment jobs of @id once @id is cancelled (<c>where</c> = queued): a cancelled transcode takes its
