@@ -46,15 +46,30 @@ public sealed partial class OutboxRelay(
     /// <summary>Name of the relay's row in <c>cluster_leases</c>.</summary>
     public const string LeaseName = "outbox-relay";
 
+    private const string DueColumns = "o.id, o.message_id, o.job_id, o.message_type, o.destination, o.body, o.created_at, o.attempts, o.trace_parent";
+
+    // Due, and not behind one of its job's rows that waits for a retry.
+    private const string IsDue =
+        "o.next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM outbox_messages p " +
+        "WHERE p.attempts > 0 AND p.job_id = o.job_id AND p.id < o.id AND p.next_attempt_at > now())";
+
     /// <summary>Due rows in id order, leaving out a job's rows behind one of its rows that waits for a retry.</summary>
-    internal const string SelectDue =
-        "SELECT id, message_id, job_id, message_type, destination, body, created_at, attempts, trace_parent FROM outbox_messages o " +
-        "WHERE o.next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM outbox_messages p " +
-        "WHERE p.attempts > 0 AND p.job_id = o.job_id AND p.id < o.id AND p.next_attempt_at > now()) ORDER BY o.id LIMIT @limit";
+    internal const string SelectDue = "SELECT " + DueColumns + " FROM outbox_messages o WHERE " + IsDue + " ORDER BY o.id LIMIT @limit";
 
     /// <summary>Deletes published rows, only while the relay's lease generation still holds.</summary>
     internal const string DeleteSent =
         "DELETE FROM outbox_messages WHERE id = ANY(@ids) AND EXISTS (" + ClusterLeaseStore.HeldByGeneration + ")";
+
+    /// <summary>
+    /// A round's usual statement: <see cref="DeleteSent"/> and <see cref="SelectDue"/> in one. Every row carries how
+    /// many rows the delete removed (<c>deleted</c>; 0: the fence failed); with nothing due there is one row whose
+    /// <c>id</c> is null. The read sees the rows as they were before the delete, so it leaves out the deleted ids itself.
+    /// </summary>
+    internal const string DeleteSentAndSelectDue =
+        "WITH sent AS (" + DeleteSent + " RETURNING 1) " +
+        "SELECT (SELECT count(*) FROM sent) AS deleted, due.* FROM (SELECT 1) one LEFT JOIN LATERAL (" +
+        "SELECT " + DueColumns + " FROM outbox_messages o WHERE o.id <> ALL(@ids) AND " + IsDue + " ORDER BY o.id LIMIT @limit) due ON true " +
+        "ORDER BY due.id";
 
     /// <summary>
     /// A failed publish waits for its retry, only while the relay's lease generation still holds. It must count an
@@ -331,31 +346,53 @@ public sealed partial class OutboxRelay(
 
     /// <summary>
     /// One round, one transaction: marks what the previous round published (deleted) or failed to publish (deferred),
-    /// both fenced by the lease generation, then reads up to a batch of due rows. Returns the rows to publish (none
-    /// when the fence shows that another relay has taken over).
+    /// both fenced by the lease generation, then reads up to a batch of due rows; the delete and the read are one
+    /// statement. Returns the rows to publish (none when the fence shows that another relay has taken over).
     /// </summary>
     private async Task<IReadOnlyList<OutboxRow>> RoundAsync(HeldLease held, OutboxMarks marks, CancellationToken stoppingToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
         await using var batch = new NpgsqlBatch(connection);
-        var delete = AddMarks(batch, held, marks);
-        var select = new NpgsqlBatchCommand(SelectDue);
-        select.Parameters.AddWithValue("limit", options.Value.BatchSize);
-        batch.BatchCommands.Add(select);
+        AddDeferrals(batch, held, marks);
+        var deletes = marks.Sent.Count > 0;
+        var read = new NpgsqlBatchCommand(deletes ? DeleteSentAndSelectDue : SelectDue);
+        read.Parameters.AddWithValue("limit", options.Value.BatchSize);
+        if (deletes)
+        {
+            AddSent(read, held, marks);
+        }
+
+        batch.BatchCommands.Add(read);
 
         // A cancelled round rolls back whole; its marks stay pending for the next round or the final flush.
         var rows = new List<OutboxRow>();
+        long? deleted = null;
         await using (var reader = await batch.ExecuteReaderAsync(stoppingToken))
         {
+            // The deferrals return no rows; the read is the last result.
+            while (reader.FieldCount == 0 && await reader.NextResultAsync(stoppingToken))
+            {
+            }
+
+            var first = deletes ? 1 : 0;
             while (await reader.ReadAsync(stoppingToken))
             {
-                rows.Add(new OutboxRow(reader.GetInt64(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3),
-                    reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetInt32(7),
-                    reader.IsDBNull(8) ? null : reader.GetString(8)));
+                if (deletes)
+                {
+                    deleted = reader.GetInt64(0);
+                    if (reader.IsDBNull(first))
+                    {
+                        continue;
+                    }
+                }
+
+                rows.Add(new OutboxRow(reader.GetInt64(first), reader.GetGuid(first + 1), reader.GetGuid(first + 2), reader.GetString(first + 3),
+                    reader.IsDBNull(first + 4) ? null : reader.GetString(first + 4), reader.GetString(first + 5),
+                    reader.GetFieldValue<DateTimeOffset>(first + 6), reader.GetInt32(first + 7), reader.IsDBNull(first + 8) ? null : reader.GetString(first + 8)));
             }
         }
 
-        return MarksApplied(held, marks, delete) ? rows : [];
+        return MarksApplied(held, marks, deleted) ? rows : [];
     }
 
     /// <summary>Marks what is pending when leading ends, so the next leader does not publish it again.</summary>
@@ -371,9 +408,17 @@ public sealed partial class OutboxRelay(
             using var timeout = new CancellationTokenSource(options.Value.LeaseStatementTimeout);
             await using var connection = await dataSource.OpenConnectionAsync(timeout.Token);
             await using var batch = new NpgsqlBatch(connection);
-            var delete = AddMarks(batch, held, marks);
+            AddDeferrals(batch, held, marks);
+            NpgsqlBatchCommand? delete = null;
+            if (marks.Sent.Count > 0)
+            {
+                delete = new NpgsqlBatchCommand(DeleteSent);
+                AddSent(delete, held, marks);
+                batch.BatchCommands.Add(delete);
+            }
+
             await batch.ExecuteNonQueryAsync(timeout.Token);
-            MarksApplied(held, marks, delete);
+            MarksApplied(held, marks, delete?.RecordsAffected);
         }
         catch (Exception ex)
         {
@@ -382,17 +427,15 @@ public sealed partial class OutboxRelay(
         }
     }
 
-    private NpgsqlBatchCommand? AddMarks(NpgsqlBatch batch, HeldLease held, OutboxMarks marks)
+    // The published rows to delete, fenced by the lease generation.
+    private static void AddSent(NpgsqlBatchCommand command, HeldLease held, OutboxMarks marks)
     {
-        NpgsqlBatchCommand? delete = null;
-        if (marks.Sent.Count > 0)
-        {
-            delete = new NpgsqlBatchCommand(DeleteSent);
-            delete.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = marks.Sent.ToArray() });
-            AddFence(delete, held);
-            batch.BatchCommands.Add(delete);
-        }
+        command.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = marks.Sent.ToArray() });
+        AddFence(command, held);
+    }
 
+    private void AddDeferrals(NpgsqlBatch batch, HeldLease held, OutboxMarks marks)
+    {
         foreach (var (row, error) in marks.Failed)
         {
             var delay = TimeSpan.FromTicks(Math.Min(options.Value.RetryDelay.Ticks * (1L << Math.Min(row.Attempts, 16)), options.Value.MaxRetryDelay.Ticks));
@@ -403,12 +446,13 @@ public sealed partial class OutboxRelay(
             AddFence(retry, held);
             batch.BatchCommands.Add(retry);
         }
-
-        return delete;
     }
 
-    /// <summary>After the marks' transaction committed: false when the fence showed that another relay leads now.</summary>
-    private bool MarksApplied(HeldLease held, OutboxMarks marks, NpgsqlBatchCommand? delete)
+    /// <summary>
+    /// After the marks' transaction committed: false when the fence showed that another relay leads now.
+    /// <paramref name="deleted"/>: the rows the delete removed, null when there was nothing to delete.
+    /// </summary>
+    private bool MarksApplied(HeldLease held, OutboxMarks marks, long? deleted)
     {
         var sent = marks.Sent.Count;
         if (marks.Failed.Count > 0)
@@ -417,7 +461,7 @@ public sealed partial class OutboxRelay(
         }
 
         marks.Clear();
-        if (delete is not null && delete.RecordsAffected == 0)
+        if (deleted == 0)
         {
             // Taken over meanwhile: the new leader owns these rows now (it publishes them again, same MessageId).
             held.MarkLost();

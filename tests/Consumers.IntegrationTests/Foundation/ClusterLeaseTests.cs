@@ -90,6 +90,54 @@ public sealed class ClusterLeaseTests : IAsyncLifetime
         Assert.Equal(1, await env.CountAsync($"SELECT count(*) FROM outbox_messages WHERE id = {row}"));
     }
 
+    [Fact]
+    public async Task A_round_deletes_what_was_sent_under_its_generation_and_reads_the_rest_in_one_statement()
+    {
+        Assert.Equal(1, await store.TryAcquireAsync(Lease, "stale", TimeSpan.FromMilliseconds(200), default));
+        var sent = await InsertOutboxRowAsync();
+        var next = await InsertOutboxRowAsync();
+        await Eventually.WaitAsync(async () => (await store.TryAcquireAsync(Lease, "new", TimeSpan.FromSeconds(30), default)) == 2,
+            TimeSpan.FromSeconds(10), () => "no takeover");
+
+        // A stale generation deletes nothing, and says so (the relay then discards what it read).
+        var (deleted, due) = await DeleteSentAndSelectDueAsync(sent, generation: 1);
+        Assert.Equal(0, deleted);
+        Assert.Equal(1, await env.CountAsync($"SELECT count(*) FROM outbox_messages WHERE id = {sent}"));
+
+        // The current generation deletes, and the read, which sees the rows as they were, leaves the deleted one out.
+        (deleted, due) = await DeleteSentAndSelectDueAsync(sent, generation: 2);
+        Assert.Equal(1, deleted);
+        Assert.Equal([next], due);
+        Assert.Equal(0, await env.CountAsync($"SELECT count(*) FROM outbox_messages WHERE id = {sent}"));
+
+        // Nothing left due: still one row, which carries the count and no message.
+        (deleted, due) = await DeleteSentAndSelectDueAsync(next, generation: 2);
+        Assert.Equal(1, deleted);
+        Assert.Empty(due);
+    }
+
+    private async Task<(long Deleted, List<long> Due)> DeleteSentAndSelectDueAsync(long sent, long generation)
+    {
+        await using var command = env.DataSource.CreateCommand(OutboxRelay.DeleteSentAndSelectDue);
+        command.Parameters.AddWithValue("ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint, new[] { sent });
+        command.Parameters.AddWithValue("lease", Lease);
+        command.Parameters.AddWithValue("generation", generation);
+        command.Parameters.AddWithValue("limit", 100);
+        await using var reader = await command.ExecuteReaderAsync();
+        long deleted = -1;
+        var due = new List<long>();
+        while (await reader.ReadAsync())
+        {
+            deleted = reader.GetInt64(0);
+            if (!reader.IsDBNull(1))
+            {
+                due.Add(reader.GetInt64(1));
+            }
+        }
+
+        return (deleted, due);
+    }
+
     private async Task<long> InsertOutboxRowAsync()
     {
         await using var command = env.DataSource.CreateCommand(

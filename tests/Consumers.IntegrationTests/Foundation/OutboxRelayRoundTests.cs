@@ -143,5 +143,5 @@ public sealed class OutboxRelayRoundTests : IAsyncLifetime
 
     private Task<long> DeleteStatementsAsync() => env.CountAsync(
         "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) " +
-        "AND query LIKE 'DELETE FROM outbox_messages WHERE id = ANY%'");
+        "AND (query LIKE 'DELETE FROM outbox_messages WHERE id = ANY%' OR query LIKE 'WITH sent AS (DELETE FROM outbox_messages WHERE id = ANY%')");
 }
