@@ -54,12 +54,13 @@ public sealed class MediaOptions : Runtime.Settings.IValidatedSettings
     /// <summary>
     /// Test aid, with <see cref="SegmentTraceDirectory"/>: a trace step (<c>join</c>, <c>joined</c>) or a step and piece
     /// (<c>recorded 3</c>, <c>encode 0</c>) at which a job's first attempt waits, for
-    /// <see cref="SegmentTraceHoldTime"/>, right after writing that line, so a crash test kills it at that step.
+    /// <see cref="SegmentTraceHoldFor"/>, right after writing that line, so a crash test kills it at that step. A shutdown
+    /// ends the wait early (the attempt goes on to its next boundary), so a deploy test can stop it at that step too.
     /// </summary>
     public string? SegmentTraceHold { get; set; }
 
-    /// <summary>How long a first attempt waits at <see cref="SegmentTraceHold"/>.</summary>
-    public static readonly TimeSpan SegmentTraceHoldTime = TimeSpan.FromMinutes(2);
+    /// <summary>Test aid: how long a first attempt waits at <see cref="SegmentTraceHold"/>.</summary>
+    public TimeSpan SegmentTraceHoldFor { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>True when <see cref="SegmentTraceHold"/> names this trace line.</summary>
     public bool HoldsAt(string step, int index)
@@ -82,6 +83,8 @@ public sealed class MediaOptions : Runtime.Settings.IValidatedSettings
         .Require(TranscodeParallel >= 1 && TranscodeParallel <= MaxParallel, nameof(TranscodeParallel), $"must be from 1 to {MaxParallel} (is {TranscodeParallel})")
         .Require(string.IsNullOrWhiteSpace(SegmentTraceHold) || (!string.IsNullOrWhiteSpace(SegmentTraceDirectory) && IsTraceStep(SegmentTraceHold)),
             nameof(SegmentTraceHold), $"must be a trace step, optionally with a piece index (\"join\", \"recorded 3\"), and needs {nameof(SegmentTraceDirectory)} (is \"{SegmentTraceHold}\")")
+        .Require(SegmentTraceHoldFor > TimeSpan.Zero && SegmentTraceHoldFor <= TimeSpan.FromMinutes(10), nameof(SegmentTraceHoldFor),
+            $"must be more than 0 and at most 10 minutes (is {SegmentTraceHoldFor})")
         .Require(SegmentFromSeconds >= 0 && double.IsFinite(SegmentFromSeconds), nameof(SegmentFromSeconds), $"must be 0 or more (is {SegmentFromSeconds})")
         .Problems;
 

@@ -361,8 +361,11 @@ internal sealed class SegmentedTranscode(FfmpegRunner ffmpeg, StageContext conte
         await File.AppendAllTextAsync(Path.Combine(ffmpeg.Options.SegmentTraceDirectory, context.JobId.ToString("D") + ".segments"), line, cancellationToken);
         if (context.Attempt == 1 && ffmpeg.Options.HoldsAt(step, index))
         {
-            // The crash tests kill the worker here, at a known step rather than racing an encode that may finish first.
-            await Task.Delay(MediaOptions.SegmentTraceHoldTime, cancellationToken);
+            // The crash tests kill or freeze the worker here, at a known step rather than racing an encode that may
+            // finish first; a deploy test's shutdown ends the wait and the attempt stops at its next boundary.
+            using var hold = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, context.ShutdownRequested);
+            await Task.Delay(ffmpeg.Options.SegmentTraceHoldFor, hold.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            cancellationToken.ThrowIfCancellationRequested();
         }
     }
 

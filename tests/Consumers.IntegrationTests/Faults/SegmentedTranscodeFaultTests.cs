@@ -90,10 +90,14 @@ public sealed class SegmentedTranscodeFaultTests : IAsyncLifetime
     public async Task A_frozen_workers_late_segment_is_never_recorded_or_used()
     {
         var job = Job();
-        var a = await env.StartWorkerProcessAsync("seg-frozen", Settings());
+        // The first attempt waits a few seconds after starting segment 2, long enough to be frozen there; thawed, it goes
+        // straight on (the wait is over) with segments that closed meanwhile, racing its heartbeat's lease check.
+        var a = await env.StartWorkerProcessAsync("seg-frozen", new Dictionary<string, string?>(Settings("encode 2"))
+        {
+            ["Consumers:Media:SegmentTraceHoldFor"] = "00:00:08",
+        });
         await env.Store.SubmitAsync(job, 5, CancellationToken.None);
-        await Eventually.WaitAsync(() => Task.FromResult(Trace(job).Count(l => l is { Step: "recorded", Index: >= 0 }) >= 2
-                                                         && Trace(job)[^1].Step == "encode"),
+        await Eventually.WaitAsync(() => Task.FromResult(Trace(job).Any(l => l is { Attempt: 1, Step: "encode", Index: 2 })),
             TimeSpan.FromSeconds(90), () => "the transcode never got going", TimeSpan.FromMilliseconds(5));
         a.Freeze();
         var frozenAt = DateTimeOffset.UtcNow;
@@ -132,12 +136,14 @@ public sealed class SegmentedTranscodeFaultTests : IAsyncLifetime
     public async Task A_deploy_stops_the_transcode_at_a_segment_boundary_and_another_worker_continues_from_its_checkpoint()
     {
         var job = Job();
-        var a = await env.StartWorkerProcessAsync("seg-old", Settings());
-        await using var b = await env.StartWorkerProcessAsync("seg-new", Settings());
+        // Either worker may take the first attempt, which waits after recording segment 1 until the deploy's shutdown
+        // ends the wait: it then stops at that boundary, however fast the encoder closed the segments after it.
+        var a = await env.StartWorkerProcessAsync("seg-old", Settings("recorded 1"));
+        await using var b = await env.StartWorkerProcessAsync("seg-new", Settings("recorded 1"));
         await env.Store.SubmitAsync(job, 5, CancellationToken.None);
         // Whichever worker took it is the one the deploy stops.
-        await Eventually.WaitAsync(() => Task.FromResult(Trace(job).Count(l => l is { Step: "recorded", Index: >= 0 }) >= 2),
-            TimeSpan.FromSeconds(90), () => "the transcode never got going", TimeSpan.FromMilliseconds(5));
+        await Eventually.WaitAsync(() => Task.FromResult(Trace(job).Any(l => l is { Attempt: 1, Step: "recorded", Index: 1 })),
+            TimeSpan.FromSeconds(90), () => "the transcode never got going");
         var owner = (await env.JobAsync(job.JobId))!.LeaseOwner;
         var (old, next) = owner == b.WorkerId ? (b, a) : (a, b);
 
@@ -158,6 +164,7 @@ public sealed class SegmentedTranscodeFaultTests : IAsyncLifetime
         // Stopped at a boundary, nothing was thrown away: every piece was encoded exactly once, across both workers.
         var encodes = Trace(job).Where(l => l.Step == "encode").Select(l => l.Index).ToList();
         Assert.Equal(AllPieces, encodes.Order());
+        Assert.Equal([0, 1], Trace(job).Where(l => l is { Attempt: 1, Step: "recorded", Index: >= 0 }).Select(l => l.Index).Order());
         Assert.True((await env.JobAsync(job.JobId))!.UnchargedAttempts >= 1, "the deploy's requeue was charged");
         await AssertValidArtifactAndNoCheckpointAsync(job);
         await a.DisposeAsync();

@@ -24,4 +24,15 @@ public sealed class SegmentTraceHoldTests
         var problems = new MediaOptions { SegmentTraceDirectory = directory, SegmentTraceHold = hold }.Problems();
         Assert.Contains(problems, p => p.Contains("SegmentTraceHold", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData("00:00:00", false)]
+    [InlineData("00:00:08", true)]
+    [InlineData("00:10:00", true)]
+    [InlineData("00:10:01", false)]
+    public void A_hold_lasts_more_than_nothing_and_at_most_ten_minutes(string holdFor, bool accepted)
+    {
+        var problems = new MediaOptions { SegmentTraceHoldFor = TimeSpan.Parse(holdFor, System.Globalization.CultureInfo.InvariantCulture) }.Problems();
+        Assert.Equal(accepted, !problems.Any(p => p.Contains("SegmentTraceHoldFor", StringComparison.Ordinal)));
+    }
 }
