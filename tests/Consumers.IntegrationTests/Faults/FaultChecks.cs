@@ -44,6 +44,29 @@ internal static partial class FaultChecks
         Eventually.WaitAsync(async () => Gauge(await worker.ScrapeAsync(), "database_available") == value, timeout,
             () => $"{worker.WorkerId}: database_available never read {value}");
 
+    /// <summary>How often the worker has logged that its job intake opened again (its endpoints were started and Ready).</summary>
+    public static int IntakeReopenings(WorkerProcess worker) => CountOf(worker.ReadLog(), "Job intake open again");
+
+    /// <summary>
+    /// Waits until the worker logs one more reopening of its intake than <paramref name="before"/>: its consumers are
+    /// registered with the broker again. <c>database_available</c> and readiness turn before that, while the endpoints
+    /// are still starting, so new messages published then could all go to other workers.
+    /// </summary>
+    public static Task WaitForIntakeReopenedAsync(WorkerProcess worker, int before, TimeSpan timeout) =>
+        Eventually.WaitAsync(() => Task.FromResult(IntakeReopenings(worker) > before), timeout,
+            () => $"{worker.WorkerId}: the job intake never opened again");
+
+    private static int CountOf(string text, string line)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(line, StringComparison.Ordinal); at >= 0; at = text.IndexOf(line, at + line.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
     public static double? Gauge(string prometheusText, string name)
     {
         foreach (var line in prometheusText.Split('\n'))

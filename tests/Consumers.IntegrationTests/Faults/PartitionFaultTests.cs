@@ -107,9 +107,11 @@ public sealed class PartitionFaultTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.NotEqual("Healthy", await ReadinessAsync(cutOff));
 
         // Healed: the intake reopens with nothing left running there, and the worker takes new work.
+        var reopenings = FaultChecks.IntakeReopenings(cutOff);
         proxy.Heal();
         await Eventually.WaitAsync(async () => await ReadinessAsync(cutOff) == "Healthy",
             TimeSpan.FromSeconds(30), () => "the cut-off worker did not become Ready again after the heal");
+        await FaultChecks.WaitForIntakeReopenedAsync(cutOff, reopenings, TimeSpan.FromSeconds(30));
         var later = Enumerable.Range(0, 8).Select(_ => Guid.NewGuid()).ToList();
         foreach (var jobId in later)
         {

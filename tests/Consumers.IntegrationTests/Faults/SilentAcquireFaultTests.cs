@@ -86,8 +86,10 @@ public sealed partial class SilentAcquireFaultTests(ITestOutputHelper output) : 
         }
 
         // Healed: held bytes (the abandoned statements among them) reach PostgreSQL and change nothing; the worker takes work again.
+        var reopenings = FaultChecks.IntakeReopenings(cutOff);
         proxy.Heal();
         await FaultChecks.WaitForDatabaseAvailableAsync(cutOff, 1, TimeSpan.FromSeconds(30));
+        await FaultChecks.WaitForIntakeReopenedAsync(cutOff, reopenings, TimeSpan.FromSeconds(30));
         var later = Enumerable.Range(0, 6).Select(_ => Guid.NewGuid()).ToList();
         foreach (var jobId in later)
         {
