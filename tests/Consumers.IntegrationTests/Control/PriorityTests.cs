@@ -23,8 +23,10 @@ public sealed class PriorityTests : IAsyncLifetime
         {
             ["Consumers:Flow:Stages:synthetic:Slots"] = "1",
         });
+        // Half a second each: the queue depth the test waits for lags by the statistics interval (5 s), and the backlog
+        // must still be there, mostly, when the urgent job has finished.
         var backlog = Enumerable.Range(0, Backlog)
-            .Select(i => TestEnvironment.SyntheticJob($"out/low-{i}.json", ("durationMs", "100")) with { Priority = 1 })
+            .Select(i => TestEnvironment.SyntheticJob($"out/low-{i}.json", ("durationMs", "500")) with { Priority = 1 })
             .ToList();
         foreach (var job in backlog)
         {
