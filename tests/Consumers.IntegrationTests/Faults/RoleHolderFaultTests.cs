@@ -20,7 +20,16 @@ public sealed class RoleHolderFaultTests(ITestOutputHelper output) : IAsyncLifet
 {
     private static readonly TimeSpan JobLease = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan RelayReplaced = TimeSpan.FromSeconds(10);
+
+    // Declared before the bound that reads it: static fields are set in order.
+    private static readonly OutboxOptions RelayDefaults = new();
+
+    /// <summary>
+    /// A frozen relay holder's lease runs out at most a lease duration after the freeze, and a standby tries every
+    /// standby interval, each try bounded by the statement timeout; 2 s more for this test's polling on a busy machine.
+    /// </summary>
+    private static readonly TimeSpan RelayReplaced = RelayDefaults.LeaseDuration + RelayDefaults.StandbyInterval + RelayDefaults.LeaseStatementTimeout
+                                                     + TimeSpan.FromSeconds(2);
 
     /// <summary>The promise for a frozen or killed worker's job: it starts elsewhere within lease + sweep + 5 s.</summary>
     private static readonly TimeSpan RestartBound = JobLease + SweepInterval + TimeSpan.FromSeconds(5);

@@ -18,7 +18,8 @@ public sealed class DeployTests : IAsyncLifetime
     {
         await using var leaving = await env.StartWorkerProcessAsync("leaving", new Dictionary<string, string?> { ["Consumers:Flow:DrainTimeout"] = "00:00:04" });
         var shortJob = TestEnvironment.SyntheticJob("short.json", ("durationMs", "2000"));
-        var longJob = TestEnvironment.SyntheticJob("long.json", ("durationMs", "15000"));
+        // Still running past the 4 s drain even when starting the staying worker takes many seconds on a busy machine.
+        var longJob = TestEnvironment.SyntheticJob("long.json", ("durationMs", "30000"));
         await env.Store.SubmitAsync(shortJob, 3, CancellationToken.None);
         await env.Store.SubmitAsync(longJob, 3, CancellationToken.None);
         await Eventually.WaitAsync(async () =>

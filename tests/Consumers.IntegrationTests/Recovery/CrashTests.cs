@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Consumers.Contracts;
 using Consumers.IntegrationTests.Infrastructure;
 using Consumers.Runtime.Timeline;
@@ -104,8 +105,9 @@ public sealed class CrashTests : IAsyncLifetime
 
         zombie.Thaw();
         // The zombie's heartbeat or its commit discovers the lost lease; wait until it says so.
-        await Eventually.WaitAsync(async () => (await zombie.ScrapeAsync()).Contains("leases_lost_total", StringComparison.Ordinal)
-                                               || File.ReadAllText(Path.Combine(env.LogRoot, "zombie.process.log")).Contains("lost its lease", StringComparison.Ordinal),
+        // (The counter is exported at 0 from the start: only a non-zero value says anything.)
+        await Eventually.WaitAsync(async () => Regex.IsMatch(await zombie.ScrapeAsync(), @"(?m)^leases_lost_total(\{[^}]*\})? [1-9]")
+                                               || zombie.ReadLog().Contains("lost its lease", StringComparison.Ordinal),
             TimeSpan.FromSeconds(60), () => "the zombie did not notice it lost its lease");
         await Task.Delay(TimeSpan.FromSeconds(3));
 

@@ -211,7 +211,7 @@ public sealed class RecoveryStoreTests : IAsyncLifetime
             jobs.Add(await AcquireAsync(maxAttempts: 3));
         }
 
-        await ExecuteAsync("UPDATE jobs SET last_heartbeat_at = now() - interval '1 minute'");
+        await ExecuteAsync("UPDATE jobs SET last_heartbeat_at = now() - interval '10 minutes'");
 
         var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ =>
             Task.Run(() => store.RecoverStaleAsync(new RecoveryOptions { BatchSize = 10 }, 1, dryRun: false, CancellationToken.None))));
@@ -244,7 +244,8 @@ public sealed class RecoveryStoreTests : IAsyncLifetime
         await env.AssertAllTimelinesValidAsync();
     }
 
-    private static AcquireSettings Settings() => new("w1", 1, 3600, 3);
+    // A 30 s lease: only a heartbeat the test ages (by ten minutes) is stale, never one a slow machine left a second behind.
+    private static AcquireSettings Settings() => new("w1", 30, 3600, 3);
 
     private static JobRequested NewRequest(int maxAttempts) =>
         new() { JobId = Guid.NewGuid(), Stage = "synthetic", OutputKey = "x.json", MaxAttempts = maxAttempts };
@@ -257,7 +258,7 @@ public sealed class RecoveryStoreTests : IAsyncLifetime
     }
 
     private Task AgeHeartbeatAsync(Guid jobId) =>
-        ExecuteAsync($"UPDATE jobs SET last_heartbeat_at = now() - interval '1 minute' WHERE id = '{jobId}'");
+        ExecuteAsync($"UPDATE jobs SET last_heartbeat_at = now() - interval '10 minutes' WHERE id = '{jobId}'");
 
     private async Task ExecuteAsync(string sql)
     {
