@@ -6,7 +6,8 @@ namespace Consumers.Runtime.Control;
 
 /// <summary>
 /// The one way in for a cancel, from the CLI or a <c>CancelJob</c> message: the state change is JobStore's
-/// (<see cref="JobStore.RequestCancelAsync"/>), the audit row and the metric are added here.
+/// (<see cref="JobStore.RequestCancelAsync"/>), the audit row and the metric are added here. An id that names no job
+/// is not recorded here: every caller hands it on to the pipeline cancel, which records what it found under the id.
 /// </summary>
 public sealed class JobCancellation(JobStore store, OperatorAudit audit, ConsumersMetrics metrics)
 {
@@ -20,7 +21,11 @@ public sealed class JobCancellation(JobStore store, OperatorAudit audit, Consume
             metrics.Cancellations.Add(1, new TagList { { "stage", outcome.Stage }, { "where", outcome.Where ?? "queued" } });
         }
 
-        await audit.RecordAsync("cancel", jobId.ToString(), by, reason, OutcomeName(outcome.Kind), cancellationToken);
+        if (outcome.Kind != CancelOutcomeKind.Missing)
+        {
+            await audit.RecordAsync("cancel", jobId.ToString(), by, reason, OutcomeName(outcome.Kind), cancellationToken);
+        }
+
         return outcome;
     }
 
@@ -29,7 +34,6 @@ public sealed class JobCancellation(JobStore store, OperatorAudit audit, Consume
         CancelOutcomeKind.Cancelled => "cancelled",
         CancelOutcomeKind.Requested => "requested",
         CancelOutcomeKind.AlreadyRequested => "already_requested",
-        CancelOutcomeKind.Finished => "already_finished",
-        _ => "missing",
+        _ => "already_finished",
     };
 }

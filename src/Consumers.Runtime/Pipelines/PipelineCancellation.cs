@@ -10,19 +10,31 @@ public enum PipelineCancelResult { Missing, Finished, Requested }
 /// control plane's job cancel (<see cref="JobCancellation"/>: a queued one at once, a running one within 2 s). When the
 /// last step ends the pipeline ends <c>cancelled</c>. A step whose artifact was already committed still succeeds.
 /// </summary>
-public sealed class PipelineCancellation(PipelineStore store, JobCancellation jobs) : ICancelOtherwise
+/// <remarks>
+/// The operator audit gets one <c>cancel</c> row for the pipeline (outcome <c>pipeline_requested</c>,
+/// <c>pipeline_already_finished</c>, or <c>missing</c> when the id names neither a job nor a pipeline), and one per step
+/// job it cancels, as any job cancel does.
+/// </remarks>
+public sealed class PipelineCancellation(PipelineStore store, JobCancellation jobs, OperatorAudit audit) : ICancelOtherwise
 {
     public async Task<PipelineCancelResult> CancelAsync(Guid pipelineId, string? reason, string by, CancellationToken cancellationToken)
     {
         var state = await store.RequestCancelAsync(pipelineId, reason, by, cancellationToken);
-        if (state is not { } found)
+        var result = state switch
         {
-            return PipelineCancelResult.Missing;
-        }
-
-        if (found.Status != "running")
+            null => PipelineCancelResult.Missing,
+            { Status: not "running" } => PipelineCancelResult.Finished,
+            _ => PipelineCancelResult.Requested,
+        };
+        await audit.RecordAsync("cancel", pipelineId.ToString(), by, reason, result switch
         {
-            return PipelineCancelResult.Finished;
+            PipelineCancelResult.Missing => "missing",
+            PipelineCancelResult.Finished => "pipeline_already_finished",
+            _ => "pipeline_requested",
+        }, cancellationToken);
+        if (state is not { Status: "running" } found)
+        {
+            return result;
         }
 
         // Waiting steps first, so nothing new is dispatched while the running ones are stopped.

@@ -200,6 +200,13 @@ public sealed class PipelineTests : IAsyncLifetime
         Assert.Equal(JobStatuses.Cancelled, (await env.JobAsync(slow))!.Status);
         Assert.Equal(["cancelled", "cancelled"], (await env.StepsAsync(request.PipelineId)).Select(s => s.State));
         Assert.Equal(1, await env.CountAsync($"SELECT count(*) FROM jobs WHERE pipeline_id = '{request.PipelineId}'"));
+        // The audit says who cancelled the pipeline, once, and the step job it stopped for it.
+        Assert.Equal(1, await env.CountAsync(
+            $"SELECT count(*) FROM operator_actions WHERE action = 'cancel' AND target = '{request.PipelineId}'"));
+        Assert.Equal(1, await env.CountAsync(
+            $"SELECT count(*) FROM operator_actions WHERE action = 'cancel' AND target = '{request.PipelineId}' AND by = 'uploads-service' " +
+            "AND reason = 'upload withdrawn' AND outcome = 'pipeline_requested'"));
+        Assert.Equal(1, await env.CountAsync($"SELECT count(*) FROM operator_actions WHERE action = 'cancel' AND target = '{slow}' AND by = 'uploads-service'"));
         await env.AssertTimelinesValidAsync(request.PipelineId);
     }
 
