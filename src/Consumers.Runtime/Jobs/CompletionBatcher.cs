@@ -191,12 +191,12 @@ public sealed class CompletionBatcher(JobStore store, IArtifactStore artifacts, 
         catch (PlacementRefused refused)
         {
             // The transaction rolled back: nothing of the batch was written. The refused one ends with its reason; the
-            // ones placed before it find their own file next time (ArtifactExists, and their attempts record it); the
-            // rest are written again without them.
+            // rest are written again without it. The files placed before it stay where they are (a rename is not
+            // rolled back): those successes are written again with their artifacts in place, still fenced.
             var results = new Dictionary<Pending, object> { [refused.Pending] = refused.Result };
             foreach (var pending in placed)
             {
-                results[pending] = CompletionWrite.ArtifactExists;
+                pending.MarkPlaced();
             }
 
             var rest = batch.Where(p => !results.ContainsKey(p)).ToList();
@@ -244,7 +244,10 @@ public sealed class CompletionBatcher(JobStore store, IArtifactStore artifacts, 
     // Compared by reference: it keys the batch's results.
     private sealed class Pending(Completion completion)
     {
-        public Completion Completion { get; } = completion;
+        public Completion Completion { get; private set; } = completion;
+
+        /// <summary>Its artifact is in place: a success written again has nothing left to place.</summary>
+        public void MarkPlaced() => Completion = Completion with { Staged = null };
 
         public TaskCompletionSource<CompletionWrite> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
