@@ -93,6 +93,13 @@ public sealed class AttemptRunner(
         }
         catch (Exception ex)
         {
+            // A cancel recorded before this failure wins, whether the control poll had not read it yet or it caused the failure.
+            if (await outcomes.CancelIfRequestedAsync(job, stageLabel, ex) is { } cancelled)
+            {
+                removeScratch = true;
+                return outcome = cancelled;
+            }
+
             var keptBytes = scratchPath is not null && scratch.KeepOnFailure ? ScratchSpace.SizeOf(scratchPath) : 0;
             return outcome = await failures.HandleAsync(job, stageLabel, ex, keptBytes, scratchPath);
         }

@@ -403,7 +403,7 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
 
     /// <summary>
     /// Ends the running attempt of a job whose cancel was asked for as <c>cancelled</c> (<c>where</c> = running),
-    /// fenced by the attempt's token. False when the lease is gone.
+    /// fenced by the attempt's token. False when the lease is gone or no cancel is recorded on the row.
     /// </summary>
     public async Task<bool> CancelRunningAsync(JobLease lease, CancellationToken cancellationToken)
     {

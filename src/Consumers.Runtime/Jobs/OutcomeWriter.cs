@@ -87,6 +87,37 @@ public sealed partial class OutcomeWriter(
     }
 
     /// <summary>
+    /// An attempt that failed while a cancel of its job was recorded but not yet read here (the control poll reads twice
+    /// a second), or that failed because of the cancel (a segment job whose transcode was cancelled), ends the job as
+    /// <c>cancelled</c> instead: the operator asked for it to stop. One fenced try; null when no cancel is recorded
+    /// or PostgreSQL did not take it (the failure is then written as usual, retried if need be).
+    /// </summary>
+    public async Task<AttemptOutcome?> CancelIfRequestedAsync(ActiveJob job, string stageLabel, Exception failure)
+    {
+        if (DatabaseFailures.IsUnavailable(failure))
+        {
+            return null;
+        }
+
+        try
+        {
+            if (!await store.CancelRunningAsync(job.Lease, CancellationToken.None))
+            {
+                return null;
+            }
+        }
+        catch (Exception ex) when (DatabaseFailures.IsUnavailable(ex))
+        {
+            return null;
+        }
+
+        job.MarkFinishing();
+        metrics.Cancellations.Add(1, new TagList { { "stage", stageLabel }, { "where", "running" } });
+        LogCancelledInsteadOfFailed(job.Lease.JobId, failure.Message);
+        return AttemptOutcome.Cancelled;
+    }
+
+    /// <summary>
     /// Shutting down: the job goes back uncharged in one try (the write does not retry once the drain stopped the
     /// attempt); if PostgreSQL cannot take it, the sweep requeues the job when its lease expires.
     /// </summary>
@@ -189,6 +220,9 @@ public sealed partial class OutcomeWriter(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cancelled on request: stage stopped, scratch removed")]
     private partial void LogCancelled();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: cancelled on request; the attempt's failure ({Failure}) came after the request and is not recorded as the outcome")]
+    private partial void LogCancelledInsteadOfFailed(Guid jobId, string failure);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} attempt {Attempt} stopped by self-fencing but still held its lease: requeued uncharged")]
     private partial void LogGivenBack(Guid jobId, int attempt);

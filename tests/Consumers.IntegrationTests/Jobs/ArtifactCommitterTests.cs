@@ -3,9 +3,7 @@ using Consumers.Runtime.Artifacts;
 using Consumers.Runtime.Jobs;
 using Consumers.Runtime.Leases;
 using Consumers.Runtime.Stages;
-using Consumers.Runtime.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -168,12 +166,8 @@ public sealed class ArtifactCommitterTests(SharedDatabase database) : IClassFixt
 
     private static SyntheticStage Stage() => new(Options.Create(new SyntheticOptions()), Options.Create(new WorkerOptions()));
 
-    private ArtifactCommitter Committer(StatementTransaction tx)
-    {
-        var outcomes = new OutcomeWriter(tx.Jobs, new ConsumersMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
-            Options.Create(new WorkerOptions()), new RunningHost(), TimeProvider.System, NullLogger<OutcomeWriter>.Instance);
-        return new ArtifactCommitter(Artifacts(), tx.Jobs, Batcher(tx), outcomes, NullLogger<ArtifactCommitter>.Instance);
-    }
+    private ArtifactCommitter Committer(StatementTransaction tx) =>
+        new(Artifacts(), tx.Jobs, Batcher(tx), TestOutcomeWriter.For(tx.Jobs, services), NullLogger<ArtifactCommitter>.Instance);
 
     private CompletionBatcher Batcher(StatementTransaction tx) => new(tx.Jobs, Artifacts(), new InTestTransaction(tx));
 
@@ -196,18 +190,6 @@ public sealed class ArtifactCommitterTests(SharedDatabase database) : IClassFixt
                 await tx.ExecuteAsync("ROLLBACK TO SAVEPOINT batch");
                 throw;
             }
-        }
-    }
-
-    /// <summary>A host that keeps running for the test's length.</summary>
-    private sealed class RunningHost : IHostApplicationLifetime
-    {
-        public CancellationToken ApplicationStarted => CancellationToken.None;
-        public CancellationToken ApplicationStopping => CancellationToken.None;
-        public CancellationToken ApplicationStopped => CancellationToken.None;
-
-        public void StopApplication()
-        {
         }
     }
 }
