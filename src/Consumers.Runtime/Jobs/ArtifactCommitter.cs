@@ -73,7 +73,20 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
         {
             // Not placed (lease lost, the database away, a failure): the file goes back to scratch. A placed one has
             // left staging, so this does nothing for it.
+            TryUnstage(staged);
+        }
+    }
+
+    // Never throws: a file left in staging must not turn an outcome already written into an exception.
+    private void TryUnstage(StagedArtifact staged)
+    {
+        try
+        {
             artifacts.Unstage(staged);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LogUnstageFailed(staged.StagedPath, ex.Message);
         }
     }
 
@@ -229,6 +242,9 @@ public sealed partial class ArtifactCommitter(IArtifactStore artifacts, JobStore
             return false;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not move staged file {Path} back to scratch ({Error}); the scratch janitor removes what is left")]
+    private partial void LogUnstageFailed(string path, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Completed: artifact {ArtifactKey} ({Size} bytes)")]
     private partial void LogCompleted(string artifactKey, long size);

@@ -151,6 +151,14 @@ public sealed class JobStore : IHeartbeatStore, IProgressStore, Scratch.IAttempt
     }
 
     /// <summary>True while this attempt still holds the lease; checked right before an artifact is moved into place.</summary>
+    /// <summary>Whether <paramref name="lease"/>'s attempt still runs and a cancel of its job is recorded (a read, no lock).</summary>
+    public async Task<bool> IsCancelRequestedAsync(JobLease lease, CancellationToken cancellationToken)
+    {
+        await using var command = db.Command(CancelSql.RequestedFor);
+        command.Parameters.Lease(lease);
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
     public async Task<bool> IsLeaseHeldAsync(JobLease lease, CancellationToken cancellationToken)
     {
         await using var command = db.Command(JobSql.LeaseHeld);

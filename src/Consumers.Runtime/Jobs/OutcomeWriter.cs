@@ -89,8 +89,9 @@ public sealed partial class OutcomeWriter(
     /// <summary>
     /// An attempt that failed while a cancel of its job was recorded but not yet read here (the control poll reads twice
     /// a second), or that failed because of the cancel (a segment job whose transcode was cancelled), ends the job as
-    /// <c>cancelled</c> instead: the operator asked for it to stop. One fenced try; null when no cancel is recorded
-    /// or PostgreSQL did not take it (the failure is then written as usual, retried if need be).
+    /// <c>cancelled</c> instead: the operator asked for it to stop. A read first (a failing segment job or pipeline step
+    /// takes no lock on its parent for nothing), then one fenced try; null when no cancel is recorded or the cancel could
+    /// not be written (the failure is then written as usual, retried if need be).
     /// </summary>
     public async Task<AttemptOutcome?> CancelIfRequestedAsync(ActiveJob job, string stageLabel, Exception failure)
     {
@@ -101,13 +102,16 @@ public sealed partial class OutcomeWriter(
 
         try
         {
-            if (!await store.CancelRunningAsync(job.Lease, CancellationToken.None))
+            if (!await store.IsCancelRequestedAsync(job.Lease, CancellationToken.None)
+                || !await store.CancelRunningAsync(job.Lease, CancellationToken.None))
             {
                 return null;
             }
         }
-        catch (Exception ex) when (DatabaseFailures.IsUnavailable(ex))
+        catch (Exception ex)
         {
+            // Whatever went wrong here, the failure must still be written.
+            LogCancelCheckFailed(job.Lease.JobId, ex.Message);
             return null;
         }
 
@@ -220,6 +224,9 @@ public sealed partial class OutcomeWriter(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cancelled on request: stage stopped, scratch removed")]
     private partial void LogCancelled();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: could not check for a cancel request before writing the attempt's failure ({Error})")]
+    private partial void LogCancelCheckFailed(Guid jobId, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: cancelled on request; the attempt's failure ({Failure}) came after the request and is not recorded as the outcome")]
     private partial void LogCancelledInsteadOfFailed(Guid jobId, string failure);

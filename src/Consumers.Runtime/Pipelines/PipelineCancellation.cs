@@ -26,27 +26,27 @@ public sealed class PipelineCancellation(PipelineStore store, JobCancellation jo
             { Status: not "running" } => PipelineCancelResult.Finished,
             _ => PipelineCancelResult.Requested,
         };
+        if (state is { Status: "running" } found)
+        {
+            // Waiting steps first, so nothing new is dispatched while the running ones are stopped.
+            await store.AdvanceAsync(pipelineId, cancellationToken);
+            foreach (var job in found.Jobs)
+            {
+                await jobs.CancelAsync(job, reason ?? "pipeline cancelled", by, cancellationToken);
+            }
+
+            // Jobs cancelled while queued end at once; record them now (running ones advance the pipeline when they stop).
+            await store.AdvanceAsync(pipelineId, cancellationToken);
+        }
+
+        // Last, as for a job: a failed audit write must not keep the steps from being stopped.
         await audit.RecordAsync("cancel", pipelineId.ToString(), by, reason, result switch
         {
             PipelineCancelResult.Missing => "missing",
             PipelineCancelResult.Finished => "pipeline_already_finished",
             _ => "pipeline_requested",
         }, cancellationToken);
-        if (state is not { Status: "running" } found)
-        {
-            return result;
-        }
-
-        // Waiting steps first, so nothing new is dispatched while the running ones are stopped.
-        await store.AdvanceAsync(pipelineId, cancellationToken);
-        foreach (var job in found.Jobs)
-        {
-            await jobs.CancelAsync(job, reason ?? "pipeline cancelled", by, cancellationToken);
-        }
-
-        // Jobs cancelled while queued end at once; record them now (running ones advance the pipeline when they stop).
-        await store.AdvanceAsync(pipelineId, cancellationToken);
-        return PipelineCancelResult.Requested;
+        return result;
     }
 
     /// <summary>A <c>CancelJob</c> whose id is a pipeline's: the pipeline is cancelled as a whole, as the CLI and the admin API do.</summary>

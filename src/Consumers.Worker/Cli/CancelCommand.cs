@@ -34,7 +34,9 @@ public static class CancelCommand
                     await Console.Error.WriteLineAsync($"error: job {id} already finished as {outcome.Status}; nothing to cancel");
                     return outcome.Status == JobStatuses.Cancelled ? ExitCodes.Ok : ExitCodes.Failed;
                 case CancelOutcomeKind.Cancelled:
-                    Console.WriteLine($"{id} cancelled (it was waiting in the queue)");
+                    Console.WriteLine(outcome.Where == "waiting"
+                        ? $"{id} cancelled (it was waiting for its segment jobs, which are cancelled with it)"
+                        : $"{id} cancelled (it was waiting in the queue)");
                     return ExitCodes.Ok;
             }
 

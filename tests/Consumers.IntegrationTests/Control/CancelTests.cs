@@ -121,6 +121,45 @@ public sealed class CancelTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_cancel_that_waits_on_an_acquire_of_the_queued_job_asks_the_running_attempt_instead_of_ending_the_row()
+    {
+        var job = TestEnvironment.SyntheticJob("out/contended.json");
+        Assert.True(await env.Store.SubmitAsync(job, 3, CancellationToken.None));
+
+        // An acquire holds the queued row, uncommitted, while the cancel reads it as queued and waits for the lock.
+        await using var acquirer = await env.DataSource.OpenConnectionAsync();
+        await using var acquiring = await acquirer.BeginTransactionAsync();
+        await using (var take = new Npgsql.NpgsqlCommand(
+            $"UPDATE jobs SET status = 'processing', lease_owner = 'other', lease_token = lease_token + 1, attempt_count = attempt_count + 1 WHERE id = '{job.JobId}'",
+            acquirer, acquiring))
+        {
+            Assert.Equal(1, await take.ExecuteNonQueryAsync());
+        }
+
+        var cancel = env.Store.RequestCancelAsync(job.JobId, "changed my mind", "alice", CancellationToken.None);
+        await Eventually.WaitAsync(async () => await env.CountAsync("SELECT count(*) FROM pg_locks WHERE NOT granted") > 0,
+            TimeSpan.FromSeconds(10), () => "the cancel never waited for the acquire's lock");
+        await acquiring.CommitAsync();
+
+        // The row it read as queued is running now: the request is recorded for the attempt, the row is not ended under it.
+        var outcome = await cancel;
+        Assert.Equal((CancelOutcomeKind.Requested, JobStatuses.Processing), (outcome.Kind, outcome.Status));
+        var row = (await env.JobAsync(job.JobId))!;
+        Assert.Equal((JobStatuses.Processing, "other"), (row.Status, row.LeaseOwner));
+        Assert.NotNull(row.CancelRequestedAt);
+        Assert.DoesNotContain(await env.TimelineAsync(job.JobId), e => e.Type == TimelineEventTypes.Cancelled);
+
+        // A second cancel of a job already cancelled while queued changes nothing.
+        var queued = TestEnvironment.SyntheticJob("out/twice.json");
+        Assert.True(await env.Store.SubmitAsync(queued, 3, CancellationToken.None));
+        var both = await Task.WhenAll(
+            env.Store.RequestCancelAsync(queued.JobId, "one", "alice", CancellationToken.None),
+            env.Store.RequestCancelAsync(queued.JobId, "two", "bob", CancellationToken.None));
+        Assert.Single(both, o => o.Kind == CancelOutcomeKind.Cancelled);
+        Assert.Single(await env.TimelineAsync(queued.JobId), e => e.Type == TimelineEventTypes.Cancelled);
+    }
+
+    [Fact]
     public async Task A_cancel_that_crosses_a_retry_ends_the_job_at_its_next_acquire_instead_of_running_it()
     {
         var job = TestEnvironment.SyntheticJob("out/raced.json");

@@ -10,11 +10,18 @@ internal static class CancelSql
 {
     /// <summary>
     /// A job @id that runs nowhere ends at once: queued or queued for a retry (<c>where</c> = queued), or a fanned-out
-    /// transcode waiting for its segment jobs (<c>where</c> = waiting). The status is read before the update changes it.
+    /// transcode waiting for its segment jobs (<c>where</c> = waiting). The status is read, locked, before the update
+    /// changes it: a row that an acquire or another cancel moved meanwhile is read again once its lock is free, and left
+    /// alone when it no longer waits.
     /// </summary>
-    public static readonly string CancelQueued = Build("j.id = c.id", "c.was",
-        "c AS (SELECT id, CASE WHEN status = 'waiting' THEN 'waiting' ELSE 'queued' END AS was FROM jobs WHERE id = @id AND status IN ('queued', 'waiting'))",
+    public static readonly string CancelQueued = Build("j.id = c.id AND j.status IN ('queued', 'waiting')", "c.was",
+        "c AS (SELECT id, CASE WHEN status = 'waiting' THEN 'waiting' ELSE 'queued' END AS was FROM jobs " +
+        "WHERE id = @id AND status IN ('queued', 'waiting') FOR UPDATE)",
         "c");
+
+    /// <summary>Whether the attempt (@id, @token) still runs and its job carries a cancel request.</summary>
+    public const string RequestedFor =
+        "SELECT 1 FROM jobs WHERE id = @id AND lease_token = @token AND status = 'processing' AND cancel_requested_at IS NOT NULL";
 
     /// <summary>
     /// The queued segment jobs of @id once @id is cancelled (<c>where</c> = queued): a cancelled transcode takes its
