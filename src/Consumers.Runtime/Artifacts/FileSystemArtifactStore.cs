@@ -70,6 +70,8 @@ public sealed class FileSystemArtifactStore(IOptions<ArtifactOptions> options) :
         File.Move(file, staged, overwrite: false);
         try
         {
+            // A rename keeps the stage's time: the janitor ages staged files from here.
+            File.SetLastWriteTimeUtc(staged, DateTime.UtcNow);
             var (size, sha256) = await HashAsync(staged, cancellationToken, flushToDisk: true);
             return new StagedArtifact(key, staged, file, size, sha256);
         }
@@ -103,6 +105,25 @@ public sealed class FileSystemArtifactStore(IOptions<ArtifactOptions> options) :
         }
 
         File.Delete(staged.StagedPath);
+    }
+
+    public IReadOnlyList<string> RemoveStagedOlderThan(TimeSpan age)
+    {
+        var staging = new DirectoryInfo(Path.Combine(Root, StagingFolder));
+        if (!staging.Exists)
+        {
+            return [];
+        }
+
+        var stagedBefore = DateTime.UtcNow - age;
+        var removed = new List<string>();
+        foreach (var file in staging.EnumerateFiles().Where(f => f.LastWriteTimeUtc < stagedBefore))
+        {
+            file.Delete();
+            removed.Add(file.FullName);
+        }
+
+        return removed;
     }
 
     public Task<string> QuarantineAsync(string key, CancellationToken cancellationToken)

@@ -34,6 +34,9 @@ public interface IArtifactStore
     /// <summary>Puts a staged file that was not placed back where the stage left it.</summary>
     void Unstage(StagedArtifact staged);
 
+    /// <summary>Deletes staged files staged longer ago than <paramref name="age"/> (a crash's leftovers); returns their paths.</summary>
+    IReadOnlyList<string> RemoveStagedOlderThan(TimeSpan age);
+
     /// <summary>Moves an existing artifact that failed validation out of the way, keeping it for inspection.</summary>
     Task<string> QuarantineAsync(string key, CancellationToken cancellationToken);
 }

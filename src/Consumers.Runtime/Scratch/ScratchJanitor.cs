@@ -1,3 +1,4 @@
+using Consumers.Runtime.Artifacts;
 using Consumers.Runtime.Checkpoints;
 using Consumers.Runtime.Leases;
 using Microsoft.Extensions.Hosting;
@@ -13,7 +14,8 @@ namespace Consumers.Runtime.Scratch;
 /// crash (the job went on, or finished, elsewhere) are removed; kept failure scratch is removed once older than
 /// <see cref="ScratchOptions.MaxKeptAge"/>, and oldest first while the total is above
 /// <see cref="ScratchOptions.MaxKeptBytes"/>. It also removes the checkpoint work folders (under the artifact root)
-/// and rows of jobs that have finished or are gone (retention), which the attempt that finished could not remove.
+/// and rows of jobs that have finished or are gone (retention), which the attempt that finished could not remove, and
+/// files a crash left in the artifact store's staging folder (<see cref="ScratchOptions.StagedLeftoverAge"/>).
 /// </summary>
 internal sealed partial class ScratchJanitor(
     ScratchSpace scratch,
@@ -21,6 +23,7 @@ internal sealed partial class ScratchJanitor(
     IAttemptStates jobs,
     WorkFolders workFolders,
     CheckpointStore checkpoints,
+    IArtifactStore artifacts,
     IOptions<ScratchOptions> options,
     TimeProvider time,
     ILogger<ScratchJanitor> logger) : BackgroundService
@@ -47,6 +50,12 @@ internal sealed partial class ScratchJanitor(
     {
         var removed = new List<string>(await SweepWorkFoldersAsync(cancellationToken));
         removed.AddRange(await SweepScratchAsync(cancellationToken));
+        foreach (var staged in artifacts.RemoveStagedOlderThan(options.Value.StagedLeftoverAge))
+        {
+            LogRemoved(staged);
+            removed.Add(staged);
+        }
+
         return removed;
     }
 

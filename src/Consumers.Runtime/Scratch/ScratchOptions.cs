@@ -20,11 +20,19 @@ public sealed class ScratchOptions : Settings.IValidatedSettings
     /// <summary>How often the janitor runs.</summary>
     public TimeSpan JanitorInterval { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// A file in the artifact store's staging folder this long after it was staged is a crash's leftover (an attempt
+    /// places or gives back its file within seconds, or within <c>Consumers:Worker:CommitRetryTimeout</c> while
+    /// PostgreSQL is away): the janitor deletes it. Keep it well above that timeout.
+    /// </summary>
+    public TimeSpan StagedLeftoverAge { get; set; } = TimeSpan.FromHours(1);
+
     /// <inheritdoc />
     public IReadOnlyList<string> Problems() => new Settings.SettingsRules(Section)
         .Require(!string.IsNullOrWhiteSpace(Root), nameof(Root), "must name a folder")
         .Positive(MaxKeptAge, nameof(MaxKeptAge))
         .Require(MaxKeptBytes >= 0, nameof(MaxKeptBytes), "must not be negative")
         .Positive(JanitorInterval, nameof(JanitorInterval))
+        .Require(StagedLeftoverAge >= TimeSpan.FromMinutes(10), nameof(StagedLeftoverAge), $"must be at least 10 minutes (is {StagedLeftoverAge})")
         .Problems;
 }

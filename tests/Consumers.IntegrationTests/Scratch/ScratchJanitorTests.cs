@@ -35,13 +35,17 @@ public sealed class ScratchJanitorTests : IAsyncLifetime
         var live = Folder(processing, 1, 100);
         var orphan = Folder(Guid.NewGuid(), 1, 100);
 
+        // A file a crash left in the artifact store's staging folder two hours ago, and one staged just now.
+        var abandoned = await StageAsync("abandoned", TimeSpan.FromHours(2));
+        var staging = await StageAsync("staging", null);
+
         var options = Options.Create(new ScratchOptions { Root = env.ScratchRoot, MaxKeptAge = TimeSpan.FromDays(3), MaxKeptBytes = 1000 });
-        var janitor = new ScratchJanitor(new ScratchSpace(options), new ActiveJobRegistry(), env.Store,
-            new WorkFolders(Options.Create(new ArtifactOptions { Root = env.ArtifactRoot })), new CheckpointStore(env.DataSource), options, TimeProvider.System, NullLogger<ScratchJanitor>.Instance);
+        var janitor = Janitor(options, new WorkFolders(Options.Create(new ArtifactOptions { Root = env.ArtifactRoot })));
 
         var removed = await janitor.SweepAsync(CancellationToken.None);
 
-        Assert.Equal(new[] { leftover, old, big, orphan }.Order(), removed.Order());
+        Assert.Equal(new[] { leftover, old, big, orphan, abandoned }.Order(), removed.Order());
+        Assert.True(File.Exists(staging), "a file staged just now is an attempt's, not the janitor's");
         Assert.True(Directory.Exists(keep));
         Assert.True(Directory.Exists(live), "the running attempt of a processing job is not the janitor's");
         Assert.Equal(100, janitor.KeptBytes);
@@ -68,14 +72,35 @@ public sealed class ScratchJanitorTests : IAsyncLifetime
         }
 
         var options = Options.Create(new ScratchOptions { Root = env.ScratchRoot });
-        var janitor = new ScratchJanitor(new ScratchSpace(options), new ActiveJobRegistry(), env.Store, folders, new CheckpointStore(env.DataSource),
-            options, TimeProvider.System, NullLogger<ScratchJanitor>.Instance);
+        var janitor = Janitor(options, folders);
 
         var removed = await janitor.SweepAsync(CancellationToken.None);
 
         Assert.Equal(new[] { folders.PathOf(succeeded), folders.PathOf(deleted) }.Order(), removed.Order());
         Assert.True(Directory.Exists(folders.PathOf(processing)), "a job that can still run keeps its checkpoint parts");
         Assert.Equal(0, await env.CountAsync("SELECT count(*) FROM job_checkpoints"));
+    }
+
+    private ScratchJanitor Janitor(IOptions<ScratchOptions> options, WorkFolders folders) =>
+        new(new ScratchSpace(options), new ActiveJobRegistry(), env.Store, folders, new CheckpointStore(env.DataSource), Artifacts(), options,
+            TimeProvider.System, NullLogger<ScratchJanitor>.Instance);
+
+    private FileSystemArtifactStore Artifacts() => new(Options.Create(new ArtifactOptions { Root = env.ArtifactRoot }));
+
+    // Stages a file the way a commit does, one the stage wrote long ago (the age counts from the staging); its staging
+    // time set back by age.
+    private async Task<string> StageAsync(string name, TimeSpan? age)
+    {
+        var output = Path.Combine(env.ArtifactRoot, "scratch-" + name);
+        await File.WriteAllTextAsync(output, "{}");
+        File.SetLastWriteTimeUtc(output, DateTime.UtcNow - TimeSpan.FromHours(5));
+        var staged = (await Artifacts().StageAsync(output, $"staged/{name}.json", CancellationToken.None))!;
+        if (age is { } a)
+        {
+            File.SetLastWriteTimeUtc(staged.StagedPath, DateTime.UtcNow - a);
+        }
+
+        return staged.StagedPath;
     }
 
     private string Folder(Guid jobId, int attempt, int bytes, TimeSpan? age = null)
