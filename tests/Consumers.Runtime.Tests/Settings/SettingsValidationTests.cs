@@ -43,6 +43,7 @@ public sealed class SettingsValidationTests
     [InlineData("Consumers:Database:CommandTimeoutSeconds", "0", "Consumers:Database:CommandTimeoutSeconds must be from 1 to 3600")]
     [InlineData("Consumers:Database:AcquireTimeout", "00:00:00", "Consumers:Database:AcquireTimeout must be positive")]
     [InlineData("Consumers:Database:AcquireTimeout", "00:00:08", "Consumers:Database:AcquireTimeout must be below the self-fencing point of the shortest lease")]
+    [InlineData("Consumers:Scratch:StagedLeftoverAge", "00:01:00", "Consumers:Scratch:StagedLeftoverAge must be at least 10 minutes")]
     public void A_setting_that_cannot_work_stops_start_up_naming_its_key_and_rule(string key, string value, string expected)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
